@@ -1,0 +1,22 @@
+# PGXS build of booking.so (C++17) and its SQL scripts.
+EXTENSION  = booking
+MODULE_big = booking
+DATA       = $(wildcard sql/booking--*.sql)
+
+SRCS = $(wildcard src/*.cpp src/pg/*.cpp src/core/*.cpp)
+OBJS = $(SRCS:.cpp=.o)
+
+PG_CONFIG ?= pg_config
+
+PG_CPPFLAGS = -I$(srcdir)/include -I$(srcdir)/src
+PG_CXXFLAGS = -std=c++17 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+SHLIB_LINK  = -lstdc++
+
+# Debian builds PostgreSQL with LLVM, so PGXS would also compile every source
+# to JIT bitcode with clang and install it. Nothing here benefits from
+# inlining into JIT-compiled expressions, and the bitcode step fails on
+# machines without the matching clang, so turn it off.
+override with_llvm = no
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

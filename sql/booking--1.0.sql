@@ -1,0 +1,306 @@
+-- booking 1.0: capacity pools that cannot oversell.
+\echo Use "CREATE EXTENSION booking" to load this file. \quit
+
+-- Every name below is schema-qualified and every function pins its
+-- search_path, so no object planted by another role changes what runs.
+
+------------------------------------------------------------------------------
+-- Tables. Everything that matters is here, changed in the caller's
+-- transaction; pg_dump keeps it (pg_extension_config_dump at the end).
+------------------------------------------------------------------------------
+
+CREATE SEQUENCE booking.pool_id_seq;
+CREATE SEQUENCE booking.booking_id_seq;
+
+-- A capacity pool: an event, a ticket type, a class session. Counters are in
+-- spots and include descendant pools; they always equal what the booking
+-- rows say (booking.check() proves it, booking.reconcile() restores it).
+CREATE TABLE booking.pool (
+    pool_id        bigint PRIMARY KEY,
+    name           text,
+    parent_id      bigint REFERENCES booking.pool (pool_id),
+    root_id        bigint NOT NULL,
+    -- ancestors and itself, root first: the lock order of a take
+    path           bigint[] NOT NULL,
+    capacity       integer NOT NULL CHECK (capacity >= 0),
+    shards         integer NOT NULL DEFAULT 1 CHECK (shards >= 1),
+    max_per_holder integer CHECK (max_per_holder >= 1),
+    auto_promote   boolean NOT NULL DEFAULT true,
+    confirmed      integer NOT NULL DEFAULT 0 CHECK (confirmed >= 0),
+    -- rows whose status is held, lapsed ones included until they are swept
+    held           integer NOT NULL DEFAULT 0 CHECK (held >= 0),
+    waitlisted     integer NOT NULL DEFAULT 0 CHECK (waitlisted >= 0),
+    -- on a root: no hold of the tree lapses before this (NULL: none held)
+    next_expiry    timestamptz,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    -- the database itself refuses an oversold pool
+    CONSTRAINT pool_not_oversold CHECK (confirmed::bigint + held <= capacity),
+    -- a child is created after its parent, so ascending ids lock roots first
+    CONSTRAINT pool_parent_first CHECK (parent_id < pool_id)
+) WITH (fillfactor = 50);
+
+CREATE INDEX pool_root ON booking.pool (root_id);
+
+-- One booking: spots of a pool (kind ticket); later seats of a show and
+-- ranges of a resource.
+CREATE TABLE booking.booking (
+    booking_id      bigint PRIMARY KEY,
+    kind            text NOT NULL CHECK (kind IN ('ticket', 'seats', 'slot')),
+    pool_id         bigint,
+    show_id         bigint,
+    resource_id     bigint,
+    spots           integer NOT NULL CHECK (spots >= 1),
+    status          text NOT NULL
+                    CHECK (status IN ('held', 'confirmed', 'waitlisted', 'released', 'expired')),
+    holder          text,
+    held_until      timestamptz,
+    starts_at       timestamptz,
+    ends_at         timestamptz,
+    payment_ref     text,
+    idempotency_key text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    CHECK (status <> 'held' OR held_until IS NOT NULL),
+    CHECK ((kind = 'ticket') = (pool_id IS NOT NULL))
+);
+
+CREATE UNIQUE INDEX booking_pool_idempotency ON booking.booking (pool_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL AND kind = 'ticket';
+CREATE INDEX booking_pool_holder ON booking.booking (pool_id, holder)
+    WHERE holder IS NOT NULL AND status IN ('held', 'confirmed', 'waitlisted');
+CREATE INDEX booking_pool_held ON booking.booking (pool_id, held_until) WHERE status = 'held';
+CREATE INDEX booking_held_until ON booking.booking (held_until) WHERE status = 'held';
+CREATE INDEX booking_pool_waitlist ON booking.booking (pool_id, booking_id) WHERE status = 'waitlisted';
+
+------------------------------------------------------------------------------
+-- Result types
+------------------------------------------------------------------------------
+
+CREATE TYPE booking.ticket_result AS (booking_id bigint, status text, remaining integer, held_until timestamptz);
+CREATE TYPE booking.confirm_result AS (booking_id bigint, status text);
+CREATE TYPE booking.release_result AS (booking_id bigint, status text, released integer, promoted bigint[]);
+CREATE TYPE booking.hold_result AS (booking_id bigint, status text, held_until timestamptz);
+CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, held integer, available integer,
+                                          waitlisted integer);
+
+------------------------------------------------------------------------------
+-- Functions. All run as the extension owner (tables stay closed to callers)
+-- with a pinned search_path.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.create_pool(capacity integer, name text DEFAULT NULL, parent_id bigint DEFAULT NULL,
+                                    shards integer DEFAULT 1, max_per_holder integer DEFAULT NULL,
+                                    auto_promote boolean DEFAULT true)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'booking_create_pool'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.set_capacity(pool_id bigint, capacity integer)
+RETURNS void
+AS 'MODULE_PATHNAME', 'booking_set_capacity'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.decrement_ticket(pool_id bigint, quantity integer DEFAULT 1, holder text DEFAULT NULL,
+                                         hold_for interval DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS booking.ticket_result
+AS 'MODULE_PATHNAME', 'booking_decrement_ticket'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.confirm(booking_id bigint, holder text DEFAULT NULL, payment_ref text DEFAULT NULL)
+RETURNS booking.confirm_result
+AS 'MODULE_PATHNAME', 'booking_confirm'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.release(booking_id bigint, holder text DEFAULT NULL)
+RETURNS booking.release_result
+AS 'MODULE_PATHNAME', 'booking_release'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.cancel(booking_id bigint)
+RETURNS booking.release_result
+AS 'MODULE_PATHNAME', 'booking_cancel'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.extend_hold(booking_id bigint, holder text DEFAULT NULL,
+                                    hold_for interval DEFAULT '10 minutes')
+RETURNS booking.hold_result
+AS 'MODULE_PATHNAME', 'booking_extend_hold'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.expire_holds(max_count integer DEFAULT 10000)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'booking_expire_holds'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.availability(pool_id bigint)
+RETURNS booking.pool_availability
+AS 'MODULE_PATHNAME', 'booking_availability'
+LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------
+-- Views: what a reader sees. A hold whose time ran out counts as expired
+-- here even before a sweep marks its row.
+------------------------------------------------------------------------------
+
+CREATE VIEW booking.pool_status AS
+SELECT p.pool_id, p.name, p.parent_id, p.capacity, p.confirmed,
+       p.held - l.spots AS held,
+       p.capacity - p.confirmed - (p.held - l.spots) AS available,
+       p.waitlisted, p.shards
+  FROM booking.pool p
+ CROSS JOIN LATERAL (
+       SELECT coalesce(sum(b.spots), 0)::integer AS spots
+         FROM booking.booking b
+         JOIN booking.pool c ON c.pool_id OPERATOR(pg_catalog.=) b.pool_id
+        WHERE b.status OPERATOR(pg_catalog.=) 'held'
+          AND b.held_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+          AND c.root_id OPERATOR(pg_catalog.=) p.root_id
+          AND c.path OPERATOR(pg_catalog.@>) ARRAY[p.pool_id]) AS l;
+
+CREATE VIEW booking.bookings AS
+SELECT b.booking_id, b.kind, b.pool_id, b.show_id, b.resource_id, b.spots,
+       NULL::bigint[] AS seat_ids,
+       CASE WHEN b.status OPERATOR(pg_catalog.=) 'held'
+                 AND b.held_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+            THEN 'expired' ELSE b.status END AS status,
+       b.holder, b.held_until, b.starts_at, b.ends_at, b.payment_ref, b.idempotency_key,
+       CASE WHEN b.status OPERATOR(pg_catalog.=) 'waitlisted' THEN
+            (SELECT pg_catalog.count(*)::integer FROM booking.booking w
+              WHERE w.pool_id OPERATOR(pg_catalog.=) b.pool_id
+                AND w.status OPERATOR(pg_catalog.=) 'waitlisted'
+                AND w.booking_id OPERATOR(pg_catalog.<=) b.booking_id)
+       END AS waitlist_position,
+       b.created_at, b.updated_at
+  FROM booking.booking b;
+
+------------------------------------------------------------------------------
+-- Checking and repairing
+------------------------------------------------------------------------------
+
+-- One row per broken invariant; nothing when all hold.
+CREATE FUNCTION booking.check()
+RETURNS TABLE (object text, id bigint, problem text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH actual AS (
+        SELECT a.id AS pool_id,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0) AS confirmed,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0) AS held,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'waitlisted'), 0) AS waitlisted
+          FROM booking.booking b
+          JOIN booking.pool c ON c.pool_id = b.pool_id
+         CROSS JOIN LATERAL unnest(c.path) AS a(id)
+         WHERE b.kind = 'ticket'
+         GROUP BY a.id
+    ), counted AS (
+        SELECT p.pool_id, p.capacity, p.confirmed, p.held, p.waitlisted,
+               coalesce(a.confirmed, 0) AS real_confirmed, coalesce(a.held, 0) AS real_held,
+               coalesce(a.waitlisted, 0) AS real_waitlisted
+          FROM booking.pool p LEFT JOIN actual a ON a.pool_id = p.pool_id
+    )
+    SELECT 'pool', pool_id, format('oversold: %s confirmed + %s held > capacity %s', real_confirmed, real_held, capacity)
+      FROM counted WHERE real_confirmed + real_held > capacity
+    UNION ALL
+    SELECT 'pool', pool_id, format('counter confirmed = %s but rows say %s', confirmed, real_confirmed)
+      FROM counted WHERE confirmed <> real_confirmed
+    UNION ALL
+    SELECT 'pool', pool_id, format('counter held = %s but rows say %s', held, real_held)
+      FROM counted WHERE held <> real_held
+    UNION ALL
+    SELECT 'pool', pool_id, format('counter waitlisted = %s but rows say %s', waitlisted, real_waitlisted)
+      FROM counted WHERE waitlisted <> real_waitlisted
+    UNION ALL
+    SELECT 'pool', p.pool_id, 'path does not match parent chain'
+      FROM booking.pool p LEFT JOIN booking.pool q ON q.pool_id = p.parent_id
+     WHERE p.path IS DISTINCT FROM
+           (CASE WHEN p.parent_id IS NULL THEN ARRAY[p.pool_id] ELSE q.path || p.pool_id END)
+        OR p.root_id IS DISTINCT FROM coalesce(q.root_id, p.pool_id)
+    UNION ALL
+    SELECT 'pool', p.pool_id, format('next_expiry %s is after the hold of booking %s ending %s',
+                                     r.next_expiry, b.booking_id, b.held_until)
+      FROM booking.booking b
+      JOIN booking.pool p ON p.pool_id = b.pool_id
+      JOIN booking.pool r ON r.pool_id = p.root_id
+     WHERE b.status = 'held' AND (r.next_expiry IS NULL OR r.next_expiry > b.held_until)
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('ticket booking of unknown pool %s', b.pool_id)
+      FROM booking.booking b
+     WHERE b.kind = 'ticket' AND NOT EXISTS (SELECT 1 FROM booking.pool p WHERE p.pool_id = b.pool_id)
+    UNION ALL
+    -- a waitlisted group at the head of its pool's list that fits everywhere
+    SELECT 'booking', h.booking_id, format('waitlisted group of %s fits in pool %s', h.spots, h.pool_id)
+      FROM (SELECT DISTINCT ON (b.pool_id) b.booking_id, b.pool_id, b.spots
+              FROM booking.booking b WHERE b.status = 'waitlisted'
+             ORDER BY b.pool_id, b.booking_id) AS h
+      JOIN booking.pool c ON c.pool_id = h.pool_id
+     WHERE c.auto_promote
+       AND NOT EXISTS (SELECT 1 FROM booking.pool a
+                        WHERE a.pool_id = ANY (c.path)
+                          AND a.capacity - a.confirmed - a.held < h.spots)
+$$;
+
+-- Recompute counters from the rows; returns how many pools were corrected.
+CREATE FUNCTION booking.reconcile(pool_id bigint DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root bigint;
+    corrected integer;
+BEGIN
+    IF reconcile.pool_id IS NOT NULL THEN
+        SELECT p.root_id INTO root FROM booking.pool p WHERE p.pool_id = reconcile.pool_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'pool % does not exist', reconcile.pool_id USING ERRCODE = 'PT404';
+        END IF;
+    END IF;
+    -- Lock in ascending id order (roots before their descendants).
+    PERFORM 1 FROM booking.pool p WHERE root IS NULL OR p.root_id = root ORDER BY p.pool_id FOR NO KEY UPDATE;
+    WITH actual AS (
+        SELECT a.id AS pool_id,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0)::integer AS confirmed,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0)::integer AS held,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'waitlisted'), 0)::integer AS waitlisted
+          FROM booking.booking b
+          JOIN booking.pool c ON c.pool_id = b.pool_id
+         CROSS JOIN LATERAL unnest(c.path) AS a(id)
+         WHERE b.kind = 'ticket' AND (root IS NULL OR c.root_id = root)
+         GROUP BY a.id
+    ), fixed AS (
+        UPDATE booking.pool p
+           SET confirmed = coalesce(a.confirmed, 0), held = coalesce(a.held, 0),
+               waitlisted = coalesce(a.waitlisted, 0)
+          FROM booking.pool q LEFT JOIN actual a ON a.pool_id = q.pool_id
+         WHERE p.pool_id = q.pool_id AND (root IS NULL OR q.root_id = root)
+           AND (p.confirmed, p.held, p.waitlisted)
+               IS DISTINCT FROM (coalesce(a.confirmed, 0), coalesce(a.held, 0), coalesce(a.waitlisted, 0))
+        RETURNING 1
+    )
+    SELECT count(*) INTO corrected FROM fixed;
+    -- The earliest hold end of each tree, so read-time expiry sees every hold.
+    UPDATE booking.pool r
+       SET next_expiry = (SELECT min(b.held_until) FROM booking.booking b JOIN booking.pool c ON c.pool_id = b.pool_id
+                           WHERE c.root_id = r.pool_id AND b.status = 'held')
+     WHERE r.parent_id IS NULL AND (root IS NULL OR r.pool_id = root);
+    RETURN corrected;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- Privileges: customers buy; organisers (granted by the DBA) run the pools.
+------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA booking FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA booking FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.create_pool(integer, text, bigint, integer, integer, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.set_capacity(bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.cancel(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.reconcile(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.check() FROM PUBLIC;
+GRANT USAGE ON SCHEMA booking TO PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('booking.pool', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.booking', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.pool_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.booking_id_seq', '');

@@ -1,0 +1,21 @@
+// C++ bodies of the SQL-callable functions; src/entry.cpp exports them.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+namespace booking {
+
+// pools.cpp
+Datum create_pool(FunctionCallInfo fcinfo);
+Datum set_capacity(FunctionCallInfo fcinfo);
+Datum decrement_ticket(FunctionCallInfo fcinfo);
+Datum availability(FunctionCallInfo fcinfo);
+
+// bookings.cpp
+Datum confirm(FunctionCallInfo fcinfo);
+Datum release(FunctionCallInfo fcinfo);
+Datum cancel(FunctionCallInfo fcinfo);
+Datum extend_hold(FunctionCallInfo fcinfo);
+Datum expire_holds(FunctionCallInfo fcinfo);
+
+}  // namespace booking

@@ -1,0 +1,227 @@
+// State changes of one booking: confirm, release, cancel, extend_hold; and
+// expire_holds over every pool.
+#include "bodies.hpp"
+
+#include "booking/error.hpp"
+#include "core/validate.hpp"
+#include "pg/fmgr.hpp"
+#include "store.hpp"
+
+namespace booking {
+
+namespace {
+
+using pg::Statement;
+
+Statement lapsed_roots_sql(
+	"SELECT DISTINCT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
+	" WHERE b.status = 'held' AND b.held_until <= $1 ORDER BY 1",
+	{TIMESTAMPTZOID});
+
+const core::PromotionPolicy automatic_promotion{std::nullopt, std::nullopt, false, true};
+
+// A booking with its pool chain locked and lapsed holds settled.
+struct Opened {
+	store::Chain chain;
+	store::Booking booking;
+};
+
+// Lock a booking for a change; PT404 when unknown, PT403 when holder does
+// not match the holder it was made with (check_holder).
+Opened
+open_booking(int64_t booking_id, const std::optional<std::string> &holder, bool check_holder, TimestampTz now)
+{
+	auto found = store::find_booking(booking_id, false);
+	if (!found)
+		throw Error(SqlState::NotFound, "booking " + std::to_string(booking_id) + " does not exist");
+	if (found->kind != "ticket" || !found->pool_id)
+		throw Error(SqlState::Internal, "booking: booking " + std::to_string(booking_id) + " has unknown kind " +
+											found->kind);
+	Opened o{store::lock_chain(*found->pool_id), {}};
+	store::settle(o.chain, now);
+	o.booking = *store::find_booking(booking_id, true);
+	if (check_holder && o.booking.holder && (!holder || *holder != *o.booking.holder))
+		throw Error(SqlState::Forbidden,
+					"holder does not match the holder of booking " + std::to_string(booking_id),
+					"Pass the holder the booking was made with.");
+	return o;
+}
+
+// Whether a lapsed booking's spots can be taken again: they fit and nobody waits.
+bool
+can_retake(const store::Chain &chain, int32_t spots)
+{
+	return chain.pools.back().waitlisted == 0 && core::fits(chain.pools, spots);
+}
+
+[[noreturn]] void
+state_conflict(const store::Booking &b, const char *action)
+{
+	throw Error(SqlState::StateConflict,
+				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
+}
+
+struct ReleaseOutcome {
+	std::string status;
+	int32_t released = 0;
+	std::vector<int64_t> promoted;
+};
+
+// Give a booking's spots back once and let waiters take them.
+ReleaseOutcome
+release_booking(int64_t booking_id, const std::optional<std::string> &holder, bool check_holder)
+{
+	TimestampTz now = pg::transaction_now();
+	pg::Spi spi;
+	Opened o = open_booking(booking_id, holder, check_holder, now);
+	store::Booking &b = o.booking;
+	ReleaseOutcome out;
+	out.status = b.status;
+	if (b.status == "held" || b.status == "confirmed" || b.status == "waitlisted") {
+		if (b.status == "held")
+			store::add_counts(o.chain, 0, -b.spots, 0);
+		else if (b.status == "confirmed")
+			store::add_counts(o.chain, -b.spots, 0, 0);
+		else
+			store::add_counts(o.chain, 0, 0, -b.spots);
+		out.released = b.status == "waitlisted" ? 0 : b.spots;
+		store::set_status(booking_id, "released", b.held_until, std::nullopt, now);
+		out.status = "released";
+		for (const auto &w : store::promote(o.chain.root_id(), automatic_promotion, now))
+			out.promoted.push_back(w.booking_id);
+	}
+	return out;
+}
+
+Datum
+release_result(FunctionCallInfo fcinfo, int64_t booking_id, const ReleaseOutcome &out)
+{
+	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(out.status.c_str()),
+								  pg::int4_param(out.released), pg::int8_array_param(out.promoted)});
+}
+
+}  // namespace
+
+Datum
+confirm(FunctionCallInfo fcinfo)
+{
+	auto booking_id = pg::arg_int8(fcinfo, 0);
+	auto holder = pg::arg_text(fcinfo, 1);
+	auto payment_ref = pg::arg_text(fcinfo, 2);
+	core::require(booking_id.has_value(), "booking_id");
+	if (payment_ref)
+		core::check_length(payment_ref->size(), core::max_key_bytes, "payment_ref");
+
+	TimestampTz now = pg::transaction_now();
+	std::string status;
+	{
+		pg::Spi spi;
+		Opened o = open_booking(*booking_id, holder, true, now);
+		store::Booking &b = o.booking;
+		if (b.status == "held") {
+			store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+			store::add_counts(o.chain, b.spots, -b.spots, 0);
+			status = "confirmed";
+		} else if (b.status == "expired") {
+			// A late payment: confirmed all the same if the spots are still free.
+			if (can_retake(o.chain, b.spots)) {
+				store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+				store::add_counts(o.chain, b.spots, 0, 0);
+				status = "confirmed";
+			} else
+				status = "expired";
+		} else if (b.status == "confirmed")
+			status = "confirmed";
+		else
+			state_conflict(b, "confirm");
+	}
+	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str())});
+}
+
+Datum
+release(FunctionCallInfo fcinfo)
+{
+	auto booking_id = pg::arg_int8(fcinfo, 0);
+	auto holder = pg::arg_text(fcinfo, 1);
+	core::require(booking_id.has_value(), "booking_id");
+	ReleaseOutcome out = release_booking(*booking_id, holder, true);
+	return release_result(fcinfo, *booking_id, out);
+}
+
+Datum
+cancel(FunctionCallInfo fcinfo)
+{
+	auto booking_id = pg::arg_int8(fcinfo, 0);
+	core::require(booking_id.has_value(), "booking_id");
+	ReleaseOutcome out = release_booking(*booking_id, std::nullopt, false);
+	return release_result(fcinfo, *booking_id, out);
+}
+
+Datum
+extend_hold(FunctionCallInfo fcinfo)
+{
+	auto booking_id = pg::arg_int8(fcinfo, 0);
+	auto holder = pg::arg_text(fcinfo, 1);
+	core::require(booking_id.has_value(), "booking_id");
+	core::require(!PG_ARGISNULL(2), "hold_for");
+	TimestampTz now = pg::transaction_now();
+	TimestampTz held_until = *pg::arg_interval_end(fcinfo, 2, now);
+	core::check_hold_end(held_until, now, "hold_for");
+
+	std::string status;
+	std::optional<TimestampTz> result_until;
+	{
+		pg::Spi spi;
+		Opened o = open_booking(*booking_id, holder, true, now);
+		store::Booking &b = o.booking;
+		if (b.status == "held") {
+			store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+			store::add_counts(o.chain, 0, 0, 0, held_until);
+			status = "held";
+			result_until = held_until;
+		} else if (b.status == "expired") {
+			// A buyer still at checkout after the hold lapsed: hold again if free.
+			if (can_retake(o.chain, b.spots)) {
+				store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+				store::add_counts(o.chain, 0, b.spots, 0, held_until);
+				status = "held";
+				result_until = held_until;
+			} else {
+				status = "expired";
+				result_until = b.held_until;
+			}
+		} else
+			state_conflict(b, "extend the hold of");
+	}
+	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str()),
+								  pg::timestamptz_param(result_until)});
+}
+
+Datum
+expire_holds(FunctionCallInfo fcinfo)
+{
+	auto max_count = pg::arg_int4(fcinfo, 0);
+	core::require(max_count.has_value(), "max_count");
+	core::check_positive(*max_count, "max_count");
+	TimestampTz now = pg::transaction_now();
+
+	int64_t expired = 0;
+	{
+		pg::Spi spi;
+		lapsed_roots_sql.run({pg::timestamptz_param(now)}, SPI_OK_SELECT, true);
+		std::vector<int64_t> roots;
+		for (uint64_t i = 0; i < Statement::rows(); i++)
+			roots.push_back(*Statement::row(i).int8(1));
+		for (int64_t root : roots) {
+			pg::check_for_interrupts();
+			if (expired >= *max_count)
+				break;
+			store::Chain chain = store::lock_chain(root);
+			expired += store::expire_lapsed(root, now, *max_count - expired);
+			store::promote(root, automatic_promotion, now);
+		}
+	}
+	return Int32GetDatum(int32_t(expired));
+}
+
+}  // namespace booking

@@ -1,0 +1,58 @@
+#include "core/validate.hpp"
+
+#include "booking/error.hpp"
+
+#include <string>
+#include "core/assert_pure.hpp"
+
+namespace booking::core {
+
+void
+require(bool present, const char *argument)
+{
+	if (!present)
+		throw Error(SqlState::NullValueNotAllowed, std::string("argument \"") + argument + "\" must not be NULL");
+}
+
+void
+check_positive(int64_t value, const char *argument)
+{
+	if (value < 1)
+		throw Error(SqlState::InvalidParameterValue,
+					std::string(argument) + " must be at least 1, got " + std::to_string(value));
+}
+
+void
+check_capacity(int64_t capacity)
+{
+	if (capacity < 0)
+		throw Error(SqlState::InvalidParameterValue, "capacity must not be negative, got " + std::to_string(capacity));
+}
+
+void
+check_shards(int64_t shards)
+{
+	// Sharded pools spread capacity over several counter rows; until they
+	// exist a pool has exactly one.
+	if (shards != 1)
+		throw Error(SqlState::InvalidParameterValue, "shards " + std::to_string(shards) + " is out of range",
+					"This version supports shards = 1 only.");
+}
+
+void
+check_length(std::size_t bytes, std::size_t limit, const char *argument)
+{
+	if (bytes > limit)
+		throw Error(SqlState::InvalidParameterValue,
+					std::string(argument) + " is " + std::to_string(bytes) + " bytes long, the limit is " +
+						std::to_string(limit));
+}
+
+void
+check_hold_end(int64_t held_until_us, int64_t now_us, const char *argument)
+{
+	if (held_until_us <= now_us)
+		throw Error(SqlState::InvalidParameterValue, std::string(argument) + " must be a positive interval");
+}
+
+}  // namespace booking::core

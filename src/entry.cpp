@@ -1,0 +1,28 @@
+// Every SQL-callable symbol of booking.so: a C function that hands its C++
+// body to pg::run(), the one place where C++ meets PostgreSQL's error handling
+// (see src/pg/boundary.hpp).
+#include "bodies.hpp"
+#include "pg/boundary.hpp"
+
+extern "C" {
+
+PG_MODULE_MAGIC;
+
+#define BOOKING_ENTRY(name)                                    \
+	PG_FUNCTION_INFO_V1(booking_##name);                       \
+	Datum booking_##name(PG_FUNCTION_ARGS)                     \
+	{                                                          \
+		return booking::pg::run(fcinfo, booking::name);        \
+	}
+
+BOOKING_ENTRY(create_pool)
+BOOKING_ENTRY(set_capacity)
+BOOKING_ENTRY(decrement_ticket)
+BOOKING_ENTRY(availability)
+BOOKING_ENTRY(confirm)
+BOOKING_ENTRY(release)
+BOOKING_ENTRY(cancel)
+BOOKING_ENTRY(extend_hold)
+BOOKING_ENTRY(expire_holds)
+
+}  // extern "C"

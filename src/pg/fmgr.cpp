@@ -1,0 +1,76 @@
+#include "pg/fmgr.hpp"
+
+#include "booking/error.hpp"
+
+namespace booking::pg {
+
+std::optional<int64_t>
+arg_int8(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? std::nullopt : std::optional<int64_t>(PG_GETARG_INT64(n));
+}
+
+std::optional<int32_t>
+arg_int4(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? std::nullopt : std::optional<int32_t>(PG_GETARG_INT32(n));
+}
+
+std::optional<bool>
+arg_bool(FunctionCallInfo fcinfo, int n)
+{
+	return PG_ARGISNULL(n) ? std::nullopt : std::optional<bool>(PG_GETARG_BOOL(n));
+}
+
+std::optional<std::string>
+arg_text(FunctionCallInfo fcinfo, int n)
+{
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	::text *t = guard([fcinfo, n] { return PG_GETARG_TEXT_PP(n); });
+	return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+std::optional<TimestampTz>
+arg_interval_end(FunctionCallInfo fcinfo, int n, TimestampTz from)
+{
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	Datum interval = PG_GETARG_DATUM(n);
+	return guard([from, interval] {
+		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(from), interval));
+	});
+}
+
+Datum
+composite(FunctionCallInfo fcinfo, std::initializer_list<Param> values)
+{
+	Datum datums[8];
+	bool nulls[8];
+	if (values.size() > 8)
+		throw Error(SqlState::Internal, "booking: result has too many columns");
+	int i = 0;
+	for (const Param &p : values) {
+		datums[i] = p.value;
+		nulls[i] = p.null;
+		i++;
+	}
+	int ncolumns = i;
+	return guard([fcinfo, &datums, &nulls, ncolumns] {
+		TupleDesc desc;
+		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "booking: function must return a composite type");
+		if (desc->natts != ncolumns)
+			elog(ERROR, "booking: result type has %d columns, expected %d", desc->natts, ncolumns);
+		desc = BlessTupleDesc(desc);
+		return HeapTupleGetDatum(heap_form_tuple(desc, datums, nulls));
+	});
+}
+
+Datum
+int8_array(const std::vector<int64_t> &values)
+{
+	return int8_array_param(values).value;
+}
+
+}  // namespace booking::pg

@@ -1,0 +1,92 @@
+// SPI for C++ bodies: a scoped connection, statements prepared once per
+// backend and kept (SPI_keepplan), typed parameters and row readers. Every
+// call that can ereport goes through guard(); statements are fixed text with
+// schema-qualified names and every value a parameter.
+#pragma once
+
+#include "pg/boundary.hpp"
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace booking::pg {
+
+// One SPI connection for the life of a C++ scope. Values read from results
+// must be copied out (into C++ values) before it ends.
+class Spi {
+public:
+	Spi();
+	~Spi();
+	Spi(const Spi &) = delete;
+	Spi &operator=(const Spi &) = delete;
+};
+
+// One statement parameter, already a Datum.
+struct Param {
+	Oid type;
+	Datum value;
+	bool null;
+};
+
+Param
+int8_param(std::optional<int64_t> value);
+Param
+int4_param(std::optional<int32_t> value);
+Param
+bool_param(bool value);
+Param
+text_param(const std::optional<std::string> &value);
+Param
+text_param(const char *value);
+Param
+timestamptz_param(std::optional<TimestampTz> value);
+Param
+int8_array_param(const std::vector<int64_t> &values);
+Param
+int4_array_param(const std::vector<int32_t> &values);
+
+// A row of the last result. Column numbers start at 1, as in SPI.
+class Row {
+public:
+	Row(HeapTuple tuple, TupleDesc desc) : tuple_(tuple), desc_(desc) {}
+	std::optional<int64_t> int8(int column) const;
+	std::optional<int32_t> int4(int column) const;
+	std::optional<bool> boolean(int column) const;
+	std::optional<TimestampTz> timestamptz(int column) const;
+	std::optional<std::string> text(int column) const;
+
+private:
+	Datum value(int column, bool *isnull) const;
+	HeapTuple tuple_;
+	TupleDesc desc_;
+};
+
+// A statement prepared on first use and kept for the backend's life. The
+// plan cache re-plans it when the tables change.
+class Statement {
+public:
+	Statement(const char *sql, std::initializer_list<Oid> types) : sql_(sql), types_(types) {}
+
+	// Run with params; throw unless SPI answers expect. Returns rows processed.
+	uint64_t
+	run(std::initializer_list<Param> params, int expect, bool read_only = false, long limit = 0);
+
+	// Number of rows of the last result, and one of them.
+	static uint64_t
+	rows();
+	static Row
+	row(uint64_t index);
+
+private:
+	SPIPlanPtr
+	plan();
+	const char *sql_;
+	std::vector<Oid> types_;
+	SPIPlanPtr plan_ = nullptr;
+};
+
+}  // namespace booking::pg

@@ -1,0 +1,232 @@
+// Capacity pools: create_pool, set_capacity, decrement_ticket, availability.
+#include "bodies.hpp"
+
+#include "booking/error.hpp"
+#include "core/validate.hpp"
+#include "pg/fmgr.hpp"
+#include "store.hpp"
+
+namespace booking {
+
+namespace {
+
+using pg::Statement;
+
+Statement pool_path_sql("SELECT root_id, path FROM booking.pool WHERE pool_id = $1", {INT8OID});
+
+Statement insert_pool_sql(
+	"INSERT INTO booking.pool (pool_id, name, parent_id, root_id, path, capacity, shards, max_per_holder,"
+	"                          auto_promote)"
+	" SELECT id, $1, $2, coalesce($3, id), coalesce($4, '{}'::bigint[]) || id, $5, $6, $7, $8"
+	"   FROM (SELECT nextval('booking.pool_id_seq') AS id) AS n"
+	" RETURNING pool_id",
+	{TEXTOID, INT8OID, INT8OID, INT8ARRAYOID, INT4OID, INT4OID, INT4OID, BOOLOID});
+
+Statement set_capacity_sql("UPDATE booking.pool SET capacity = $2 WHERE pool_id = $1", {INT8OID, INT4OID});
+
+Statement availability_sql(
+	"SELECT p.capacity, p.confirmed, p.held, p.waitlisted, r.next_expiry"
+	"  FROM booking.pool p JOIN booking.pool r ON r.pool_id = p.root_id"
+	" WHERE p.pool_id = $1",
+	{INT8OID});
+
+Statement lapsed_in_subtree_sql(
+	"SELECT coalesce(sum(b.spots), 0)::bigint"
+	"  FROM booking.booking b JOIN booking.pool c ON c.pool_id = b.pool_id"
+	" WHERE b.status = 'held' AND b.held_until <= $2"
+	"   AND c.root_id = (SELECT root_id FROM booking.pool WHERE pool_id = $1)"
+	"   AND c.path @> ARRAY[$1]",
+	{INT8OID, TIMESTAMPTZOID});
+
+// Raise 22023 when an optional text argument is too long.
+void
+check_key(const std::optional<std::string> &value, const char *argument)
+{
+	if (value)
+		core::check_length(value->size(), core::max_key_bytes, argument);
+}
+
+struct TicketOutcome {
+	std::optional<int64_t> booking_id;
+	const char *status;
+	int32_t remaining;
+	std::optional<TimestampTz> held_until;
+	std::string status_text;  // for an idempotent repeat, the booking's current status
+};
+
+// Take spots from a locked chain, all or nothing.
+TicketOutcome
+take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
+			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
+{
+	store::Chain chain = store::lock_chain(pool_id);
+	store::settle(chain, now);
+
+	if (key) {
+		if (auto first = store::find_by_key(pool_id, *key)) {
+			TicketOutcome repeat{first->booking_id, nullptr, int32_t(core::available(chain.target())),
+								 first->status == "held" ? first->held_until : std::nullopt,
+								 store::visible_status(*first, now)};
+			return repeat;
+		}
+	}
+
+	core::TakeRequest request;
+	request.spots = quantity;
+	request.max_per_holder = chain.max_per_holder;
+	if (chain.max_per_holder) {
+		if (!holder)
+			throw Error(SqlState::NullValueNotAllowed, "argument \"holder\" must not be NULL",
+						"Pool " + std::to_string(pool_id) + " limits spots per holder to " +
+							std::to_string(*chain.max_per_holder) + ".");
+		request.holder_active = store::holder_active(pool_id, *holder, now);
+	}
+
+	switch (core::judge_take(chain.pools, request)) {
+	case core::TakeVerdict::LimitExceeded:
+		return {std::nullopt, "limit_exceeded", int32_t(core::available(chain.target())), std::nullopt, {}};
+	case core::TakeVerdict::SoldOut:
+		return {std::nullopt, "sold_out", int32_t(core::available(chain.target())), std::nullopt, {}};
+	case core::TakeVerdict::Take:
+		break;
+	}
+
+	const char *status = held_until ? "held" : "confirmed";
+	int64_t id = store::insert_ticket(pool_id, quantity, status, holder, held_until, key, now);
+	store::add_counts(chain, held_until ? 0 : quantity, held_until ? quantity : 0, 0, held_until);
+	int32_t remaining = int32_t(core::available(chain.target()) - quantity);
+	return {id, status, remaining, held_until, {}};
+}
+
+}  // namespace
+
+Datum
+create_pool(FunctionCallInfo fcinfo)
+{
+	auto capacity = pg::arg_int4(fcinfo, 0);
+	auto name = pg::arg_text(fcinfo, 1);
+	auto parent_id = pg::arg_int8(fcinfo, 2);
+	auto shards = pg::arg_int4(fcinfo, 3);
+	auto max_per_holder = pg::arg_int4(fcinfo, 4);
+	auto auto_promote = pg::arg_bool(fcinfo, 5);
+
+	core::require(capacity.has_value(), "capacity");
+	core::require(shards.has_value(), "shards");
+	core::require(auto_promote.has_value(), "auto_promote");
+	core::check_capacity(*capacity);
+	core::check_shards(*shards);
+	if (max_per_holder)
+		core::check_positive(*max_per_holder, "max_per_holder");
+	if (name)
+		core::check_length(name->size(), core::max_name_bytes, "name");
+
+	int64_t pool_id;
+	{
+		pg::Spi spi;
+		std::optional<int64_t> root_id;
+		pg::Param path{INT8ARRAYOID, Datum(0), true};
+		if (parent_id) {
+			pool_path_sql.run({pg::int8_param(*parent_id)}, SPI_OK_SELECT);
+			if (Statement::rows() == 0)
+				throw Error(SqlState::NotFound, "parent pool " + std::to_string(*parent_id) + " does not exist");
+			pg::Row r = Statement::row(0);
+			root_id = r.int8(1);
+			bool isnull;
+			Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+			path = {INT8ARRAYOID, d, isnull};
+		}
+		insert_pool_sql.run({pg::text_param(name), pg::int8_param(parent_id), pg::int8_param(root_id), path,
+							 pg::int4_param(capacity), pg::int4_param(shards), pg::int4_param(max_per_holder),
+							 pg::bool_param(*auto_promote)},
+							SPI_OK_INSERT_RETURNING);
+		pool_id = *Statement::row(0).int8(1);
+	}
+	return Int64GetDatum(pool_id);
+}
+
+Datum
+set_capacity(FunctionCallInfo fcinfo)
+{
+	auto pool_id = pg::arg_int8(fcinfo, 0);
+	auto capacity = pg::arg_int4(fcinfo, 1);
+	core::require(pool_id.has_value(), "pool_id");
+	core::require(capacity.has_value(), "capacity");
+	core::check_capacity(*capacity);
+
+	TimestampTz now = pg::transaction_now();
+	pg::Spi spi;
+	store::Chain chain = store::lock_chain(*pool_id);
+	store::settle(chain, now);
+	const core::PoolCounts &pool = chain.target();
+	int64_t taken = int64_t(pool.confirmed) + pool.held;
+	if (*capacity < taken)
+		throw Error(SqlState::StateConflict,
+					"capacity " + std::to_string(*capacity) + " of pool " + std::to_string(*pool_id) +
+						" is below the " + std::to_string(taken) + " spots already taken",
+					"Release or cancel bookings first, or choose a capacity of at least " + std::to_string(taken) +
+						".");
+	set_capacity_sql.run({pg::int8_param(*pool_id), pg::int4_param(*capacity)}, SPI_OK_UPDATE);
+	if (*capacity > pool.capacity)
+		store::promote(chain.root_id(), core::PromotionPolicy{std::nullopt, std::nullopt, false, true}, now);
+	return Datum(0);
+}
+
+Datum
+decrement_ticket(FunctionCallInfo fcinfo)
+{
+	auto pool_id = pg::arg_int8(fcinfo, 0);
+	auto quantity = pg::arg_int4(fcinfo, 1);
+	auto holder = pg::arg_text(fcinfo, 2);
+	auto key = pg::arg_text(fcinfo, 4);
+	core::require(pool_id.has_value(), "pool_id");
+	core::require(quantity.has_value(), "quantity");
+	core::check_positive(*quantity, "quantity");
+	check_key(holder, "holder");
+	check_key(key, "idempotency_key");
+
+	TimestampTz now = pg::transaction_now();
+	std::optional<TimestampTz> held_until = pg::arg_interval_end(fcinfo, 3, now);
+	if (held_until)
+		core::check_hold_end(*held_until, now, "hold_for");
+
+	TicketOutcome outcome;
+	{
+		pg::Spi spi;
+		outcome = take_tickets(*pool_id, *quantity, holder, held_until, key, now);
+	}
+	const char *status = outcome.status ? outcome.status : outcome.status_text.c_str();
+	return pg::composite(fcinfo, {pg::int8_param(outcome.booking_id), pg::text_param(status),
+								  pg::int4_param(outcome.remaining), pg::timestamptz_param(outcome.held_until)});
+}
+
+Datum
+availability(FunctionCallInfo fcinfo)
+{
+	auto pool_id = pg::arg_int8(fcinfo, 0);
+	core::require(pool_id.has_value(), "pool_id");
+	TimestampTz now = pg::transaction_now();
+
+	int32_t capacity, confirmed, held, waitlisted;
+	{
+		pg::Spi spi;
+		availability_sql.run({pg::int8_param(*pool_id)}, SPI_OK_SELECT, true);
+		if (Statement::rows() == 0)
+			throw Error(SqlState::NotFound, "pool " + std::to_string(*pool_id) + " does not exist");
+		pg::Row r = Statement::row(0);
+		capacity = *r.int4(1);
+		confirmed = *r.int4(2);
+		held = *r.int4(3);
+		waitlisted = *r.int4(4);
+		auto next_expiry = r.timestamptz(5);
+		// Holds that lapsed but were not swept yet still sit in the counter.
+		if (next_expiry && *next_expiry <= now) {
+			lapsed_in_subtree_sql.run({pg::int8_param(*pool_id), pg::timestamptz_param(now)}, SPI_OK_SELECT, true);
+			held -= int32_t(*Statement::row(0).int8(1));
+		}
+	}
+	int32_t available = int32_t(int64_t(capacity) - confirmed - held);
+	return pg::composite(fcinfo, {pg::int4_param(capacity), pg::int4_param(confirmed), pg::int4_param(held),
+								  pg::int4_param(available), pg::int4_param(waitlisted)});
+}
+
+}  // namespace booking

@@ -1,0 +1,311 @@
+#include "store.hpp"
+
+#include "booking/error.hpp"
+
+#include <algorithm>
+
+namespace booking::store {
+
+using pg::Statement;
+
+namespace {
+
+Statement lock_chain_sql(
+	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held, waitlisted, auto_promote,"
+	"       max_per_holder, next_expiry"
+	"  FROM booking.pool"
+	" WHERE pool_id = ANY ((SELECT path FROM booking.pool WHERE pool_id = $1)::bigint[])"
+	" ORDER BY pool_id"
+	"   FOR NO KEY UPDATE",
+	{INT8OID});
+
+Statement expire_lapsed_sql(
+	"WITH lapsed AS ("
+	"  UPDATE booking.booking b SET status = 'expired', updated_at = $2"
+	"   WHERE b.booking_id IN (SELECT x.booking_id FROM booking.booking x"
+	"                            JOIN booking.pool p ON p.pool_id = x.pool_id"
+	"                           WHERE p.root_id = $1 AND x.status = 'held' AND x.held_until <= $2"
+	"                           ORDER BY x.held_until LIMIT $3)"
+	"  RETURNING b.pool_id, b.spots"
+	"), per_pool AS ("
+	"  SELECT a.id, sum(l.spots)::integer AS spots"
+	"    FROM lapsed l JOIN booking.pool p ON p.pool_id = l.pool_id"
+	"   CROSS JOIN LATERAL unnest(p.path) AS a(id)"
+	"   GROUP BY a.id"
+	"), counted AS ("
+	"  UPDATE booking.pool p SET held = p.held - per_pool.spots"
+	"    FROM per_pool WHERE p.pool_id = per_pool.id"
+	"  RETURNING 1"
+	")"
+	"SELECT count(*) FROM lapsed",
+	{INT8OID, TIMESTAMPTZOID, INT8OID});
+
+Statement next_expiry_sql(
+	"UPDATE booking.pool SET next_expiry = ("
+	"  SELECT min(b.held_until) FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
+	"   WHERE p.root_id = $1 AND b.status = 'held')"
+	" WHERE pool_id = $1",
+	{INT8OID});
+
+Statement tree_sql(
+	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held, waitlisted, auto_promote"
+	"  FROM booking.pool WHERE root_id = $1 ORDER BY pool_id",
+	{INT8OID});
+
+Statement waiters_sql(
+	"SELECT b.booking_id, b.pool_id, b.spots"
+	"  FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
+	" WHERE p.root_id = $1 AND b.status = 'waitlisted'"
+	" ORDER BY b.booking_id",
+	{INT8OID});
+
+Statement confirm_many_sql(
+	"UPDATE booking.booking SET status = 'confirmed', held_until = NULL, updated_at = $2"
+	" WHERE booking_id = ANY ($1)",
+	{INT8ARRAYOID, TIMESTAMPTZOID});
+
+Statement write_counts_sql(
+	"UPDATE booking.pool p SET confirmed = u.confirmed, waitlisted = u.waitlisted"
+	"  FROM unnest($1::bigint[], $2::integer[], $3::integer[]) AS u(pool_id, confirmed, waitlisted)"
+	" WHERE p.pool_id = u.pool_id",
+	{INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID});
+
+Statement add_counts_sql(
+	"UPDATE booking.pool"
+	"   SET confirmed = confirmed + $2, held = held + $3, waitlisted = waitlisted + $4,"
+	"       next_expiry = CASE WHEN parent_id IS NULL THEN least(next_expiry, $5) ELSE next_expiry END"
+	" WHERE pool_id = ANY ($1)",
+	{INT8ARRAYOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
+
+Statement find_booking_sql(
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
+	"  FROM booking.booking WHERE booking_id = $1",
+	{INT8OID});
+
+Statement lock_booking_sql(
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
+	"  FROM booking.booking WHERE booking_id = $1 FOR UPDATE",
+	{INT8OID});
+
+Statement find_by_key_sql(
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
+	"  FROM booking.booking WHERE pool_id = $1 AND idempotency_key = $2 AND kind = 'ticket'",
+	{INT8OID, TEXTOID});
+
+Statement holder_active_sql(
+	"SELECT coalesce(sum(spots), 0)::bigint FROM booking.booking"
+	" WHERE pool_id = $1 AND holder = $2 AND holder IS NOT NULL"
+	"   AND status IN ('held', 'confirmed', 'waitlisted')"
+	"   AND (status <> 'held' OR held_until > $3)",
+	{INT8OID, TEXTOID, TIMESTAMPTZOID});
+
+Statement insert_ticket_sql(
+	"INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until,"
+	"                             idempotency_key, created_at, updated_at)"
+	" VALUES (nextval('booking.booking_id_seq'), 'ticket', $1, $2, $3, $4, $5, $6, $7, $7)"
+	" RETURNING booking_id",
+	{INT8OID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
+
+Statement set_status_sql(
+	"UPDATE booking.booking SET status = $2, held_until = $3, payment_ref = coalesce($4, payment_ref),"
+	"       updated_at = $5"
+	" WHERE booking_id = $1",
+	{INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
+
+Booking
+read_booking(const pg::Row &r)
+{
+	Booking b;
+	b.booking_id = *r.int8(1);
+	b.kind = *r.text(2);
+	b.pool_id = r.int8(3);
+	b.spots = *r.int4(4);
+	b.status = *r.text(5);
+	b.holder = r.text(6);
+	b.held_until = r.timestamptz(7);
+	b.payment_ref = r.text(8);
+	return b;
+}
+
+std::optional<Booking>
+first_booking()
+{
+	if (Statement::rows() == 0)
+		return std::nullopt;
+	return read_booking(Statement::row(0));
+}
+
+}  // namespace
+
+std::vector<int64_t>
+Chain::ids() const
+{
+	std::vector<int64_t> ids;
+	ids.reserve(pools.size());
+	for (const auto &p : pools)
+		ids.push_back(p.pool_id);
+	return ids;
+}
+
+Chain
+lock_chain(int64_t pool_id)
+{
+	uint64_t n = lock_chain_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
+	if (n == 0)
+		throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+	Chain chain;
+	chain.pools.reserve(n);
+	for (uint64_t i = 0; i < n; i++) {
+		pg::Row r = Statement::row(i);
+		core::PoolCounts p;
+		p.pool_id = *r.int8(1);
+		p.parent_id = *r.int8(2);
+		p.capacity = *r.int4(3);
+		p.confirmed = *r.int4(4);
+		p.held = *r.int4(5);
+		p.waitlisted = *r.int4(6);
+		p.auto_promote = *r.boolean(7);
+		if (p.pool_id == pool_id)
+			chain.max_per_holder = r.int4(8);
+		if (i == 0)
+			chain.next_expiry = r.timestamptz(9);
+		chain.pools.push_back(p);
+	}
+	if (chain.pools.back().pool_id != pool_id)
+		throw Error(SqlState::Internal, "booking: pool " + std::to_string(pool_id) + " is not the last of its chain");
+	return chain;
+}
+
+int64_t
+settle(Chain &chain, TimestampTz now)
+{
+	if (!chain.next_expiry || *chain.next_expiry > now)
+		return 0;
+	int64_t target = chain.target().pool_id;
+	int64_t expired = expire_lapsed(chain.root_id(), now, INT64_MAX);
+	promote(chain.root_id(), core::PromotionPolicy{std::nullopt, std::nullopt, false, true}, now);
+	chain = lock_chain(target);
+	return expired;
+}
+
+int64_t
+expire_lapsed(int64_t root_id, TimestampTz now, int64_t limit)
+{
+	expire_lapsed_sql.run({pg::int8_param(root_id), pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
+	int64_t expired = *Statement::row(0).int8(1);
+	next_expiry_sql.run({pg::int8_param(root_id)}, SPI_OK_UPDATE);
+	return expired;
+}
+
+std::vector<core::Waiter>
+promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now)
+{
+	waiters_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT, true);
+	uint64_t n = Statement::rows();
+	if (n == 0)
+		return {};
+	std::vector<core::Waiter> waiters;
+	waiters.reserve(n);
+	for (uint64_t i = 0; i < n; i++) {
+		pg::Row r = Statement::row(i);
+		waiters.push_back({*r.int8(1), *r.int8(2), *r.int4(3)});
+	}
+
+	tree_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT, true);
+	std::vector<core::PoolCounts> tree;
+	for (uint64_t i = 0; i < Statement::rows(); i++) {
+		pg::Row r = Statement::row(i);
+		core::PoolCounts p;
+		p.pool_id = *r.int8(1);
+		p.parent_id = *r.int8(2);
+		p.capacity = *r.int4(3);
+		p.confirmed = *r.int4(4);
+		p.held = *r.int4(5);
+		p.waitlisted = *r.int4(6);
+		p.auto_promote = *r.boolean(7);
+		tree.push_back(p);
+	}
+	std::vector<core::PoolCounts> before = tree;
+	std::vector<core::Waiter> promoted = core::plan_promotions(tree, waiters, policy);
+	if (promoted.empty())
+		return promoted;
+
+	std::vector<int64_t> ids;
+	for (const auto &w : promoted)
+		ids.push_back(w.booking_id);
+	confirm_many_sql.run({pg::int8_array_param(ids), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
+
+	std::vector<int64_t> pool_ids;
+	std::vector<int32_t> confirmed, waitlisted;
+	for (std::size_t i = 0; i < tree.size(); i++) {
+		if (tree[i].confirmed == before[i].confirmed && tree[i].waitlisted == before[i].waitlisted)
+			continue;
+		pool_ids.push_back(tree[i].pool_id);
+		confirmed.push_back(tree[i].confirmed);
+		waitlisted.push_back(tree[i].waitlisted);
+	}
+	write_counts_sql.run(
+		{pg::int8_array_param(pool_ids), pg::int4_array_param(confirmed), pg::int4_array_param(waitlisted)},
+		SPI_OK_UPDATE);
+	return promoted;
+}
+
+void
+add_counts(const Chain &chain, int32_t confirmed, int32_t held, int32_t waitlisted, std::optional<TimestampTz> hold_end)
+{
+	add_counts_sql.run({pg::int8_array_param(chain.ids()), pg::int4_param(confirmed), pg::int4_param(held),
+						pg::int4_param(waitlisted), pg::timestamptz_param(hold_end)},
+					   SPI_OK_UPDATE);
+}
+
+std::optional<Booking>
+find_booking(int64_t booking_id, bool lock)
+{
+	(lock ? lock_booking_sql : find_booking_sql).run({pg::int8_param(booking_id)}, SPI_OK_SELECT, !lock);
+	return first_booking();
+}
+
+std::optional<Booking>
+find_by_key(int64_t pool_id, const std::string &key)
+{
+	find_by_key_sql.run({pg::int8_param(pool_id), pg::text_param(key)}, SPI_OK_SELECT);
+	return first_booking();
+}
+
+int64_t
+holder_active(int64_t pool_id, const std::string &holder, TimestampTz now)
+{
+	holder_active_sql.run({pg::int8_param(pool_id), pg::text_param(holder), pg::timestamptz_param(now)},
+						  SPI_OK_SELECT);
+	return *Statement::row(0).int8(1);
+}
+
+int64_t
+insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::optional<std::string> &holder,
+			  std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
+{
+	insert_ticket_sql.run({pg::int8_param(pool_id), pg::int4_param(spots), pg::text_param(status),
+						   pg::text_param(holder), pg::timestamptz_param(held_until), pg::text_param(key),
+						   pg::timestamptz_param(now)},
+						  SPI_OK_INSERT_RETURNING);
+	return *Statement::row(0).int8(1);
+}
+
+void
+set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
+		   const std::optional<std::string> &payment_ref, TimestampTz now)
+{
+	set_status_sql.run({pg::int8_param(booking_id), pg::text_param(status), pg::timestamptz_param(held_until),
+						pg::text_param(payment_ref), pg::timestamptz_param(now)},
+					   SPI_OK_UPDATE);
+}
+
+std::string
+visible_status(const Booking &b, TimestampTz now)
+{
+	if (b.status == "held" && b.held_until && *b.held_until <= now)
+		return "expired";
+	return b.status;
+}
+
+}  // namespace booking::store

@@ -1,0 +1,104 @@
+// Rows of pools and ticket bookings, and the locking protocol over them.
+//
+// Locking contract. Every change to a pool tree (a root pool and its
+// descendants) first locks the target pool's chain, its ancestors and itself,
+// in ascending id order with FOR NO KEY UPDATE. A child's id is always greater
+// than its parent's (a CHECK constraint), so the root is locked first, and
+// holding the root serialises every change in its tree: while it is held the
+// caller may update any pool or booking row of the tree without risk of
+// deadlock. Booking rows are locked after their pool chain, never before.
+#pragma once
+
+#include "core/capacity.hpp"
+#include "pg/spi.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace booking::store {
+
+// A locked pool chain, root first and the target pool last.
+struct Chain {
+	std::vector<core::PoolCounts> pools;
+	std::optional<int32_t> max_per_holder;	// the target's cap
+	std::optional<TimestampTz> next_expiry;	// root's: no hold of the tree lapses earlier
+
+	int64_t
+	root_id() const
+	{
+		return pools.front().pool_id;
+	}
+	core::PoolCounts &
+	target()
+	{
+		return pools.back();
+	}
+	std::vector<int64_t>
+	ids() const;
+};
+
+// Lock pool_id and its ancestors; PT404 when the pool does not exist.
+Chain
+lock_chain(int64_t pool_id);
+
+// Expire the tree's lapsed holds when one may have lapsed, let waiters take
+// the spots that come back, and re-read chain. Returns holds expired.
+int64_t
+settle(Chain &chain, TimestampTz now);
+
+// Mark at most limit lapsed holds of the tree expired, return their spots and
+// recompute the root's next expiry. The tree's root must be locked.
+int64_t
+expire_lapsed(int64_t root_id, TimestampTz now, int64_t limit);
+
+// Confirm waitlisted groups of the tree as policy allows, writing rows and
+// counters. The tree's root must be locked.
+std::vector<core::Waiter>
+promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now);
+
+// Add deltas to every pool of chain; a new hold's end lowers the root's next
+// expiry.
+void
+add_counts(const Chain &chain, int32_t confirmed, int32_t held, int32_t waitlisted,
+		   std::optional<TimestampTz> hold_end = std::nullopt);
+
+// A booking row.
+struct Booking {
+	int64_t booking_id = 0;
+	std::string kind;
+	std::optional<int64_t> pool_id;
+	int32_t spots = 0;
+	std::string status;
+	std::optional<std::string> holder;
+	std::optional<TimestampTz> held_until;
+	std::optional<std::string> payment_ref;
+};
+
+// Read a booking, locking its row when lock (its pool chain must be locked).
+std::optional<Booking>
+find_booking(int64_t booking_id, bool lock);
+
+// The ticket booking of pool_id made with idempotency key.
+std::optional<Booking>
+find_by_key(int64_t pool_id, const std::string &key);
+
+// Spots the holder has active (held and unexpired, confirmed, waitlisted).
+int64_t
+holder_active(int64_t pool_id, const std::string &holder, TimestampTz now);
+
+// Record a ticket booking; returns its id.
+int64_t
+insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::optional<std::string> &holder,
+			  std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
+
+// Move a booking to status with the given hold end (NULL for none).
+void
+set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
+		   const std::optional<std::string> &payment_ref, TimestampTz now);
+
+// The status a reader sees: a held booking whose hold lapsed is expired.
+std::string
+visible_status(const Booking &b, TimestampTz now);
+
+}  // namespace booking::store
