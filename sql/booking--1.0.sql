@@ -216,8 +216,7 @@ AS $$
            (CASE WHEN p.parent_id IS NULL THEN ARRAY[p.pool_id] ELSE q.path || p.pool_id END)
         OR p.root_id IS DISTINCT FROM coalesce(q.root_id, p.pool_id)
     UNION ALL
-    SELECT 'pool', p.pool_id, format('next_expiry %s is after the hold of booking %s ending %s',
-                                     r.next_expiry, b.booking_id, b.held_until)
+    SELECT 'pool', r.pool_id, format('next_expiry is after the end of the hold of booking %s', b.booking_id)
       FROM booking.booking b
       JOIN booking.pool p ON p.pool_id = b.pool_id
       JOIN booking.pool r ON r.pool_id = p.root_id

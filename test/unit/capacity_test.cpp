@@ -1,0 +1,180 @@
+// Capacity arithmetic and the waitlist promotion plan.
+#include "core/capacity.hpp"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+
+namespace booking::core {
+namespace {
+
+PoolCounts
+pool(int64_t id, int64_t parent, int32_t capacity, int32_t confirmed = 0, int32_t held = 0, int32_t waitlisted = 0)
+{
+	PoolCounts p;
+	p.pool_id = id;
+	p.parent_id = parent;
+	p.capacity = capacity;
+	p.confirmed = confirmed;
+	p.held = held;
+	p.waitlisted = waitlisted;
+	return p;
+}
+
+TEST(Capacity, AvailableSubtractsConfirmedAndHeld)
+{
+	EXPECT_EQ(available(pool(1, 0, 10, 3, 2)), 5);
+	EXPECT_EQ(available(pool(1, 0, 0)), 0);
+}
+
+TEST(Capacity, AvailableDoesNotOverflow)
+{
+	EXPECT_EQ(available(pool(1, 0, INT_MAX, 0, 0)), INT_MAX);
+	EXPECT_TRUE(fits({pool(1, 0, INT_MAX)}, INT_MAX));
+	EXPECT_FALSE(fits({pool(1, 0, INT_MAX, 1)}, INT_MAX));
+}
+
+TEST(Capacity, TakeMustFitEveryAncestor)
+{
+	std::vector<PoolCounts> chain{pool(1, 0, 100, 98), pool(2, 1, 50, 10)};
+	EXPECT_TRUE(fits(chain, 2));
+	EXPECT_FALSE(fits(chain, 3));  // the venue's total is the limit, not the VIP pool
+	TakeRequest r;
+	r.spots = 3;
+	EXPECT_EQ(judge_take(chain, r), TakeVerdict::SoldOut);
+	r.spots = 2;
+	EXPECT_EQ(judge_take(chain, r), TakeVerdict::Take);
+}
+
+TEST(Capacity, LastSpotsExactly)
+{
+	TakeRequest r;
+	r.spots = 4;
+	EXPECT_EQ(judge_take({pool(1, 0, 10, 6)}, r), TakeVerdict::Take);
+	EXPECT_EQ(judge_take({pool(1, 0, 10, 6, 1)}, r), TakeVerdict::SoldOut);
+}
+
+TEST(Capacity, NobodyOvertakesTheWaitlist)
+{
+	TakeRequest r;
+	r.spots = 1;
+	EXPECT_EQ(judge_take({pool(1, 0, 10, 0, 0, 4)}, r), TakeVerdict::SoldOut);
+}
+
+TEST(Capacity, HolderLimitComesFirst)
+{
+	TakeRequest r;
+	r.spots = 2;
+	r.max_per_holder = 4;
+	r.holder_active = 3;
+	EXPECT_EQ(judge_take({pool(1, 0, 10)}, r), TakeVerdict::LimitExceeded);
+	EXPECT_EQ(judge_take({pool(1, 0, 0)}, r), TakeVerdict::LimitExceeded);
+	r.holder_active = 2;
+	EXPECT_EQ(judge_take({pool(1, 0, 10)}, r), TakeVerdict::Take);
+	r.spots = 5;
+	r.holder_active = 0;
+	EXPECT_EQ(judge_take({pool(1, 0, 10)}, r), TakeVerdict::LimitExceeded);
+}
+
+std::vector<int64_t>
+ids(const std::vector<Waiter> &ws)
+{
+	std::vector<int64_t> out;
+	for (const auto &w : ws)
+		out.push_back(w.booking_id);
+	return out;
+}
+
+TEST(Promotion, StrictFifoStopsAtFirstUnfitGroup)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 7, 0, 6)};
+	std::vector<Waiter> waiters{{11, 1, 4}, {12, 1, 1}, {13, 1, 1}};
+	PromotionPolicy policy;
+	EXPECT_TRUE(plan_promotions(tree, waiters, policy).empty());
+	EXPECT_EQ(tree[0].confirmed, 7);
+}
+
+TEST(Promotion, SkipUnfitLetsSmallerGroupsPass)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 7, 0, 6)};
+	std::vector<Waiter> waiters{{11, 1, 4}, {12, 1, 1}, {13, 1, 1}};
+	PromotionPolicy policy;
+	policy.skip_unfit = true;
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, policy)), (std::vector<int64_t>{12, 13}));
+	EXPECT_EQ(tree[0].confirmed, 9);
+	EXPECT_EQ(tree[0].waitlisted, 4);
+}
+
+TEST(Promotion, GroupIsPromotedWholeOrNotAtAll)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 5, 0, 6)};
+	std::vector<Waiter> waiters{{11, 1, 6}};
+	EXPECT_TRUE(plan_promotions(tree, waiters, {}).empty());
+	tree[0].confirmed = 4;
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, {})), (std::vector<int64_t>{11}));
+	EXPECT_EQ(tree[0].confirmed, 10);
+	EXPECT_EQ(tree[0].waitlisted, 0);
+}
+
+TEST(Promotion, MaxCountLimits)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 0, 0, 3)};
+	std::vector<Waiter> waiters{{11, 1, 1}, {12, 1, 1}, {13, 1, 1}};
+	PromotionPolicy policy;
+	policy.max_count = 2;
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, policy)), (std::vector<int64_t>{11, 12}));
+}
+
+TEST(Promotion, ManualPromotionOfOneEntryChecksCapacity)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 8, 0, 5)};
+	std::vector<Waiter> waiters{{11, 1, 3}, {12, 1, 2}};
+	PromotionPolicy policy;
+	policy.only_booking = 12;
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, policy)), (std::vector<int64_t>{12}));
+	policy.only_booking = 11;
+	EXPECT_TRUE(plan_promotions(tree, waiters, policy).empty());
+}
+
+TEST(Promotion, AncestorRoomIsChecked)
+{
+	// Child pool 2 has room, its parent does not.
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 9, 0, 2), pool(2, 1, 5, 0, 0, 2)};
+	std::vector<Waiter> waiters{{11, 2, 2}};
+	EXPECT_TRUE(plan_promotions(tree, waiters, {}).empty());
+	tree[0].confirmed = 8;
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, {})), (std::vector<int64_t>{11}));
+	EXPECT_EQ(tree[0].confirmed, 10);
+	EXPECT_EQ(tree[1].confirmed, 2);
+	EXPECT_EQ(tree[0].waitlisted, 0);
+	EXPECT_EQ(tree[1].waitlisted, 0);
+}
+
+TEST(Promotion, AutomaticSkipsPoolsWithoutAutoPromote)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 0, 0, 1)};
+	tree[0].auto_promote = false;
+	std::vector<Waiter> waiters{{11, 1, 1}};
+	PromotionPolicy policy;
+	policy.automatic = true;
+	EXPECT_TRUE(plan_promotions(tree, waiters, policy).empty());
+	policy.automatic = false;
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, policy)), (std::vector<int64_t>{11}));
+}
+
+TEST(Promotion, BlockedPoolDoesNotBlockItsSibling)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 5, 0, 4), pool(2, 1, 2, 2, 0, 3), pool(3, 1, 5, 0, 0, 1)};
+	std::vector<Waiter> waiters{{11, 2, 3}, {12, 3, 1}};
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, {})), (std::vector<int64_t>{12}));
+}
+
+TEST(Promotion, WaiterOfUnknownPoolIsIgnored)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10)};
+	std::vector<Waiter> waiters{{11, 7, 1}};
+	EXPECT_TRUE(plan_promotions(tree, waiters, {}).empty());
+}
+
+}  // namespace
+}  // namespace booking::core
