@@ -22,21 +22,24 @@ CREATE TABLE booking.pool (
     root_id        bigint NOT NULL,
     -- ancestors and itself, root first: the lock order of a take
     path           bigint[] NOT NULL,
-    capacity       integer NOT NULL CHECK (capacity >= 0),
-    shards         integer NOT NULL DEFAULT 1 CHECK (shards >= 1),
-    max_per_holder integer CHECK (max_per_holder >= 1),
+    capacity       integer NOT NULL,
+    shards         integer NOT NULL DEFAULT 1,
+    max_per_holder integer,
     auto_promote   boolean NOT NULL DEFAULT true,
-    confirmed      integer NOT NULL DEFAULT 0 CHECK (confirmed >= 0),
+    confirmed      integer NOT NULL DEFAULT 0,
     -- rows whose status is held, lapsed ones included until they are swept
-    held           integer NOT NULL DEFAULT 0 CHECK (held >= 0),
-    waitlisted     integer NOT NULL DEFAULT 0 CHECK (waitlisted >= 0),
+    held           integer NOT NULL DEFAULT 0,
+    waitlisted     integer NOT NULL DEFAULT 0,
     -- on a root: no hold of the tree lapses before this (NULL: none held)
     next_expiry    timestamptz,
     created_at     timestamptz NOT NULL DEFAULT now(),
-    -- the database itself refuses an oversold pool
-    CONSTRAINT pool_not_oversold CHECK (confirmed::bigint + held <= capacity),
-    -- a child is created after its parent, so ascending ids lock roots first
-    CONSTRAINT pool_parent_first CHECK (parent_id < pool_id)
+    -- The database itself refuses an oversold pool or a negative counter.
+    -- One constraint only: PostgreSQL parses every CHECK of a table for each
+    -- statement that writes it, and these rows are written by every take.
+    -- The arguments' rules (capacity >= 0, a parent before its child, ...)
+    -- are enforced by the functions and verified by booking.check().
+    CONSTRAINT pool_not_oversold
+        CHECK (confirmed >= 0 AND held >= 0 AND waitlisted >= 0 AND confirmed::bigint + held <= capacity)
 ) WITH (fillfactor = 50);
 
 CREATE INDEX pool_root ON booking.pool (root_id);
@@ -45,13 +48,12 @@ CREATE INDEX pool_root ON booking.pool (root_id);
 -- ranges of a resource.
 CREATE TABLE booking.booking (
     booking_id      bigint PRIMARY KEY,
-    kind            text NOT NULL CHECK (kind IN ('ticket', 'seats', 'slot')),
+    kind            text NOT NULL,     -- ticket, seats, slot
     pool_id         bigint,
     show_id         bigint,
     resource_id     bigint,
-    spots           integer NOT NULL CHECK (spots >= 1),
-    status          text NOT NULL
-                    CHECK (status IN ('held', 'confirmed', 'waitlisted', 'released', 'expired')),
+    spots           integer NOT NULL,
+    status          text NOT NULL,     -- held, confirmed, waitlisted, released, expired
     holder          text,
     held_until      timestamptz,
     starts_at       timestamptz,
@@ -59,9 +61,9 @@ CREATE TABLE booking.booking (
     payment_ref     text,
     idempotency_key text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
-    CHECK (status <> 'held' OR held_until IS NOT NULL),
-    CHECK ((kind = 'ticket') = (pool_id IS NOT NULL))
+    updated_at      timestamptz NOT NULL DEFAULT now()
+    -- No CHECK constraints, for the same reason as on booking.pool: only the
+    -- functions write here, and booking.check() verifies every row.
 );
 
 CREATE UNIQUE INDEX booking_pool_idempotency ON booking.booking (pool_id, idempotency_key)
@@ -221,6 +223,20 @@ AS $$
       JOIN booking.pool p ON p.pool_id = b.pool_id
       JOIN booking.pool r ON r.pool_id = p.root_id
      WHERE b.status = 'held' AND (r.next_expiry IS NULL OR r.next_expiry > b.held_until)
+    UNION ALL
+    SELECT 'pool', p.pool_id, format('invalid definition: capacity %s, shards %s, max_per_holder %s, parent %s',
+                                     p.capacity, p.shards, p.max_per_holder, p.parent_id)
+      FROM booking.pool p
+     WHERE p.capacity < 0 OR p.shards < 1 OR p.max_per_holder < 1 OR p.parent_id >= p.pool_id
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('invalid row: kind %s, status %s, spots %s, held_until %s',
+                                           b.kind, b.status, b.spots, b.held_until)
+      FROM booking.booking b
+     WHERE b.kind NOT IN ('ticket', 'seats', 'slot')
+        OR b.status NOT IN ('held', 'confirmed', 'waitlisted', 'released', 'expired')
+        OR b.spots < 1
+        OR (b.status = 'held' AND b.held_until IS NULL)
+        OR ((b.kind = 'ticket') <> (b.pool_id IS NOT NULL))
     UNION ALL
     SELECT 'booking', b.booking_id, format('ticket booking of unknown pool %s', b.pool_id)
       FROM booking.booking b

@@ -41,6 +41,15 @@ UPDATE booking.pool SET next_expiry = now() + interval '2 hours' WHERE pool_id =
 INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status) VALUES (1000, 'ticket', 424242, 1, 'confirmed');
 SELECT * FROM booking.check() ORDER BY 1, 2, 3;
 DELETE FROM booking.booking WHERE booking_id = 1000;
+
+-- Rows no function would write: an unknown status, a hold without an end.
+UPDATE booking.pool SET next_expiry = NULL WHERE pool_id = :a;
+SELECT booking.reconcile();
+UPDATE booking.booking SET status = 'lost' WHERE pool_id = :b;
+UPDATE booking.booking SET held_until = NULL WHERE status = 'held';
+SELECT object, id, problem FROM booking.check() WHERE object = 'booking' ORDER BY 1, 2, 3;
+UPDATE booking.booking SET status = 'confirmed' WHERE pool_id = :b;
+UPDATE booking.booking SET held_until = now() + interval '1 hour' WHERE status = 'held';
 SELECT booking.reconcile();
 SELECT * FROM booking.check();
 

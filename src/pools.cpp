@@ -6,6 +6,8 @@
 #include "pg/fmgr.hpp"
 #include "store.hpp"
 
+#include <algorithm>
+
 namespace booking {
 
 namespace {
@@ -59,7 +61,20 @@ TicketOutcome
 take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
 {
-	store::Chain chain = store::lock_chain(pool_id);
+	// A root pool with no key, no cap and no hold that may have lapsed needs
+	// no settling: answer sold out without a lock, or take in one statement.
+	store::Peek peek = store::peek(pool_id);
+	bool simple = peek.path.size() == 1 && !peek.max_per_holder && !key &&
+				  (!peek.next_expiry || *peek.next_expiry > now) && peek.pool.waitlisted == 0;
+	if (simple) {
+		if (core::available(peek.pool) < quantity)
+			return {std::nullopt, "sold_out", int32_t(std::max<int64_t>(core::available(peek.pool), 0)),
+					std::nullopt, {}};
+		if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
+			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
+	}
+
+	store::Chain chain = store::lock_chain(pool_id, peek.path);
 	store::settle(chain, now);
 
 	if (key) {

@@ -10,14 +10,40 @@ using pg::Statement;
 
 namespace {
 
-Statement lock_chain_sql(
-	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held, waitlisted, auto_promote,"
-	"       max_per_holder, next_expiry"
-	"  FROM booking.pool"
-	" WHERE pool_id = ANY ((SELECT path FROM booking.pool WHERE pool_id = $1)::bigint[])"
-	" ORDER BY pool_id"
-	"   FOR NO KEY UPDATE",
+Statement peek_sql(
+	"SELECT path, capacity, confirmed, held, waitlisted, auto_promote, max_per_holder, next_expiry,"
+	"       coalesce(parent_id, 0)"
+	"  FROM booking.pool WHERE pool_id = $1",
 	{INT8OID});
+
+// A flash sale's buy: lock, check, count and record in one statement, so
+// the hot row is written once and the lock is held for as little as the
+// commit allows.
+Statement take_root_sql(
+	"WITH taken AS ("
+	"  UPDATE booking.pool"
+	"     SET confirmed = confirmed + $2, held = held + $3, next_expiry = least(next_expiry, $4)"
+	"   WHERE pool_id = $1 AND parent_id IS NULL AND max_per_holder IS NULL AND waitlisted = 0"
+	"     AND (next_expiry IS NULL OR next_expiry > $5)"
+	"     AND capacity - confirmed - held >= $2 + $3"
+	"  RETURNING capacity - confirmed - held AS remaining"
+	"), recorded AS ("
+	"  INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until,"
+	"                               created_at, updated_at)"
+	"  SELECT nextval('booking.booking_id_seq'), 'ticket', $1, $2 + $3, $6, $7, $4, $5, $5 FROM taken"
+	"  RETURNING booking_id"
+	")"
+	"SELECT recorded.booking_id, taken.remaining FROM recorded, taken",
+	{INT8OID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID});
+
+#define POOL_COLUMNS                                                                            \
+	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held, waitlisted, auto_promote," \
+	"       max_per_holder, next_expiry FROM booking.pool"
+
+// Most pools have no parent: lock the one row with a plain index scan.
+Statement lock_one_sql(POOL_COLUMNS " WHERE pool_id = $1 FOR NO KEY UPDATE", {INT8OID});
+
+Statement lock_many_sql(POOL_COLUMNS " WHERE pool_id = ANY ($1) ORDER BY pool_id FOR NO KEY UPDATE", {INT8ARRAYOID});
 
 Statement expire_lapsed_sql(
 	"WITH lapsed AS ("
@@ -70,12 +96,15 @@ Statement write_counts_sql(
 	" WHERE p.pool_id = u.pool_id",
 	{INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID});
 
-Statement add_counts_sql(
-	"UPDATE booking.pool"
-	"   SET confirmed = confirmed + $2, held = held + $3, waitlisted = waitlisted + $4,"
+#define ADD_COUNTS                                                                      \
+	"UPDATE booking.pool"                                                               \
+	"   SET confirmed = confirmed + $2, held = held + $3, waitlisted = waitlisted + $4," \
 	"       next_expiry = CASE WHEN parent_id IS NULL THEN least(next_expiry, $5) ELSE next_expiry END"
-	" WHERE pool_id = ANY ($1)",
-	{INT8ARRAYOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
+
+Statement add_counts_one_sql(ADD_COUNTS " WHERE pool_id = $1", {INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
+
+Statement add_counts_many_sql(ADD_COUNTS " WHERE pool_id = ANY ($1)",
+							  {INT8ARRAYOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
 
 Statement find_booking_sql(
 	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
@@ -147,12 +176,55 @@ Chain::ids() const
 	return ids;
 }
 
+Peek
+peek(int64_t pool_id)
+{
+	peek_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
+	if (Statement::rows() == 0)
+		throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+	pg::Row r = Statement::row(0);
+	Peek p;
+	p.path = r.int8_array(1);
+	p.pool.pool_id = pool_id;
+	p.pool.capacity = *r.int4(2);
+	p.pool.confirmed = *r.int4(3);
+	p.pool.held = *r.int4(4);
+	p.pool.waitlisted = *r.int4(5);
+	p.pool.auto_promote = *r.boolean(6);
+	p.max_per_holder = r.int4(7);
+	p.next_expiry = r.timestamptz(8);
+	p.pool.parent_id = *r.int8(9);
+	return p;
+}
+
+std::optional<RootTake>
+try_take_root(int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
+			  std::optional<TimestampTz> hold_end, TimestampTz now)
+{
+	uint64_t n = take_root_sql.run({pg::int8_param(pool_id), pg::int4_param(hold_end ? 0 : spots),
+									pg::int4_param(hold_end ? spots : 0), pg::timestamptz_param(hold_end),
+									pg::timestamptz_param(now), pg::text_param(hold_end ? "held" : "confirmed"),
+									pg::text_param(holder)},
+								   SPI_OK_SELECT);
+	if (n == 0)
+		return std::nullopt;
+	pg::Row r = Statement::row(0);
+	return RootTake{*r.int8(1), *r.int4(2)};
+}
+
 Chain
 lock_chain(int64_t pool_id)
 {
-	uint64_t n = lock_chain_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
-	if (n == 0)
-		throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+	return lock_chain(pool_id, peek(pool_id).path);
+}
+
+Chain
+lock_chain(int64_t pool_id, const std::vector<int64_t> &path)
+{
+	uint64_t n = path.size() == 1 ? lock_one_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT)
+								  : lock_many_sql.run({pg::int8_array_param(path)}, SPI_OK_SELECT);
+	if (n != path.size() || n == 0)
+		throw Error(SqlState::Internal, "booking: chain of pool " + std::to_string(pool_id) + " is incomplete");
 	Chain chain;
 	chain.pools.reserve(n);
 	for (uint64_t i = 0; i < n; i++) {
@@ -253,9 +325,11 @@ promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now)
 void
 add_counts(const Chain &chain, int32_t confirmed, int32_t held, int32_t waitlisted, std::optional<TimestampTz> hold_end)
 {
-	add_counts_sql.run({pg::int8_array_param(chain.ids()), pg::int4_param(confirmed), pg::int4_param(held),
-						pg::int4_param(waitlisted), pg::timestamptz_param(hold_end)},
-					   SPI_OK_UPDATE);
+	pg::Param ids = chain.pools.size() == 1 ? pg::int8_param(chain.pools[0].pool_id) : pg::int8_array_param(chain.ids());
+	(chain.pools.size() == 1 ? add_counts_one_sql : add_counts_many_sql)
+		.run({ids, pg::int4_param(confirmed), pg::int4_param(held), pg::int4_param(waitlisted),
+			  pg::timestamptz_param(hold_end)},
+			 SPI_OK_UPDATE);
 }
 
 std::optional<Booking>

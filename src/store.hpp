@@ -38,9 +38,38 @@ struct Chain {
 	ids() const;
 };
 
+// A pool as last committed, read without a lock.
+struct Peek {
+	core::PoolCounts pool;
+	std::vector<int64_t> path;	// ancestors and itself, root first
+	std::optional<int32_t> max_per_holder;
+	std::optional<TimestampTz> next_expiry;	 // the pool's own; meaningful on a root
+};
+
+// Read a pool without locking it; PT404 when it does not exist.
+Peek
+peek(int64_t pool_id);
+
 // Lock pool_id and its ancestors; PT404 when the pool does not exist.
 Chain
 lock_chain(int64_t pool_id);
+
+// The same, for a path already read with peek().
+Chain
+lock_chain(int64_t pool_id, const std::vector<int64_t> &path);
+
+struct RootTake {
+	int64_t booking_id;
+	int32_t remaining;	// the pool's available spots after the take
+};
+
+// The one-statement take for a root pool with nothing to settle: take the
+// spots and record the booking (held when hold_end) if they fit, nobody
+// waits, no cap applies and no hold may have lapsed; nullopt when any of
+// that does not hold (the caller then takes the general path).
+std::optional<RootTake>
+try_take_root(int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
+			  std::optional<TimestampTz> hold_end, TimestampTz now);
 
 // Expire the tree's lapsed holds when one may have lapsed, let waiters take
 // the spots that come back, and re-read chain. Returns holds expired.

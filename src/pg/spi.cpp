@@ -138,6 +138,30 @@ Row::text(int column) const
 	return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
+std::vector<int64_t>
+Row::int8_array(int column) const
+{
+	bool isnull;
+	Datum d = value(column, &isnull);
+	if (isnull)
+		return {};
+	Datum *elems = nullptr;
+	bool *nulls = nullptr;
+	int n = 0;
+	guard([d, &elems, &nulls, &n] {
+		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems,
+						  &nulls, &n);
+	});
+	std::vector<int64_t> values;
+	values.reserve(n);
+	for (int i = 0; i < n; i++) {
+		if (nulls[i])
+			throw Error(SqlState::Internal, "booking: unexpected NULL array element");
+		values.push_back(DatumGetInt64(elems[i]));
+	}
+	return values;
+}
+
 SPIPlanPtr
 Statement::plan()
 {
@@ -147,7 +171,9 @@ Statement::plan()
 	int nargs = int(types_.size());
 	Oid *types = types_.data();
 	plan_ = guard([sql, nargs, types] {
-		SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+		// Generic plans: these statements are simple, and re-planning them for
+		// each call's parameter values cost more than it ever saved.
+		SPIPlanPtr p = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 		if (p == nullptr)
 			elog(ERROR, "booking: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result), sql);
 		if (SPI_keepplan(p) != 0)

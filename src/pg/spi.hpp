@@ -58,6 +58,8 @@ public:
 	std::optional<bool> boolean(int column) const;
 	std::optional<TimestampTz> timestamptz(int column) const;
 	std::optional<std::string> text(int column) const;
+	// A bigint[] column without NULL elements; empty when NULL.
+	std::vector<int64_t> int8_array(int column) const;
 
 private:
 	Datum value(int column, bool *isnull) const;
