@@ -82,6 +82,8 @@ CREATE TYPE booking.ticket_result AS (booking_id bigint, status text, remaining 
 CREATE TYPE booking.confirm_result AS (booking_id bigint, status text);
 CREATE TYPE booking.release_result AS (booking_id bigint, status text, released integer, promoted bigint[]);
 CREATE TYPE booking.hold_result AS (booking_id bigint, status text, held_until timestamptz);
+CREATE TYPE booking.register_result AS (booking_id bigint, status text, waitlist_position integer);
+CREATE TYPE booking.promotion AS (booking_id bigint, spots integer);
 CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, held integer, available integer,
                                           waitlisted integer);
 
@@ -107,6 +109,19 @@ CREATE FUNCTION booking.decrement_ticket(pool_id bigint, quantity integer DEFAUL
 RETURNS booking.ticket_result
 AS 'MODULE_PATHNAME', 'booking_decrement_ticket'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.register(pool_id bigint, spots integer DEFAULT 1, holder text DEFAULT NULL,
+                                 idempotency_key text DEFAULT NULL)
+RETURNS booking.register_result
+AS 'MODULE_PATHNAME', 'booking_register_spots'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.promote_waitlist(pool_id bigint, max_count integer DEFAULT NULL,
+                                         booking_id bigint DEFAULT NULL, skip_unfit boolean DEFAULT false)
+RETURNS SETOF booking.promotion
+AS 'MODULE_PATHNAME', 'booking_promote_waitlist'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 10;
 
 CREATE FUNCTION booking.confirm(booking_id bigint, holder text DEFAULT NULL, payment_ref text DEFAULT NULL)
 RETURNS booking.confirm_result
@@ -309,6 +324,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA booking FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA booking FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.create_pool(integer, text, bigint, integer, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.set_capacity(bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.promote_waitlist(bigint, integer, bigint, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.reconcile(bigint) FROM PUBLIC;

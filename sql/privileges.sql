@@ -29,6 +29,7 @@ SELECT status, remaining FROM booking.decrement_ticket(:pool, 1);
 SELECT booking_id AS mine FROM booking.decrement_ticket(:pool, 1, 'buyer-1', '5 minutes') \gset
 SELECT status FROM booking.extend_hold(:mine, 'buyer-1', '10 minutes');
 SELECT * FROM booking.confirm(:mine, 'buyer-1');
+SELECT status, waitlist_position FROM booking.register(:pool, 2, 'buyer-3');
 SELECT * FROM booking.availability(:pool);
 
 -- ... but not another holder's booking ...
@@ -48,6 +49,7 @@ SELECT raised('SELECT booking.create_pool(10)');
 SELECT raised(format('SELECT booking.set_capacity(%s, 100)', :pool));
 SELECT raised(format('SELECT booking.cancel(%s)', :mine));
 SELECT raised('SELECT booking.expire_holds()');
+SELECT raised(format('SELECT booking.promote_waitlist(%s)', :pool));
 SELECT raised('SELECT booking.reconcile()');
 SELECT raised('SELECT * FROM booking.check()');
 RESET ROLE;
@@ -56,7 +58,7 @@ RESET ROLE;
 SET ROLE regress_organiser;
 SELECT booking.create_pool(10, 'organised') > 0 AS created;
 SELECT booking.set_capacity(:pool, 4);
-SELECT status, released FROM booking.cancel(:mine);
+SELECT status, released, promoted FROM booking.cancel(:mine);
 SELECT raised('SELECT * FROM booking.pool');
 RESET ROLE;
 

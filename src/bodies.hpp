@@ -11,6 +11,10 @@ Datum set_capacity(FunctionCallInfo fcinfo);
 Datum decrement_ticket(FunctionCallInfo fcinfo);
 Datum availability(FunctionCallInfo fcinfo);
 
+// waitlist.cpp
+Datum register_spots(FunctionCallInfo fcinfo);
+Datum promote_waitlist(FunctionCallInfo fcinfo);
+
 // bookings.cpp
 Datum confirm(FunctionCallInfo fcinfo);
 Datum release(FunctionCallInfo fcinfo);

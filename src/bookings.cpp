@@ -18,8 +18,6 @@ Statement lapsed_roots_sql(
 	" WHERE b.status = 'held' AND b.held_until <= $1 ORDER BY 1",
 	{TIMESTAMPTZOID});
 
-const core::PromotionPolicy automatic_promotion{std::nullopt, std::nullopt, false, true};
-
 // A booking with its pool chain locked and lapsed holds settled.
 struct Opened {
 	store::Chain chain;
@@ -87,7 +85,7 @@ release_booking(int64_t booking_id, const std::optional<std::string> &holder, bo
 		out.released = b.status == "waitlisted" ? 0 : b.spots;
 		store::set_status(booking_id, "released", b.held_until, std::nullopt, now);
 		out.status = "released";
-		for (const auto &w : store::promote(o.chain.root_id(), automatic_promotion, now))
+		for (const auto &w : store::promote(o.chain.root_id(), core::automatic_promotion(), now))
 			out.promoted.push_back(w.booking_id);
 	}
 	return out;
@@ -208,7 +206,7 @@ expire_holds(FunctionCallInfo fcinfo)
 	int64_t expired = 0;
 	{
 		pg::Spi spi;
-		lapsed_roots_sql.run({pg::timestamptz_param(now)}, SPI_OK_SELECT, true);
+		lapsed_roots_sql.run({pg::timestamptz_param(now)}, SPI_OK_SELECT);
 		std::vector<int64_t> roots;
 		for (uint64_t i = 0; i < Statement::rows(); i++)
 			roots.push_back(*Statement::row(i).int8(1));
@@ -218,7 +216,7 @@ expire_holds(FunctionCallInfo fcinfo)
 				break;
 			store::Chain chain = store::lock_chain(root);
 			expired += store::expire_lapsed(root, now, *max_count - expired);
-			store::promote(root, automatic_promotion, now);
+			store::promote(root, core::automatic_promotion(), now);
 		}
 	}
 	return Int32GetDatum(int32_t(expired));

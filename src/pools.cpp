@@ -96,6 +96,7 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 							std::to_string(*chain.max_per_holder) + ".");
 		request.holder_active = store::holder_active(pool_id, *holder, now);
 	}
+	request.own_waiters = store::has_own_waiters(chain.target());
 
 	switch (core::judge_take(chain.pools, request)) {
 	case core::TakeVerdict::LimitExceeded:
@@ -182,7 +183,7 @@ set_capacity(FunctionCallInfo fcinfo)
 						".");
 	set_capacity_sql.run({pg::int8_param(*pool_id), pg::int4_param(*capacity)}, SPI_OK_UPDATE);
 	if (*capacity > pool.capacity)
-		store::promote(chain.root_id(), core::PromotionPolicy{std::nullopt, std::nullopt, false, true}, now);
+		store::promote(chain.root_id(), core::automatic_promotion(), now);
 	return Datum(0);
 }
 

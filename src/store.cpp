@@ -106,6 +106,14 @@ Statement add_counts_one_sql(ADD_COUNTS " WHERE pool_id = $1", {INT8OID, INT4OID
 Statement add_counts_many_sql(ADD_COUNTS " WHERE pool_id = ANY ($1)",
 							  {INT8ARRAYOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
 
+Statement own_waiters_sql(
+	"SELECT EXISTS (SELECT 1 FROM booking.booking WHERE pool_id = $1 AND status = 'waitlisted')", {INT8OID});
+
+Statement waitlist_position_sql(
+	"SELECT count(*)::integer FROM booking.booking"
+	" WHERE pool_id = $1 AND status = 'waitlisted' AND booking_id <= $2",
+	{INT8OID, INT8OID});
+
 Statement find_booking_sql(
 	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
 	"  FROM booking.booking WHERE booking_id = $1",
@@ -255,7 +263,7 @@ settle(Chain &chain, TimestampTz now)
 		return 0;
 	int64_t target = chain.target().pool_id;
 	int64_t expired = expire_lapsed(chain.root_id(), now, INT64_MAX);
-	promote(chain.root_id(), core::PromotionPolicy{std::nullopt, std::nullopt, false, true}, now);
+	promote(chain.root_id(), core::automatic_promotion(), now);
 	chain = lock_chain(target);
 	return expired;
 }
@@ -272,7 +280,7 @@ expire_lapsed(int64_t root_id, TimestampTz now, int64_t limit)
 std::vector<core::Waiter>
 promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now)
 {
-	waiters_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT, true);
+	waiters_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT);
 	uint64_t n = Statement::rows();
 	if (n == 0)
 		return {};
@@ -283,7 +291,7 @@ promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now)
 		waiters.push_back({*r.int8(1), *r.int8(2), *r.int4(3)});
 	}
 
-	tree_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT, true);
+	tree_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT);
 	std::vector<core::PoolCounts> tree;
 	for (uint64_t i = 0; i < Statement::rows(); i++) {
 		pg::Row r = Statement::row(i);
@@ -335,7 +343,7 @@ add_counts(const Chain &chain, int32_t confirmed, int32_t held, int32_t waitlist
 std::optional<Booking>
 find_booking(int64_t booking_id, bool lock)
 {
-	(lock ? lock_booking_sql : find_booking_sql).run({pg::int8_param(booking_id)}, SPI_OK_SELECT, !lock);
+	(lock ? lock_booking_sql : find_booking_sql).run({pg::int8_param(booking_id)}, SPI_OK_SELECT);
 	return first_booking();
 }
 
@@ -344,6 +352,23 @@ find_by_key(int64_t pool_id, const std::string &key)
 {
 	find_by_key_sql.run({pg::int8_param(pool_id), pg::text_param(key)}, SPI_OK_SELECT);
 	return first_booking();
+}
+
+bool
+has_own_waiters(const core::PoolCounts &pool)
+{
+	// The counter includes sub-pools: zero means nobody waits anywhere below.
+	if (pool.waitlisted == 0)
+		return false;
+	own_waiters_sql.run({pg::int8_param(pool.pool_id)}, SPI_OK_SELECT);
+	return *Statement::row(0).boolean(1);
+}
+
+int32_t
+waitlist_position(int64_t pool_id, int64_t booking_id)
+{
+	waitlist_position_sql.run({pg::int8_param(pool_id), pg::int8_param(booking_id)}, SPI_OK_SELECT);
+	return *Statement::row(0).int4(1);
 }
 
 int64_t

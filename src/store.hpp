@@ -112,6 +112,14 @@ find_booking(int64_t booking_id, bool lock);
 std::optional<Booking>
 find_by_key(int64_t pool_id, const std::string &key);
 
+// Whether anyone waits in pool_id's own list (its sub-pools' lists aside).
+bool
+has_own_waiters(const core::PoolCounts &pool);
+
+// 1-based place of a waitlisted booking in its pool's own list.
+int32_t
+waitlist_position(int64_t pool_id, int64_t booking_id);
+
 // Spots the holder has active (held and unexpired, confirmed, waitlisted).
 int64_t
 holder_active(int64_t pool_id, const std::string &holder, TimestampTz now);

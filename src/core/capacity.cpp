@@ -1,6 +1,7 @@
 #include "core/capacity.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <unordered_map>
 #include <unordered_set>
 #include "core/assert_pure.hpp"
@@ -25,9 +26,24 @@ judge_take(const std::vector<PoolCounts> &chain, const TakeRequest &request) noe
 	if (request.max_per_holder && request.holder_active + request.spots > *request.max_per_holder)
 		return TakeVerdict::LimitExceeded;
 	// Free spots belong to the waitlist while anyone waits in the pool.
-	if (chain.empty() || chain.back().waitlisted > 0)
+	if (chain.empty() || request.own_waiters)
 		return TakeVerdict::SoldOut;
 	return fits(chain, request.spots) ? TakeVerdict::Take : TakeVerdict::SoldOut;
+}
+
+RegisterVerdict
+judge_register(const std::vector<PoolCounts> &chain, const TakeRequest &request) noexcept
+{
+	if (request.max_per_holder && request.holder_active + request.spots > *request.max_per_holder)
+		return RegisterVerdict::LimitExceeded;
+	if (chain.empty())
+		return RegisterVerdict::SoldOut;
+	for (const PoolCounts &p : chain)
+		if (request.spots > p.capacity || int64_t(p.waitlisted) + request.spots > INT32_MAX)
+			return RegisterVerdict::SoldOut;
+	if (!request.own_waiters && fits(chain, request.spots))
+		return RegisterVerdict::Confirm;
+	return RegisterVerdict::Waitlist;
 }
 
 namespace {
@@ -63,6 +79,8 @@ plan_promotions(std::vector<PoolCounts> &tree, const std::vector<Waiter> &waiter
 		if (policy.max_count && int64_t(promoted.size()) >= *policy.max_count)
 			break;
 		if (policy.only_booking && w.booking_id != *policy.only_booking)
+			continue;
+		if (policy.only_pool && w.pool_id != *policy.only_pool)
 			continue;
 		if (blocked.count(w.pool_id))
 			continue;

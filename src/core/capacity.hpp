@@ -36,12 +36,24 @@ struct TakeRequest {
 	int64_t spots = 1;
 	std::optional<int32_t> max_per_holder;	// the target pool's cap, if any
 	int64_t holder_active = 0;				// the holder's active spots in the pool
+	bool own_waiters = false;				// someone waits in the target pool's own list
 };
 
 // Decide a take: the holder's limit first, then the waitlist (nobody
 // overtakes it), then room in every pool of the chain.
 TakeVerdict
 judge_take(const std::vector<PoolCounts> &chain, const TakeRequest &request) noexcept;
+
+// What a registration comes to.
+enum class RegisterVerdict { Confirm, Waitlist, LimitExceeded, SoldOut };
+
+// Decide a registration: confirmed when the group fits and nobody waits in
+// the pool, else waitlisted. A group larger than the capacity of a pool of
+// the chain could never be promoted and would block the list behind it
+// forever, so it is sold_out instead; so is a group that would overflow a
+// waitlist counter.
+RegisterVerdict
+judge_register(const std::vector<PoolCounts> &chain, const TakeRequest &request) noexcept;
 
 // A waitlisted group, as read from its row.
 struct Waiter {
@@ -53,9 +65,20 @@ struct Waiter {
 struct PromotionPolicy {
 	std::optional<int64_t> max_count;		// at most this many promotions
 	std::optional<int64_t> only_booking;	// promote just this entry, out of order
+	std::optional<int64_t> only_pool;		// only this pool's own list
 	bool skip_unfit = false;				// let smaller groups pass a group that does not fit
 	bool automatic = false;					// only pools with auto_promote
 };
+
+// The promotion that runs by itself whenever spots come back: every pool
+// with auto_promote, strict FIFO, no limit.
+inline PromotionPolicy
+automatic_promotion()
+{
+	PromotionPolicy policy;
+	policy.automatic = true;
+	return policy;
+}
 
 // Choose which waiters to confirm. tree holds every pool the waiters' chains
 // touch; waiters are in FIFO order (ascending booking id). Within a pool

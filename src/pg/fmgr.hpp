@@ -3,7 +3,9 @@
 
 #include "pg/spi.hpp"
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 #include <string>
 
 namespace booking::pg {
@@ -25,6 +27,28 @@ arg_interval_end(FunctionCallInfo fcinfo, int n, TimestampTz from);
 // memory context (call it after the SPI scope has ended).
 Datum
 composite(FunctionCallInfo fcinfo, std::initializer_list<Param> values);
+
+// Return n rows as the function's materialized set (RETURNS SETOF a
+// composite); row(i) gives the column values of row i.
+template <typename RowFn>
+Datum
+materialize(FunctionCallInfo fcinfo, std::size_t n, RowFn row)
+{
+	guard([fcinfo] { InitMaterializedSRF(fcinfo, 0); });
+	auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+	for (std::size_t i = 0; i < n; i++) {
+		std::vector<Param> values = row(i);
+		Datum datums[8];
+		bool nulls[8];
+		std::size_t ncolumns = std::min<std::size_t>(values.size(), 8);
+		for (std::size_t c = 0; c < ncolumns; c++) {
+			datums[c] = values[c].value;
+			nulls[c] = values[c].null;
+		}
+		guard([rsinfo, &datums, &nulls] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, datums, nulls); });
+	}
+	return Datum(0);
+}
 
 // A bigint[] Datum.
 Datum

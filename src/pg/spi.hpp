@@ -74,6 +74,8 @@ public:
 	Statement(const char *sql, std::initializer_list<Oid> types) : sql_(sql), types_(types) {}
 
 	// Run with params; throw unless SPI answers expect. Returns rows processed.
+	// read_only is for STABLE functions only: it reuses the caller's snapshot,
+	// which does not see what this call has written.
 	uint64_t
 	run(std::initializer_list<Param> params, int expect, bool read_only = false, long limit = 0);
 

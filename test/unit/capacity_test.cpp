@@ -21,6 +21,15 @@ pool(int64_t id, int64_t parent, int32_t capacity, int32_t confirmed = 0, int32_
 	return p;
 }
 
+std::vector<int64_t>
+ids(const std::vector<Waiter> &ws)
+{
+	std::vector<int64_t> out;
+	for (const auto &w : ws)
+		out.push_back(w.booking_id);
+	return out;
+}
+
 TEST(Capacity, AvailableSubtractsConfirmedAndHeld)
 {
 	EXPECT_EQ(available(pool(1, 0, 10, 3, 2)), 5);
@@ -58,7 +67,50 @@ TEST(Capacity, NobodyOvertakesTheWaitlist)
 {
 	TakeRequest r;
 	r.spots = 1;
+	r.own_waiters = true;
 	EXPECT_EQ(judge_take({pool(1, 0, 10, 0, 0, 4)}, r), TakeVerdict::SoldOut);
+	// Waiters of a sub-pool count in the counter but do not own this pool's spots.
+	r.own_waiters = false;
+	EXPECT_EQ(judge_take({pool(1, 0, 10, 0, 0, 4)}, r), TakeVerdict::Take);
+}
+
+TEST(Register, ConfirmedWhenTheGroupFitsAndNobodyWaits)
+{
+	TakeRequest r;
+	r.spots = 3;
+	EXPECT_EQ(judge_register({pool(1, 0, 10, 7)}, r), RegisterVerdict::Confirm);
+	EXPECT_EQ(judge_register({pool(1, 0, 10, 8)}, r), RegisterVerdict::Waitlist);
+	r.own_waiters = true;
+	EXPECT_EQ(judge_register({pool(1, 0, 10, 0, 0, 2)}, r), RegisterVerdict::Waitlist);
+}
+
+TEST(Register, AGroupThatCanNeverFitIsSoldOut)
+{
+	TakeRequest r;
+	r.spots = 11;
+	EXPECT_EQ(judge_register({pool(1, 0, 10)}, r), RegisterVerdict::SoldOut);
+	r.spots = 6;
+	EXPECT_EQ(judge_register({pool(1, 0, 100), pool(2, 1, 5)}, r), RegisterVerdict::SoldOut);
+	r.spots = 2;
+	EXPECT_EQ(judge_register({pool(1, 0, INT_MAX, 0, 0, INT_MAX - 1)}, r), RegisterVerdict::SoldOut);
+}
+
+TEST(Register, WaitlistedSpotsCountAgainstTheHolderLimit)
+{
+	TakeRequest r;
+	r.spots = 2;
+	r.max_per_holder = 4;
+	r.holder_active = 3;  // e.g. 3 spots waiting
+	EXPECT_EQ(judge_register({pool(1, 0, 10)}, r), RegisterVerdict::LimitExceeded);
+}
+
+TEST(Promotion, OnlyPoolRestrictsToOneList)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 10, 0, 0, 2), pool(2, 1, 5, 0, 0, 1)};
+	std::vector<Waiter> waiters{{11, 2, 1}, {12, 1, 1}};
+	PromotionPolicy policy;
+	policy.only_pool = 1;
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, policy)), (std::vector<int64_t>{12}));
 }
 
 TEST(Capacity, HolderLimitComesFirst)
@@ -74,15 +126,6 @@ TEST(Capacity, HolderLimitComesFirst)
 	r.spots = 5;
 	r.holder_active = 0;
 	EXPECT_EQ(judge_take({pool(1, 0, 10)}, r), TakeVerdict::LimitExceeded);
-}
-
-std::vector<int64_t>
-ids(const std::vector<Waiter> &ws)
-{
-	std::vector<int64_t> out;
-	for (const auto &w : ws)
-		out.push_back(w.booking_id);
-	return out;
 }
 
 TEST(Promotion, StrictFifoStopsAtFirstUnfitGroup)

@@ -1,0 +1,138 @@
+// Registrations with a fair waitlist: register and promote_waitlist. Groups
+// wait as one entry and are promoted whole; within a pool nobody overtakes
+// the head of the list unless the organiser says so.
+#include "bodies.hpp"
+
+#include "booking/error.hpp"
+#include "core/validate.hpp"
+#include "pg/fmgr.hpp"
+#include "store.hpp"
+
+namespace booking {
+
+namespace {
+
+struct Registration {
+	std::optional<int64_t> booking_id;
+	std::string status;
+	std::optional<int32_t> position;
+};
+
+// Register spots in a locked, settled chain.
+Registration
+register_spots(int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
+			   const std::optional<std::string> &key, TimestampTz now)
+{
+	store::Chain chain = store::lock_chain(pool_id);
+	store::settle(chain, now);
+
+	if (key) {
+		if (auto first = store::find_by_key(pool_id, *key)) {
+			Registration repeat{first->booking_id, store::visible_status(*first, now), std::nullopt};
+			if (first->status == "waitlisted")
+				repeat.position = store::waitlist_position(pool_id, first->booking_id);
+			return repeat;
+		}
+	}
+
+	core::TakeRequest request;
+	request.spots = spots;
+	request.max_per_holder = chain.max_per_holder;
+	if (chain.max_per_holder) {
+		if (!holder)
+			throw Error(SqlState::NullValueNotAllowed, "argument \"holder\" must not be NULL",
+						"Pool " + std::to_string(pool_id) + " limits spots per holder to " +
+							std::to_string(*chain.max_per_holder) + ".");
+		request.holder_active = store::holder_active(pool_id, *holder, now);
+	}
+	request.own_waiters = store::has_own_waiters(chain.target());
+
+	switch (core::judge_register(chain.pools, request)) {
+	case core::RegisterVerdict::LimitExceeded:
+		return {std::nullopt, "limit_exceeded", std::nullopt};
+	case core::RegisterVerdict::SoldOut:
+		return {std::nullopt, "sold_out", std::nullopt};
+	case core::RegisterVerdict::Confirm: {
+		int64_t id = store::insert_ticket(pool_id, spots, "confirmed", holder, std::nullopt, key, now);
+		store::add_counts(chain, spots, 0, 0);
+		return {id, "confirmed", std::nullopt};
+	}
+	case core::RegisterVerdict::Waitlist:
+		break;
+	}
+	int64_t id = store::insert_ticket(pool_id, spots, "waitlisted", holder, std::nullopt, key, now);
+	store::add_counts(chain, 0, 0, spots);
+	return {id, "waitlisted", store::waitlist_position(pool_id, id)};
+}
+
+}  // namespace
+
+Datum
+register_spots(FunctionCallInfo fcinfo)
+{
+	auto pool_id = pg::arg_int8(fcinfo, 0);
+	auto spots = pg::arg_int4(fcinfo, 1);
+	auto holder = pg::arg_text(fcinfo, 2);
+	auto key = pg::arg_text(fcinfo, 3);
+	core::require(pool_id.has_value(), "pool_id");
+	core::require(spots.has_value(), "spots");
+	core::check_positive(*spots, "spots");
+	if (holder)
+		core::check_length(holder->size(), core::max_key_bytes, "holder");
+	if (key)
+		core::check_length(key->size(), core::max_key_bytes, "idempotency_key");
+
+	TimestampTz now = pg::transaction_now();
+	Registration r;
+	{
+		pg::Spi spi;
+		r = register_spots(*pool_id, *spots, holder, key, now);
+	}
+	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
+								  pg::int4_param(r.position)});
+}
+
+Datum
+promote_waitlist(FunctionCallInfo fcinfo)
+{
+	auto pool_id = pg::arg_int8(fcinfo, 0);
+	auto max_count = pg::arg_int4(fcinfo, 1);
+	auto booking_id = pg::arg_int8(fcinfo, 2);
+	auto skip_unfit = pg::arg_bool(fcinfo, 3);
+	core::require(pool_id.has_value(), "pool_id");
+	core::require(skip_unfit.has_value(), "skip_unfit");
+	if (max_count)
+		core::check_positive(*max_count, "max_count");
+
+	TimestampTz now = pg::transaction_now();
+	std::vector<core::Waiter> promoted;
+	{
+		pg::Spi spi;
+		store::Chain chain = store::lock_chain(*pool_id);
+		store::settle(chain, now);
+		core::PromotionPolicy policy;
+		policy.max_count = max_count;
+		policy.only_pool = *pool_id;
+		policy.skip_unfit = *skip_unfit;
+		bool promote = true;
+		if (booking_id) {
+			auto b = store::find_booking(*booking_id, true);
+			if (!b)
+				throw Error(SqlState::NotFound, "booking " + std::to_string(*booking_id) + " does not exist");
+			if (b->pool_id != pool_id)
+				throw Error(SqlState::InvalidParameterValue,
+							"booking " + std::to_string(*booking_id) + " is not in pool " + std::to_string(*pool_id));
+			// Already promoted, released or never waiting: nothing to do.
+			promote = b->status == "waitlisted";
+			policy.only_booking = *booking_id;
+		}
+		if (promote)
+			promoted = store::promote(chain.root_id(), policy, now);
+	}
+
+	return pg::materialize(fcinfo, promoted.size(), [&promoted](std::size_t i) {
+		return std::vector<pg::Param>{pg::int8_param(promoted[i].booking_id), pg::int4_param(promoted[i].spots)};
+	});
+}
+
+}  // namespace booking
