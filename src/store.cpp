@@ -371,6 +371,24 @@ waitlist_position(int64_t pool_id, int64_t booking_id)
 	return *Statement::row(0).int4(1);
 }
 
+core::TakeRequest
+take_request(const Chain &chain, int32_t spots, const std::optional<std::string> &holder, TimestampTz now)
+{
+	const core::PoolCounts &pool = chain.pools.back();
+	core::TakeRequest request;
+	request.spots = spots;
+	request.max_per_holder = chain.max_per_holder;
+	if (chain.max_per_holder) {
+		if (!holder)
+			throw Error(SqlState::NullValueNotAllowed, "argument \"holder\" must not be NULL",
+						"Pool " + std::to_string(pool.pool_id) + " limits spots per holder to " +
+							std::to_string(*chain.max_per_holder) + ".");
+		request.holder_active = holder_active(pool.pool_id, *holder, now);
+	}
+	request.own_waiters = has_own_waiters(pool);
+	return request;
+}
+
 int64_t
 holder_active(int64_t pool_id, const std::string &holder, TimestampTz now)
 {

@@ -120,6 +120,12 @@ has_own_waiters(const core::PoolCounts &pool);
 int32_t
 waitlist_position(int64_t pool_id, int64_t booking_id);
 
+// What a take or registration of spots from the chain's target asks, with
+// the holder's active spots when the pool caps them (22004 without a holder)
+// and whether anyone waits in the pool's own list.
+core::TakeRequest
+take_request(const Chain &chain, int32_t spots, const std::optional<std::string> &holder, TimestampTz now);
+
 // Spots the holder has active (held and unexpired, confirmed, waitlisted).
 int64_t
 holder_active(int64_t pool_id, const std::string &holder, TimestampTz now);

@@ -35,17 +35,7 @@ register_spots(int64_t pool_id, int32_t spots, const std::optional<std::string> 
 		}
 	}
 
-	core::TakeRequest request;
-	request.spots = spots;
-	request.max_per_holder = chain.max_per_holder;
-	if (chain.max_per_holder) {
-		if (!holder)
-			throw Error(SqlState::NullValueNotAllowed, "argument \"holder\" must not be NULL",
-						"Pool " + std::to_string(pool_id) + " limits spots per holder to " +
-							std::to_string(*chain.max_per_holder) + ".");
-		request.holder_active = store::holder_active(pool_id, *holder, now);
-	}
-	request.own_waiters = store::has_own_waiters(chain.target());
+	core::TakeRequest request = store::take_request(chain, spots, holder, now);
 
 	switch (core::judge_register(chain.pools, request)) {
 	case core::RegisterVerdict::LimitExceeded:
