@@ -53,4 +53,16 @@ UPDATE booking.booking SET held_until = now() + interval '1 hour' WHERE status =
 SELECT booking.reconcile();
 SELECT * FROM booking.check();
 
+-- A waitlisted group that fits while auto-promotion is on: the organiser
+-- held promotion back, then switched it on behind the extension's back.
+SELECT booking.create_pool(2, 'held back', auto_promote => false) AS held_back \gset
+SELECT booking_id AS first FROM booking.register(:held_back, 2, 'ann') \gset
+SELECT status FROM booking.register(:held_back, 1, 'bob');
+SELECT status FROM booking.cancel(:first);
+SELECT * FROM booking.check();
+UPDATE booking.pool SET auto_promote = true WHERE pool_id = :held_back;
+SELECT object, problem FROM booking.check();
+SELECT count(*) FROM booking.promote_waitlist(:held_back);
+SELECT * FROM booking.check();
+
 SELECT raised('SELECT booking.reconcile(424242)');
