@@ -60,6 +60,7 @@ CREATE TABLE booking.booking (
     ends_at         timestamptz,
     payment_ref     text,
     idempotency_key text,
+    seat_ids        bigint[],          -- kind seats: the seats, ascending
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
     -- No CHECK constraints, for the same reason as on booking.pool: only the
@@ -68,11 +69,43 @@ CREATE TABLE booking.booking (
 
 CREATE UNIQUE INDEX booking_pool_idempotency ON booking.booking (pool_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL AND kind = 'ticket';
+CREATE UNIQUE INDEX booking_show_idempotency ON booking.booking (show_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL AND kind = 'seats';
 CREATE INDEX booking_pool_holder ON booking.booking (pool_id, holder)
     WHERE holder IS NOT NULL AND status IN ('held', 'confirmed', 'waitlisted');
 CREATE INDEX booking_pool_held ON booking.booking (pool_id, held_until) WHERE status = 'held';
 CREATE INDEX booking_held_until ON booking.booking (held_until) WHERE status = 'held';
 CREATE INDEX booking_pool_waitlist ON booking.booking (pool_id, booking_id) WHERE status = 'waitlisted';
+
+-- A show with a seat map.
+CREATE SEQUENCE booking.show_id_seq;
+CREATE SEQUENCE booking.seat_id_seq;
+
+CREATE TABLE booking.show (
+    show_id    bigint PRIMARY KEY,
+    name       text,
+    -- pg_notify on booking_show_<id> with the seat ids whose status changed,
+    -- at commit (off by default: NOTIFY serialises commits)
+    notify     boolean NOT NULL DEFAULT false,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- A seat belongs to at most one booking at a time: booking_id is the booking
+-- that holds or bought it. A seat whose hold lapsed is free at read time;
+-- taking it never touches the lapsed booking's other seats.
+CREATE TABLE booking.seat (
+    seat_id    bigint PRIMARY KEY,
+    show_id    bigint NOT NULL REFERENCES booking.show (show_id),
+    section    text NOT NULL,
+    row_label  text NOT NULL,
+    number     integer NOT NULL,
+    booking_id bigint,
+    -- end of that booking's hold; NULL once bought (or free)
+    held_until timestamptz,
+    UNIQUE (show_id, section, row_label, number)
+) WITH (fillfactor = 80);
+
+CREATE INDEX seat_booking ON booking.seat (booking_id) WHERE booking_id IS NOT NULL;
 
 ------------------------------------------------------------------------------
 -- Result types
@@ -84,6 +117,8 @@ CREATE TYPE booking.release_result AS (booking_id bigint, status text, released 
 CREATE TYPE booking.hold_result AS (booking_id bigint, status text, held_until timestamptz);
 CREATE TYPE booking.register_result AS (booking_id bigint, status text, waitlist_position integer);
 CREATE TYPE booking.promotion AS (booking_id bigint, spots integer);
+CREATE TYPE booking.seats_result AS (booking_id bigint, status text, held_until timestamptz, seat_ids bigint[],
+                                     unavailable bigint[]);
 CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, held integer, available integer,
                                           waitlisted integer);
 
@@ -122,6 +157,30 @@ RETURNS SETOF booking.promotion
 AS 'MODULE_PATHNAME', 'booking_promote_waitlist'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 ROWS 10;
+
+CREATE FUNCTION booking.create_show(name text DEFAULT NULL, notify boolean DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'booking_create_show'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.add_seats(show_id bigint, section text, row_label text, first_number integer,
+                                  count integer)
+RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'booking_add_seats'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.reserve_seats(show_id bigint, seat_ids bigint[], holder text,
+                                      hold_for interval DEFAULT '10 minutes', idempotency_key text DEFAULT NULL)
+RETURNS booking.seats_result
+AS 'MODULE_PATHNAME', 'booking_reserve_seats'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.reserve_best_available(show_id bigint, quantity integer, holder text,
+                                               section text DEFAULT NULL, hold_for interval DEFAULT '10 minutes',
+                                               idempotency_key text DEFAULT NULL)
+RETURNS booking.seats_result
+AS 'MODULE_PATHNAME', 'booking_reserve_best_available'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION booking.confirm(booking_id bigint, holder text DEFAULT NULL, payment_ref text DEFAULT NULL)
 RETURNS booking.confirm_result
@@ -176,7 +235,7 @@ SELECT p.pool_id, p.name, p.parent_id, p.capacity, p.confirmed,
 
 CREATE VIEW booking.bookings AS
 SELECT b.booking_id, b.kind, b.pool_id, b.show_id, b.resource_id, b.spots,
-       NULL::bigint[] AS seat_ids,
+       b.seat_ids,
        CASE WHEN b.status OPERATOR(pg_catalog.=) 'held'
                  AND b.held_until OPERATOR(pg_catalog.<=) pg_catalog.now()
             THEN 'expired' ELSE b.status END AS status,
@@ -189,6 +248,18 @@ SELECT b.booking_id, b.kind, b.pool_id, b.show_id, b.resource_id, b.spots,
        END AS waitlist_position,
        b.created_at, b.updated_at
   FROM booking.booking b;
+
+-- What a buyer sees of each seat: available (free, or its hold lapsed), held, sold.
+CREATE VIEW booking.seats AS
+SELECT s.seat_id, s.show_id, s.section, s.row_label, s.number,
+       CASE WHEN s.booking_id IS NULL THEN 'available'
+            WHEN s.held_until IS NULL THEN 'sold'
+            WHEN s.held_until OPERATOR(pg_catalog.>) pg_catalog.now() THEN 'held'
+            ELSE 'available' END AS status,
+       CASE WHEN s.held_until IS NULL OR s.held_until OPERATOR(pg_catalog.>) pg_catalog.now()
+            THEN s.booking_id END AS booking_id,
+       CASE WHEN s.held_until OPERATOR(pg_catalog.>) pg_catalog.now() THEN s.held_until END AS held_until
+  FROM booking.seat s;
 
 ------------------------------------------------------------------------------
 -- Checking and repairing
@@ -252,6 +323,33 @@ AS $$
         OR b.spots < 1
         OR (b.status = 'held' AND b.held_until IS NULL)
         OR ((b.kind = 'ticket') <> (b.pool_id IS NOT NULL))
+    UNION ALL
+    SELECT 'seat', x.seat_id, format('in two active bookings: %s', x.bookings)
+      FROM (SELECT u.seat_id, string_agg(b.booking_id::text, ', ' ORDER BY b.booking_id) AS bookings
+              FROM booking.booking b CROSS JOIN LATERAL unnest(b.seat_ids) AS u(seat_id)
+             WHERE b.kind = 'seats' AND (b.status = 'confirmed' OR (b.status = 'held' AND b.held_until > now()))
+             GROUP BY u.seat_id HAVING count(*) > 1) AS x
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('active, but seat %s belongs to %s', u.seat_id,
+                                           coalesce(s.booking_id::text, 'nobody'))
+      FROM booking.booking b CROSS JOIN LATERAL unnest(b.seat_ids) AS u(seat_id)
+      LEFT JOIN booking.seat s ON s.seat_id = u.seat_id
+     WHERE b.kind = 'seats' AND (b.status = 'confirmed' OR (b.status = 'held' AND b.held_until > now()))
+       AND (s.booking_id IS DISTINCT FROM b.booking_id
+            OR s.held_until IS DISTINCT FROM (CASE WHEN b.status = 'held' THEN b.held_until END)
+            OR s.show_id IS DISTINCT FROM b.show_id)
+    UNION ALL
+    SELECT 'seat', s.seat_id, format('taken by booking %s, which does not list it', s.booking_id)
+      FROM booking.seat s
+     WHERE s.booking_id IS NOT NULL
+       AND (s.held_until IS NULL OR s.held_until > now())
+       AND NOT EXISTS (SELECT 1 FROM booking.booking b
+                        WHERE b.booking_id = s.booking_id AND b.kind = 'seats' AND s.seat_id = ANY (b.seat_ids))
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('seat booking of %s spots lists %s seats', b.spots,
+                                           coalesce(cardinality(b.seat_ids), 0))
+      FROM booking.booking b
+     WHERE b.kind = 'seats' AND b.spots IS DISTINCT FROM cardinality(b.seat_ids)
     UNION ALL
     SELECT 'booking', b.booking_id, format('ticket booking of unknown pool %s', b.pool_id)
       FROM booking.booking b
@@ -324,6 +422,8 @@ REVOKE ALL ON ALL TABLES IN SCHEMA booking FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA booking FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.create_pool(integer, text, bigint, integer, integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.set_capacity(bigint, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.create_show(text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.add_seats(bigint, text, text, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.promote_waitlist(bigint, integer, bigint, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
@@ -335,3 +435,7 @@ SELECT pg_catalog.pg_extension_config_dump('booking.pool', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.booking', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.pool_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.booking_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.show', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.seat', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.show_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.seat_id_seq', '');

@@ -15,6 +15,12 @@ Datum availability(FunctionCallInfo fcinfo);
 Datum register_spots(FunctionCallInfo fcinfo);
 Datum promote_waitlist(FunctionCallInfo fcinfo);
 
+// seats.cpp
+Datum create_show(FunctionCallInfo fcinfo);
+Datum add_seats(FunctionCallInfo fcinfo);
+Datum reserve_seats(FunctionCallInfo fcinfo);
+Datum reserve_best_available(FunctionCallInfo fcinfo);
+
 // bookings.cpp
 Datum confirm(FunctionCallInfo fcinfo);
 Datum release(FunctionCallInfo fcinfo);

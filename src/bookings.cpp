@@ -5,7 +5,10 @@
 #include "booking/error.hpp"
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
+#include "seats.hpp"
 #include "store.hpp"
+
+#include <tuple>
 
 namespace booking {
 
@@ -15,7 +18,7 @@ using pg::Statement;
 
 Statement lapsed_roots_sql(
 	"SELECT DISTINCT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
-	" WHERE b.status = 'held' AND b.held_until <= $1 ORDER BY 1",
+	" WHERE b.status = 'held' AND b.held_until <= $1 AND b.kind = 'ticket' ORDER BY 1",
 	{TIMESTAMPTZOID});
 
 // A booking with its pool chain locked and lapsed holds settled.
@@ -24,18 +27,27 @@ struct Opened {
 	store::Booking booking;
 };
 
-// Lock a booking for a change; PT404 when unknown, PT403 when holder does
-// not match the holder it was made with (check_holder).
-Opened
-open_booking(int64_t booking_id, const std::optional<std::string> &holder, bool check_holder, TimestampTz now)
+// A booking as last committed; PT404 when unknown.
+store::Booking
+find_booking(int64_t booking_id)
 {
 	auto found = store::find_booking(booking_id, false);
 	if (!found)
 		throw Error(SqlState::NotFound, "booking " + std::to_string(booking_id) + " does not exist");
-	if (found->kind != "ticket" || !found->pool_id)
-		throw Error(SqlState::Internal, "booking: booking " + std::to_string(booking_id) + " has unknown kind " +
-											found->kind);
-	Opened o{store::lock_chain(*found->pool_id), {}};
+	if (found->kind != "ticket" && found->kind != "seats")
+		throw Error(SqlState::Internal,
+					"booking: booking " + std::to_string(booking_id) + " has unknown kind " + found->kind);
+	return *found;
+}
+
+// Lock a ticket booking for a change; PT403 when holder does not match the
+// holder it was made with (check_holder).
+Opened
+open_booking(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
+			 TimestampTz now)
+{
+	int64_t booking_id = found.booking_id;
+	Opened o{store::lock_chain(*found.pool_id), {}};
 	store::settle(o.chain, now);
 	o.booking = *store::find_booking(booking_id, true);
 	if (check_holder && o.booking.holder && (!holder || *holder != *o.booking.holder))
@@ -71,7 +83,12 @@ release_booking(int64_t booking_id, const std::optional<std::string> &holder, bo
 {
 	TimestampTz now = pg::transaction_now();
 	pg::Spi spi;
-	Opened o = open_booking(booking_id, holder, check_holder, now);
+	store::Booking found = find_booking(booking_id);
+	if (found.kind == "seats") {
+		seats::Released r = seats::release(found, holder, check_holder, now);
+		return {r.status, r.released, {}};
+	}
+	Opened o = open_booking(found, holder, check_holder, now);
 	store::Booking &b = o.booking;
 	ReleaseOutcome out;
 	out.status = b.status;
@@ -98,6 +115,53 @@ release_result(FunctionCallInfo fcinfo, int64_t booking_id, const ReleaseOutcome
 								  pg::int4_param(out.released), pg::int8_array_param(out.promoted)});
 }
 
+// confirm for a ticket booking: its status after the call.
+std::string
+confirm_ticket(const store::Booking &found, const std::optional<std::string> &holder,
+			   const std::optional<std::string> &payment_ref, TimestampTz now)
+{
+	Opened o = open_booking(found, holder, true, now);
+	store::Booking &b = o.booking;
+	if (b.status == "held") {
+		store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+		store::add_counts(o.chain, b.spots, -b.spots, 0);
+		return "confirmed";
+	}
+	if (b.status == "expired") {
+		// A late payment: confirmed all the same if the spots are still free.
+		if (!can_retake(o.chain, b.spots))
+			return "expired";
+		store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+		store::add_counts(o.chain, b.spots, 0, 0);
+		return "confirmed";
+	}
+	if (b.status == "confirmed")
+		return "confirmed";
+	state_conflict(b, "confirm");
+}
+
+// extend_hold for a ticket booking.
+std::pair<std::string, std::optional<TimestampTz>>
+extend_ticket(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
+			  TimestampTz now)
+{
+	Opened o = open_booking(found, holder, true, now);
+	store::Booking &b = o.booking;
+	if (b.status == "held") {
+		store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+		store::add_counts(o.chain, 0, 0, 0, held_until);
+		return {"held", held_until};
+	}
+	if (b.status != "expired")
+		state_conflict(b, "extend the hold of");
+	// A buyer still at checkout after the hold lapsed: hold again if free.
+	if (!can_retake(o.chain, b.spots))
+		return {"expired", b.held_until};
+	store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+	store::add_counts(o.chain, 0, b.spots, 0, held_until);
+	return {"held", held_until};
+}
+
 }  // namespace
 
 Datum
@@ -114,24 +178,11 @@ confirm(FunctionCallInfo fcinfo)
 	std::string status;
 	{
 		pg::Spi spi;
-		Opened o = open_booking(*booking_id, holder, true, now);
-		store::Booking &b = o.booking;
-		if (b.status == "held") {
-			store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
-			store::add_counts(o.chain, b.spots, -b.spots, 0);
-			status = "confirmed";
-		} else if (b.status == "expired") {
-			// A late payment: confirmed all the same if the spots are still free.
-			if (can_retake(o.chain, b.spots)) {
-				store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
-				store::add_counts(o.chain, b.spots, 0, 0);
-				status = "confirmed";
-			} else
-				status = "expired";
-		} else if (b.status == "confirmed")
-			status = "confirmed";
+		store::Booking found = find_booking(*booking_id);
+		if (found.kind == "seats")
+			status = seats::confirm(found, holder, payment_ref, now);
 		else
-			state_conflict(b, "confirm");
+			status = confirm_ticket(found, holder, payment_ref, now);
 	}
 	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str())});
 }
@@ -170,26 +221,13 @@ extend_hold(FunctionCallInfo fcinfo)
 	std::optional<TimestampTz> result_until;
 	{
 		pg::Spi spi;
-		Opened o = open_booking(*booking_id, holder, true, now);
-		store::Booking &b = o.booking;
-		if (b.status == "held") {
-			store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
-			store::add_counts(o.chain, 0, 0, 0, held_until);
-			status = "held";
-			result_until = held_until;
-		} else if (b.status == "expired") {
-			// A buyer still at checkout after the hold lapsed: hold again if free.
-			if (can_retake(o.chain, b.spots)) {
-				store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
-				store::add_counts(o.chain, 0, b.spots, 0, held_until);
-				status = "held";
-				result_until = held_until;
-			} else {
-				status = "expired";
-				result_until = b.held_until;
-			}
+		store::Booking found = find_booking(*booking_id);
+		if (found.kind == "seats") {
+			seats::Extended e = seats::extend(found, holder, held_until, now);
+			status = e.status;
+			result_until = e.held_until;
 		} else
-			state_conflict(b, "extend the hold of");
+			std::tie(status, result_until) = extend_ticket(found, holder, held_until, now);
 	}
 	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str()),
 								  pg::timestamptz_param(result_until)});
@@ -218,6 +256,8 @@ expire_holds(FunctionCallInfo fcinfo)
 			expired += store::expire_lapsed(root, now, *max_count - expired);
 			store::promote(root, core::automatic_promotion(), now);
 		}
+		if (expired < *max_count)
+			expired += seats::expire_lapsed(now, *max_count - expired);
 	}
 	return Int32GetDatum(int32_t(expired));
 }

@@ -115,17 +115,17 @@ Statement waitlist_position_sql(
 	{INT8OID, INT8OID});
 
 Statement find_booking_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
 	"  FROM booking.booking WHERE booking_id = $1",
 	{INT8OID});
 
 Statement lock_booking_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
 	"  FROM booking.booking WHERE booking_id = $1 FOR UPDATE",
 	{INT8OID});
 
 Statement find_by_key_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref"
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
 	"  FROM booking.booking WHERE pool_id = $1 AND idempotency_key = $2 AND kind = 'ticket'",
 	{INT8OID, TEXTOID});
 
@@ -149,6 +149,8 @@ Statement set_status_sql(
 	" WHERE booking_id = $1",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
 
+}  // namespace
+
 Booking
 read_booking(const pg::Row &r)
 {
@@ -161,8 +163,12 @@ read_booking(const pg::Row &r)
 	b.holder = r.text(6);
 	b.held_until = r.timestamptz(7);
 	b.payment_ref = r.text(8);
+	b.show_id = r.int8(9);
+	b.seat_ids = r.int8_array(10);
 	return b;
 }
+
+namespace {
 
 std::optional<Booking>
 first_booking()

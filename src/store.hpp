@@ -102,9 +102,17 @@ struct Booking {
 	std::optional<std::string> holder;
 	std::optional<TimestampTz> held_until;
 	std::optional<std::string> payment_ref;
+	std::optional<int64_t> show_id;
+	std::vector<int64_t> seat_ids;	// kind seats, ascending
 };
 
-// Read a booking, locking its row when lock (its pool chain must be locked).
+// A booking from a result row of columns booking_id, kind, pool_id, spots,
+// status, holder, held_until, payment_ref, show_id, seat_ids.
+Booking
+read_booking(const pg::Row &r);
+
+// Read a booking, locking its row when lock (its pool chain or seats must be
+// locked first).
 std::optional<Booking>
 find_booking(int64_t booking_id, bool lock);
 

@@ -2,6 +2,7 @@
 
 #include "booking/error.hpp"
 
+#include <algorithm>
 #include <string>
 #include "core/assert_pure.hpp"
 
@@ -46,6 +47,28 @@ check_length(std::size_t bytes, std::size_t limit, const char *argument)
 		throw Error(SqlState::InvalidParameterValue,
 					std::string(argument) + " is " + std::to_string(bytes) + " bytes long, the limit is " +
 						std::to_string(limit));
+}
+
+void
+check_id_list(const std::vector<int64_t> &ids, int ndims, bool has_null, const char *argument)
+{
+	std::string name(argument);
+	if (ndims > 1)
+		throw Error(SqlState::InvalidParameterValue,
+					name + " must be a one-dimensional array, got " + std::to_string(ndims) + " dimensions");
+	if (ids.empty() && !has_null)
+		throw Error(SqlState::InvalidParameterValue, name + " must not be empty");
+	if (has_null)
+		throw Error(SqlState::InvalidParameterValue, name + " must not contain NULL");
+	if (ids.size() > max_seats_per_booking)
+		throw Error(SqlState::InvalidParameterValue, name + " has " + std::to_string(ids.size()) +
+														  " elements, the limit is " +
+														  std::to_string(max_seats_per_booking));
+	std::vector<int64_t> sorted(ids);
+	std::sort(sorted.begin(), sorted.end());
+	auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+	if (dup != sorted.end())
+		throw Error(SqlState::InvalidParameterValue, name + " lists " + std::to_string(*dup) + " twice");
 }
 
 void

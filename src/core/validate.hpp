@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace booking::core {
 
@@ -33,6 +34,14 @@ check_shards(int64_t shards);
 // Raise 22023 when a text argument is longer than limit bytes.
 void
 check_length(std::size_t bytes, std::size_t limit, const char *argument);
+
+// Most seats one booking may name.
+constexpr std::size_t max_seats_per_booking = 10000;
+
+// Raise 22023 unless ids is a one-dimensional, non-empty list of at most
+// max_seats_per_booking distinct, non-NULL ids.
+void
+check_id_list(const std::vector<int64_t> &ids, int ndims, bool has_null, const char *argument);
 
 // Raise 22023 unless a hold of hold_for microseconds (already resolved
 // against now) ends in the future.

@@ -31,6 +31,31 @@ arg_text(FunctionCallInfo fcinfo, int n)
 	return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
+std::optional<IdArray>
+arg_int8_array(FunctionCallInfo fcinfo, int n)
+{
+	if (PG_ARGISNULL(n))
+		return std::nullopt;
+	Datum *elems = nullptr;
+	bool *nulls = nullptr;
+	int count = 0, ndims = 0;
+	guard([fcinfo, n, &elems, &nulls, &count, &ndims] {
+		ArrayType *array = PG_GETARG_ARRAYTYPE_P(n);
+		ndims = ARR_NDIM(array);
+		deconstruct_array(array, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &count);
+	});
+	IdArray out;
+	out.ndims = ndims;
+	out.ids.reserve(std::size_t(count));
+	for (int i = 0; i < count; i++) {
+		if (nulls[i])
+			out.has_null = true;
+		else
+			out.ids.push_back(DatumGetInt64(elems[i]));
+	}
+	return out;
+}
+
 std::optional<TimestampTz>
 arg_interval_end(FunctionCallInfo fcinfo, int n, TimestampTz from)
 {

@@ -19,6 +19,16 @@ arg_bool(FunctionCallInfo fcinfo, int n);
 std::optional<std::string>
 arg_text(FunctionCallInfo fcinfo, int n);
 
+// A bigint[] argument: its elements (NULL ones left out), dimensions and
+// whether any element was NULL; nullopt when the argument is NULL.
+struct IdArray {
+	std::vector<int64_t> ids;
+	int ndims = 0;
+	bool has_null = false;
+};
+std::optional<IdArray>
+arg_int8_array(FunctionCallInfo fcinfo, int n);
+
 // from + the interval argument n, or nullopt when the argument is NULL.
 std::optional<TimestampTz>
 arg_interval_end(FunctionCallInfo fcinfo, int n, TimestampTz from);

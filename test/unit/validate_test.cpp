@@ -60,6 +60,22 @@ TEST(Validate, LongTextIsRefused)
 			  "22023: holder is 1048576 bytes long, the limit is 256");
 }
 
+TEST(Validate, IdListsAreOneDimensionalDistinctAndNotNull)
+{
+	EXPECT_EQ(raised([] { check_id_list({3, 1, 2}, 1, false, "seat_ids"); }), "");
+	EXPECT_EQ(raised([] { check_id_list({}, 0, false, "seat_ids"); }), "22023: seat_ids must not be empty");
+	EXPECT_EQ(raised([] { check_id_list({1}, 1, true, "seat_ids"); }), "22023: seat_ids must not contain NULL");
+	EXPECT_EQ(raised([] { check_id_list({}, 1, true, "seat_ids"); }), "22023: seat_ids must not contain NULL");
+	EXPECT_EQ(raised([] { check_id_list({4, 7, 4}, 1, false, "seat_ids"); }), "22023: seat_ids lists 4 twice");
+	EXPECT_EQ(raised([] { check_id_list({1, 2, 3, 4}, 2, false, "seat_ids"); }),
+			  "22023: seat_ids must be a one-dimensional array, got 2 dimensions");
+	std::vector<int64_t> many(max_seats_per_booking + 1);
+	for (std::size_t i = 0; i < many.size(); i++)
+		many[i] = int64_t(i);
+	EXPECT_EQ(raised([&many] { check_id_list(many, 1, false, "seat_ids"); }),
+			  "22023: seat_ids has 10001 elements, the limit is 10000");
+}
+
 TEST(Validate, HoldMustEndInTheFuture)
 {
 	EXPECT_EQ(raised([] { check_hold_end(101, 100, "hold_for"); }), "");

@@ -1,0 +1,551 @@
+// Reserved seating: create_show, add_seats, reserve_seats,
+// reserve_best_available, and the seat side of confirm, release, extend_hold
+// and expire_holds.
+//
+// A seat row names the one booking that holds or bought it, so no seat can
+// be in two bookings. A seat whose hold lapsed is free when read; taking it
+// changes only that seat, never the lapsed booking's other seats, so two
+// buyers of different seats of one lapsed booking never wait for each other.
+#include "seats.hpp"
+
+#include "bodies.hpp"
+#include "booking/error.hpp"
+#include "core/seatmap.hpp"
+#include "core/validate.hpp"
+#include "pg/fmgr.hpp"
+
+#include <algorithm>
+
+namespace booking {
+
+namespace {
+
+using pg::Statement;
+
+Statement show_sql("SELECT notify FROM booking.show WHERE show_id = $1", {INT8OID});
+
+Statement insert_show_sql(
+	"INSERT INTO booking.show (show_id, name, notify) VALUES (nextval('booking.show_id_seq'), $1, $2)"
+	" RETURNING show_id",
+	{TEXTOID, BOOLOID});
+
+Statement existing_seat_sql(
+	"SELECT min(number) FROM booking.seat"
+	" WHERE show_id = $1 AND section = $2 AND row_label = $3 AND number BETWEEN $4 AND $5",
+	{INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID});
+
+Statement insert_seats_sql(
+	"INSERT INTO booking.seat (seat_id, show_id, section, row_label, number)"
+	" SELECT nextval('booking.seat_id_seq'), $1, $2, $3, n FROM generate_series($4, $5) AS n"
+	" RETURNING seat_id",
+	{INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID});
+
+// The requested seats, locked in ascending id order, with their owners.
+Statement lock_request_sql(
+	"SELECT s.seat_id, s.show_id, s.booking_id, s.held_until, b.holder, b.status"
+	"  FROM booking.seat s LEFT JOIN booking.booking b ON b.booking_id = s.booking_id"
+	" WHERE s.seat_id = ANY ($1) ORDER BY s.seat_id FOR NO KEY UPDATE OF s",
+	{INT8ARRAYOID});
+
+Statement lock_seats_sql(
+	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE", {INT8ARRAYOID});
+
+// The same, for best-available: seats another buyer is taking are skipped.
+Statement try_lock_block_sql(
+	"SELECT seat_id FROM booking.seat"
+	" WHERE seat_id = ANY ($1) AND (booking_id IS NULL OR (held_until IS NOT NULL AND held_until <= $2))"
+	" ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
+	{INT8ARRAYOID, TIMESTAMPTZOID});
+
+Statement seat_map_sql(
+	"SELECT seat_id, section, row_label, number,"
+	"       booking_id IS NULL OR (held_until IS NOT NULL AND held_until <= $3)"
+	"  FROM booking.seat WHERE show_id = $1 AND ($2::text IS NULL OR section = $2)",
+	{INT8OID, TEXTOID, TIMESTAMPTZOID});
+
+Statement insert_booking_sql(
+	"INSERT INTO booking.booking (booking_id, kind, show_id, spots, status, holder, held_until, idempotency_key,"
+	"                             seat_ids, created_at, updated_at)"
+	" VALUES (nextval('booking.booking_id_seq'), 'seats', $1, cardinality($2), 'held', $3, $4, $5, $2, $6, $6)"
+	" RETURNING booking_id",
+	{INT8OID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
+
+Statement find_by_key_sql(
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
+	"  FROM booking.booking WHERE show_id = $1 AND idempotency_key = $2 AND kind = 'seats'",
+	{INT8OID, TEXTOID});
+
+Statement assign_seats_sql("UPDATE booking.seat SET booking_id = $2, held_until = $3 WHERE seat_id = ANY ($1)",
+						   {INT8ARRAYOID, INT8OID, TIMESTAMPTZOID});
+
+Statement set_hold_end_sql("UPDATE booking.seat SET held_until = $2 WHERE booking_id = $1", {INT8OID, TIMESTAMPTZOID});
+
+Statement free_seats_sql(
+	"UPDATE booking.seat SET booking_id = NULL, held_until = NULL WHERE booking_id = $1 RETURNING seat_id", {INT8OID});
+
+// Seats of booking $2 among $1 that are free for it now.
+Statement free_for_sql(
+	"SELECT count(*) FROM booking.seat"
+	" WHERE seat_id = ANY ($1) AND (booking_id IS NULL OR booking_id = $2"
+	"                               OR (held_until IS NOT NULL AND held_until <= $3))",
+	{INT8ARRAYOID, INT8OID, TIMESTAMPTZOID});
+
+// A holder's own hold gives up seats it asked for again in a new hold.
+Statement shrink_sql(
+	"UPDATE booking.booking"
+	"   SET seat_ids = CASE WHEN cardinality($2) = 0 THEN seat_ids ELSE $2 END,"
+	"       spots = CASE WHEN cardinality($2) = 0 THEN spots ELSE cardinality($2) END,"
+	"       status = CASE WHEN cardinality($2) = 0 THEN 'released' ELSE status END,"
+	"       updated_at = $3"
+	" WHERE booking_id = $1",
+	{INT8OID, INT8ARRAYOID, TIMESTAMPTZOID});
+
+Statement lapsed_sql(
+	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
+	"  FROM booking.booking WHERE status = 'held' AND held_until <= $1 AND kind = 'seats'"
+	" ORDER BY held_until LIMIT $2",
+	{TIMESTAMPTZOID, INT8OID});
+
+Statement notify_sql("SELECT pg_notify($1, $2)", {TEXTOID, TEXTOID});
+
+// NOTIFY payloads must stay under 8000 bytes.
+constexpr std::size_t max_payload = 7900;
+
+// Tell listeners of show_id which seats changed, when the show asks for it.
+void
+notify_changed(int64_t show_id, std::vector<int64_t> seat_ids)
+{
+	if (seat_ids.empty())
+		return;
+	show_sql.run({pg::int8_param(show_id)}, SPI_OK_SELECT);
+	if (Statement::rows() == 0 || !*Statement::row(0).boolean(1))
+		return;
+	std::sort(seat_ids.begin(), seat_ids.end());
+	std::string channel = "booking_show_" + std::to_string(show_id);
+	std::string payload;
+	for (std::size_t i = 0; i <= seat_ids.size(); i++) {
+		std::string next = i < seat_ids.size() ? std::to_string(seat_ids[i]) : std::string();
+		if (i == seat_ids.size() || payload.size() + next.size() + 1 > max_payload) {
+			notify_sql.run({pg::text_param(channel), pg::text_param(payload)}, SPI_OK_SELECT);
+			payload.clear();
+		}
+		if (!next.empty())
+			payload += (payload.empty() ? "" : ",") + next;
+	}
+}
+
+// Raise PT404 unless the show exists.
+void
+require_show(int64_t show_id)
+{
+	show_sql.run({pg::int8_param(show_id)}, SPI_OK_SELECT);
+	if (Statement::rows() == 0)
+		throw Error(SqlState::NotFound, "show " + std::to_string(show_id) + " does not exist");
+}
+
+struct Reservation {
+	std::optional<int64_t> booking_id;
+	std::string status;
+	std::optional<TimestampTz> held_until;
+	std::vector<int64_t> seat_ids;
+	std::vector<int64_t> unavailable;
+};
+
+// The result of an earlier call with the same key, if there was one.
+std::optional<Reservation>
+repeat_of(int64_t show_id, const std::optional<std::string> &key, TimestampTz now)
+{
+	if (!key)
+		return std::nullopt;
+	find_by_key_sql.run({pg::int8_param(show_id), pg::text_param(key)}, SPI_OK_SELECT);
+	if (Statement::rows() == 0)
+		return std::nullopt;
+	store::Booking b = store::read_booking(Statement::row(0));
+	return Reservation{b.booking_id, store::visible_status(b, now), b.status == "held" ? b.held_until : std::nullopt,
+					   b.seat_ids, {}};
+}
+
+// Record a hold of seats (already locked and free) for holder.
+Reservation
+hold_seats(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
+		   const std::optional<std::string> &key, TimestampTz now)
+{
+	insert_booking_sql.run({pg::int8_param(show_id), pg::int8_array_param(seat_ids), pg::text_param(holder),
+							pg::timestamptz_param(held_until), pg::text_param(key), pg::timestamptz_param(now)},
+						   SPI_OK_INSERT_RETURNING);
+	int64_t id = *Statement::row(0).int8(1);
+	assign_seats_sql.run({pg::int8_array_param(seat_ids), pg::int8_param(id), pg::timestamptz_param(held_until)},
+						 SPI_OK_UPDATE);
+	notify_changed(show_id, seat_ids);
+	return {id, "held", held_until, seat_ids, {}};
+}
+
+// Take seat ids (sorted) for holder, all or none.
+Reservation
+reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
+		const std::optional<std::string> &key, TimestampTz now)
+{
+	require_show(show_id);
+	if (auto repeat = repeat_of(show_id, key, now))
+		return *repeat;
+
+	lock_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
+	uint64_t n = Statement::rows();
+	std::vector<int64_t> unavailable;
+	std::vector<std::pair<int64_t, int64_t>> mine;	// (booking, seat) of the holder's own live holds
+	std::size_t next = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		pg::Row r = Statement::row(i);
+		int64_t seat = *r.int8(1);
+		while (next < seat_ids.size() && seat_ids[next] < seat)
+			throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
+		next++;
+		if (*r.int8(2) != show_id)
+			throw Error(SqlState::InvalidParameterValue,
+						"seat " + std::to_string(seat) + " is not in show " + std::to_string(show_id));
+		auto owner = r.int8(3);
+		auto until = r.timestamptz(4);
+		bool taken = owner && (!until || *until > now);
+		if (!taken)
+			continue;
+		bool own_hold = until && r.text(5) == holder && r.text(6) == std::string("held");
+		if (own_hold)
+			mine.emplace_back(*owner, seat);
+		else
+			unavailable.push_back(seat);
+	}
+	if (next < seat_ids.size())
+		throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
+	if (!unavailable.empty())
+		return {std::nullopt, "conflict", std::nullopt, seat_ids, unavailable};
+
+	// The holder asked again for seats it holds: they move to the new hold.
+	std::sort(mine.begin(), mine.end());
+	for (std::size_t i = 0; i < mine.size();) {
+		int64_t owner = mine[i].first;
+		std::vector<int64_t> moving;
+		for (; i < mine.size() && mine[i].first == owner; i++)
+			moving.push_back(mine[i].second);
+		store::Booking old = *store::find_booking(owner, true);
+		std::vector<int64_t> kept;
+		std::set_difference(old.seat_ids.begin(), old.seat_ids.end(), moving.begin(), moving.end(),
+							std::back_inserter(kept));
+		shrink_sql.run({pg::int8_param(owner), pg::int8_array_param(kept), pg::timestamptz_param(now)},
+					   SPI_OK_UPDATE);
+	}
+	return hold_seats(show_id, seat_ids, holder, held_until, key, now);
+}
+
+// Find and take quantity adjacent seats. Seats another buyer is locking are
+// skipped, so concurrent buyers get different blocks without waiting.
+Reservation
+reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const std::optional<std::string> &section,
+			 TimestampTz held_until, const std::optional<std::string> &key, TimestampTz now)
+{
+	require_show(show_id);
+	if (auto repeat = repeat_of(show_id, key, now))
+		return *repeat;
+
+	// A few fresh looks at the map: a block skipped because another buyer was
+	// taking it is gone from the next look once that buyer commits.
+	for (int look = 0; look < 3; look++) {
+		seat_map_sql.run({pg::int8_param(show_id), pg::text_param(section), pg::timestamptz_param(now)},
+						 SPI_OK_SELECT);
+		std::vector<core::Seat> seats;
+		seats.reserve(Statement::rows());
+		for (uint64_t i = 0; i < Statement::rows(); i++) {
+			pg::Row r = Statement::row(i);
+			seats.push_back({*r.int8(1), *r.text(2), *r.text(3), *r.int4(4), *r.boolean(5)});
+		}
+		std::vector<core::Block> blocks = core::rank_blocks(std::move(seats), quantity);
+		if (blocks.empty())
+			break;
+		for (core::Block &block : blocks) {
+			pg::check_for_interrupts();
+			std::vector<int64_t> ids = block.seat_ids;
+			std::sort(ids.begin(), ids.end());
+			uint64_t locked =
+				try_lock_block_sql.run({pg::int8_array_param(ids), pg::timestamptz_param(now)}, SPI_OK_SELECT);
+			if (locked == ids.size())
+				return hold_seats(show_id, ids, holder, held_until, key, now);
+		}
+	}
+	return {std::nullopt, "sold_out", std::nullopt, {}, {}};
+}
+
+Datum
+seats_result(FunctionCallInfo fcinfo, const Reservation &r)
+{
+	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
+								  pg::timestamptz_param(r.held_until), pg::int8_array_param(r.seat_ids),
+								  pg::int8_array_param(r.unavailable)});
+}
+
+// Read and check the arguments shared by both reserve functions.
+struct ReserveArgs {
+	int64_t show_id;
+	std::string holder;
+	TimestampTz held_until;
+	std::optional<std::string> key;
+	TimestampTz now;
+};
+
+ReserveArgs
+reserve_args(FunctionCallInfo fcinfo, int holder_arg, int hold_for_arg, int key_arg)
+{
+	auto show_id = pg::arg_int8(fcinfo, 0);
+	auto holder = pg::arg_text(fcinfo, holder_arg);
+	auto key = pg::arg_text(fcinfo, key_arg);
+	core::require(show_id.has_value(), "show_id");
+	core::require(holder.has_value(), "holder");
+	core::require(!PG_ARGISNULL(hold_for_arg), "hold_for");
+	core::check_length(holder->size(), core::max_key_bytes, "holder");
+	if (key)
+		core::check_length(key->size(), core::max_key_bytes, "idempotency_key");
+	TimestampTz now = pg::transaction_now();
+	TimestampTz held_until = *pg::arg_interval_end(fcinfo, hold_for_arg, now);
+	core::check_hold_end(held_until, now, "hold_for");
+	return {*show_id, *holder, held_until, key, now};
+}
+
+// The lock order of a booking's state change: its seats, then its row.
+store::Booking
+lock_booking(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder)
+{
+	lock_seats_sql.run({pg::int8_array_param(found.seat_ids)}, SPI_OK_SELECT);
+	store::Booking b = *store::find_booking(found.booking_id, true);
+	if (check_holder && b.holder && (!holder || *holder != *b.holder))
+		throw Error(SqlState::Forbidden, "holder does not match the holder of booking " + std::to_string(b.booking_id),
+					"Pass the holder the booking was made with.");
+	return b;
+}
+
+bool
+lapsed(const store::Booking &b, TimestampTz now)
+{
+	return b.status == "held" && b.held_until && *b.held_until <= now;
+}
+
+// Whether all of a booking's seats are free for it (its own, or free).
+bool
+free_for(const store::Booking &b, TimestampTz now)
+{
+	free_for_sql.run({pg::int8_array_param(b.seat_ids), pg::int8_param(b.booking_id), pg::timestamptz_param(now)},
+					 SPI_OK_SELECT);
+	return *Statement::row(0).int8(1) == int64_t(b.seat_ids.size());
+}
+
+// Mark a lapsed hold expired and free the seats it still names.
+void
+expire(const store::Booking &b, TimestampTz now)
+{
+	store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
+	free_seats_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE_RETURNING);
+	std::vector<int64_t> freed;
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		freed.push_back(*Statement::row(i).int8(1));
+	notify_changed(*b.show_id, freed);
+}
+
+[[noreturn]] void
+state_conflict(const store::Booking &b, const char *action)
+{
+	throw Error(SqlState::StateConflict,
+				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
+}
+
+}  // namespace
+
+namespace seats {
+
+std::string
+confirm(const store::Booking &found, const std::optional<std::string> &holder,
+		const std::optional<std::string> &payment_ref, TimestampTz now)
+{
+	store::Booking b = lock_booking(found, holder, true);
+	if (b.status == "confirmed")
+		return "confirmed";
+	if (b.status != "held" && b.status != "expired")
+		state_conflict(b, "confirm");
+	if (b.status == "held" && !lapsed(b, now)) {
+		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(std::nullopt)}, SPI_OK_UPDATE);
+	} else if (free_for(b, now)) {
+		// A late payment: sold all the same, the seats are still free.
+		assign_seats_sql.run({pg::int8_array_param(b.seat_ids), pg::int8_param(b.booking_id),
+							  pg::timestamptz_param(std::nullopt)},
+							 SPI_OK_UPDATE);
+	} else {
+		if (b.status == "held")
+			expire(b, now);
+		return "expired";
+	}
+	store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+	notify_changed(*b.show_id, b.seat_ids);
+	return "confirmed";
+}
+
+Released
+release(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder, TimestampTz now)
+{
+	store::Booking b = lock_booking(found, holder, check_holder);
+	if (lapsed(b, now)) {
+		expire(b, now);
+		return {"expired", 0};
+	}
+	if (b.status != "held" && b.status != "confirmed")
+		return {b.status, 0};
+	free_seats_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE_RETURNING);
+	std::vector<int64_t> freed;
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		freed.push_back(*Statement::row(i).int8(1));
+	store::set_status(b.booking_id, "released", b.held_until, std::nullopt, now);
+	notify_changed(*b.show_id, freed);
+	return {"released", int32_t(freed.size())};
+}
+
+Extended
+extend(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
+	   TimestampTz now)
+{
+	store::Booking b = lock_booking(found, holder, true);
+	if (b.status != "held" && b.status != "expired")
+		state_conflict(b, "extend the hold of");
+	if (b.status == "held" && !lapsed(b, now)) {
+		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(held_until)}, SPI_OK_UPDATE);
+	} else if (free_for(b, now)) {
+		// A buyer still at checkout after the hold lapsed: hold again.
+		assign_seats_sql.run(
+			{pg::int8_array_param(b.seat_ids), pg::int8_param(b.booking_id), pg::timestamptz_param(held_until)},
+			SPI_OK_UPDATE);
+		notify_changed(*b.show_id, b.seat_ids);
+	} else {
+		if (b.status == "held")
+			expire(b, now);
+		return {"expired", b.held_until};
+	}
+	store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+	return {"held", held_until};
+}
+
+int64_t
+expire_lapsed(TimestampTz now, int64_t limit)
+{
+	lapsed_sql.run({pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
+	std::vector<store::Booking> candidates;
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		candidates.push_back(store::read_booking(Statement::row(i)));
+	int64_t expired = 0;
+	for (const store::Booking &found : candidates) {
+		pg::check_for_interrupts();
+		store::Booking b = lock_booking(found, std::nullopt, false);
+		if (!lapsed(b, now))
+			continue;  // confirmed, extended or released meanwhile
+		expire(b, now);
+		expired++;
+	}
+	return expired;
+}
+
+}  // namespace seats
+
+Datum
+create_show(FunctionCallInfo fcinfo)
+{
+	auto name = pg::arg_text(fcinfo, 0);
+	auto notify = pg::arg_bool(fcinfo, 1);
+	core::require(notify.has_value(), "notify");
+	if (name)
+		core::check_length(name->size(), core::max_name_bytes, "name");
+	int64_t show_id;
+	{
+		pg::Spi spi;
+		insert_show_sql.run({pg::text_param(name), pg::bool_param(*notify)}, SPI_OK_INSERT_RETURNING);
+		show_id = *Statement::row(0).int8(1);
+	}
+	return Int64GetDatum(show_id);
+}
+
+Datum
+add_seats(FunctionCallInfo fcinfo)
+{
+	auto show_id = pg::arg_int8(fcinfo, 0);
+	auto section = pg::arg_text(fcinfo, 1);
+	auto row_label = pg::arg_text(fcinfo, 2);
+	auto first = pg::arg_int4(fcinfo, 3);
+	auto count = pg::arg_int4(fcinfo, 4);
+	core::require(show_id.has_value(), "show_id");
+	core::require(section.has_value(), "section");
+	core::require(row_label.has_value(), "row_label");
+	core::require(first.has_value(), "first_number");
+	core::require(count.has_value(), "count");
+	core::check_length(section->size(), core::max_key_bytes, "section");
+	core::check_length(row_label->size(), core::max_key_bytes, "row_label");
+	core::check_positive(*count, "count");
+	if (*count > int32_t(core::max_seats_per_booking))
+		throw Error(SqlState::InvalidParameterValue, "count " + std::to_string(*count) + " is above the limit of " +
+														 std::to_string(core::max_seats_per_booking) + " seats a call");
+	int64_t last = int64_t(*first) + *count - 1;
+	if (last > INT32_MAX)
+		throw Error(SqlState::InvalidParameterValue, "seat numbers " + std::to_string(*first) + " to " +
+														 std::to_string(last) + " are out of range");
+
+	std::vector<int64_t> ids;
+	{
+		pg::Spi spi;
+		require_show(*show_id);
+		existing_seat_sql.run({pg::int8_param(*show_id), pg::text_param(section), pg::text_param(row_label),
+							   pg::int4_param(*first), pg::int4_param(int32_t(last))},
+							  SPI_OK_SELECT);
+		if (auto taken = Statement::row(0).int4(1))
+			throw Error(SqlState::InvalidParameterValue, "seat " + *section + " " + *row_label + " " +
+															 std::to_string(*taken) + " already exists in show " +
+															 std::to_string(*show_id));
+		insert_seats_sql.run({pg::int8_param(*show_id), pg::text_param(section), pg::text_param(row_label),
+							  pg::int4_param(*first), pg::int4_param(int32_t(last))},
+							 SPI_OK_INSERT_RETURNING);
+		for (uint64_t i = 0; i < Statement::rows(); i++)
+			ids.push_back(*Statement::row(i).int8(1));
+	}
+	// Ids are drawn in seat-number order.
+	std::sort(ids.begin(), ids.end());
+	return pg::int8_array(ids);
+}
+
+Datum
+reserve_seats(FunctionCallInfo fcinfo)
+{
+	auto seat_ids = pg::arg_int8_array(fcinfo, 1);
+	core::require(seat_ids.has_value(), "seat_ids");
+	core::check_id_list(seat_ids->ids, seat_ids->ndims, seat_ids->has_null, "seat_ids");
+	ReserveArgs a = reserve_args(fcinfo, 2, 3, 4);
+	std::vector<int64_t> ids = seat_ids->ids;
+	std::sort(ids.begin(), ids.end());
+
+	Reservation r;
+	{
+		pg::Spi spi;
+		r = reserve(a.show_id, ids, a.holder, a.held_until, a.key, a.now);
+	}
+	return seats_result(fcinfo, r);
+}
+
+Datum
+reserve_best_available(FunctionCallInfo fcinfo)
+{
+	auto quantity = pg::arg_int4(fcinfo, 1);
+	auto section = pg::arg_text(fcinfo, 3);
+	core::require(quantity.has_value(), "quantity");
+	core::check_positive(*quantity, "quantity");
+	if (section)
+		core::check_length(section->size(), core::max_key_bytes, "section");
+	ReserveArgs a = reserve_args(fcinfo, 2, 4, 5);
+
+	Reservation r;
+	{
+		pg::Spi spi;
+		r = reserve_best(a.show_id, *quantity, a.holder, section, a.held_until, a.key, a.now);
+	}
+	return seats_result(fcinfo, r);
+}
+
+}  // namespace booking
