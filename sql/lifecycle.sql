@@ -107,6 +107,18 @@ SELECT booking.create_pool(10, 'drop 2') AS drop2 \gset
 SELECT booking_id = :first AS same, status FROM booking.decrement_ticket(:drop2, 3, idempotency_key => 'order-1');
 SELECT * FROM booking.availability(:dropp);
 
+-- A late confirm or re-hold never lets a holder past the pool's cap.
+SELECT booking.create_pool(10, 'capped', max_per_holder => 4) AS capped \gset
+SELECT booking_id AS cap_hold FROM booking.decrement_ticket(:capped, 4, 'zed', '100 milliseconds') \gset
+SELECT pg_sleep(0.2);
+SELECT status FROM booking.decrement_ticket(:capped, 4, 'zed');       -- the lapsed hold no longer counts
+SELECT * FROM booking.confirm(:cap_hold, 'zed');                      -- would make 8: expired
+SELECT status FROM booking.extend_hold(:cap_hold, 'zed', '5 minutes');
+SELECT * FROM booking.availability(:capped);
+
+-- A hold_for past the calendar is a bad argument.
+SELECT raised(format('SELECT booking.decrement_ticket(%s, 1, hold_for => ''300000 years'')', :pool));
+
 -- Unknown bookings: PT404; NULL ids: 22004.
 SELECT raised('SELECT booking.confirm(424242)');
 SELECT raised('SELECT booking.release(424242)');

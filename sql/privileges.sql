@@ -22,6 +22,8 @@ GRANT EXECUTE ON FUNCTION booking.create_pool(integer, text, bigint, integer, in
    TO regress_organiser;
 
 SELECT booking.create_pool(3, 'gig') AS pool \gset
+SELECT booking.create_show('play') AS show \gset
+SELECT booking.add_seats(:show, 'stalls', 'A', 1, 4);
 
 -- A plain role can buy, hold, confirm, extend and release its own bookings.
 SET ROLE regress_buyer;
@@ -30,6 +32,8 @@ SELECT booking_id AS mine FROM booking.decrement_ticket(:pool, 1, 'buyer-1', '5 
 SELECT status FROM booking.extend_hold(:mine, 'buyer-1', '10 minutes');
 SELECT * FROM booking.confirm(:mine, 'buyer-1');
 SELECT status, waitlist_position FROM booking.register(:pool, 2, 'buyer-3');
+SELECT status, seat_ids FROM booking.reserve_seats(:show, ARRAY[1, 2], 'buyer-1');
+SELECT status, seat_ids FROM booking.reserve_best_available(:show, 2, 'buyer-2');
 SELECT * FROM booking.availability(:pool);
 
 -- ... but not another holder's booking ...
@@ -40,12 +44,16 @@ SELECT raised('SELECT * FROM booking.pool');
 SELECT raised('SELECT * FROM booking.booking');
 SELECT raised('SELECT * FROM booking.bookings');
 SELECT raised('SELECT * FROM booking.pool_status');
+SELECT raised('SELECT * FROM booking.seats');
+SELECT raised('UPDATE booking.seat SET booking_id = NULL');
 SELECT raised('UPDATE booking.pool SET capacity = 1000');
 SELECT raised('INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status) VALUES (99, ''ticket'', 1, 1, ''confirmed'')');
 SELECT raised('SELECT nextval(''booking.booking_id_seq'')');
 
 -- ... nor call organiser functions.
 SELECT raised('SELECT booking.create_pool(10)');
+SELECT raised('SELECT booking.create_show(''mine'')');
+SELECT raised(format('SELECT booking.add_seats(%s, ''x'', ''y'', 1, 1)', :show));
 SELECT raised(format('SELECT booking.set_capacity(%s, 100)', :pool));
 SELECT raised(format('SELECT booking.cancel(%s)', :mine));
 SELECT raised('SELECT booking.expire_holds()');

@@ -111,6 +111,13 @@ SELECT status FROM booking.register(:capped, 1, 'rex');
 SELECT booking_id AS again, status, waitlist_position FROM booking.register(:capped, 1, 'sam', 'reg-1') \gset
 SELECT booking_id = :again AS same, status, waitlist_position FROM booking.register(:capped, 1, 'sam', 'reg-1');
 
+-- Capacity cannot go below a waiting group: it would block the list forever.
+SELECT booking.create_pool(4, 'shrinking') AS shrink \gset
+SELECT booking_id AS s1 FROM booking.register(:shrink, 3, 'tom') \gset
+SELECT status, waitlist_position FROM booking.register(:shrink, 4, 'uma');
+SELECT raised(format('SELECT booking.set_capacity(%s, 3)', :shrink));
+SELECT * FROM booking.availability(:shrink);
+
 -- Errors.
 SELECT raised('SELECT booking.register(NULL)');
 SELECT raised(format('SELECT booking.register(%s, 0)', :pool));

@@ -57,11 +57,17 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 	return o;
 }
 
-// Whether a lapsed booking's spots can be taken again: they fit and nobody waits.
+// Whether a lapsed booking's spots can be taken again: they fit, nobody
+// waits for them, and its holder stays within the pool's cap.
 bool
-can_retake(const store::Chain &chain, int32_t spots)
+can_retake(const store::Chain &chain, const store::Booking &b, TimestampTz now)
 {
-	return chain.pools.back().waitlisted == 0 && core::fits(chain.pools, spots);
+	if (store::has_own_waiters(chain.pools.back()) || !core::fits(chain.pools, b.spots))
+		return false;
+	if (chain.max_per_holder && b.holder &&
+		store::holder_active(chain.pools.back().pool_id, *b.holder, now) + b.spots > *chain.max_per_holder)
+		return false;
+	return true;
 }
 
 [[noreturn]] void
@@ -129,7 +135,7 @@ confirm_ticket(const store::Booking &found, const std::optional<std::string> &ho
 	}
 	if (b.status == "expired") {
 		// A late payment: confirmed all the same if the spots are still free.
-		if (!can_retake(o.chain, b.spots))
+		if (!can_retake(o.chain, b, now))
 			return "expired";
 		store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
 		store::add_counts(o.chain, b.spots, 0, 0);
@@ -155,7 +161,7 @@ extend_ticket(const store::Booking &found, const std::optional<std::string> &hol
 	if (b.status != "expired")
 		state_conflict(b, "extend the hold of");
 	// A buyer still at checkout after the hold lapsed: hold again if free.
-	if (!can_retake(o.chain, b.spots))
+	if (!can_retake(o.chain, b, now))
 		return {"expired", b.held_until};
 	store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
 	store::add_counts(o.chain, 0, b.spots, 0, held_until);

@@ -26,6 +26,13 @@ Statement insert_pool_sql(
 
 Statement set_capacity_sql("UPDATE booking.pool SET capacity = $2 WHERE pool_id = $1", {INT8OID, INT4OID});
 
+// The largest group waiting in a pool or its sub-pools.
+Statement largest_waiting_sql(
+	"SELECT max(b.spots) FROM booking.booking b JOIN booking.pool c ON c.pool_id = b.pool_id"
+	" WHERE b.status = 'waitlisted' AND c.path @> ARRAY[$1]"
+	"   AND c.root_id = (SELECT root_id FROM booking.pool WHERE pool_id = $1)",
+	{INT8OID});
+
 Statement availability_sql(
 	"SELECT p.capacity, p.confirmed, p.held, p.waitlisted, r.next_expiry"
 	"  FROM booking.pool p JOIN booking.pool r ON r.pool_id = p.root_id"
@@ -171,6 +178,15 @@ set_capacity(FunctionCallInfo fcinfo)
 						" is below the " + std::to_string(taken) + " spots already taken",
 					"Release or cancel bookings first, or choose a capacity of at least " + std::to_string(taken) +
 						".");
+	// A waiting group larger than the pool could never be promoted and would
+	// block everyone behind it.
+	largest_waiting_sql.run({pg::int8_param(*pool_id)}, SPI_OK_SELECT);
+	if (auto largest = Statement::row(0).int4(1); largest && *largest > *capacity)
+		throw Error(SqlState::StateConflict,
+					"capacity " + std::to_string(*capacity) + " of pool " + std::to_string(*pool_id) +
+						" is below a waiting group of " + std::to_string(*largest) + " spots",
+					"Cancel or promote that group first, or choose a capacity of at least " +
+						std::to_string(*largest) + ".");
 	set_capacity_sql.run({pg::int8_param(*pool_id), pg::int4_param(*capacity)}, SPI_OK_UPDATE);
 	if (*capacity > pool.capacity)
 		store::promote(chain.root_id(), core::automatic_promotion(), now);

@@ -286,17 +286,6 @@ expire_lapsed(int64_t root_id, TimestampTz now, int64_t limit)
 std::vector<core::Waiter>
 promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now)
 {
-	waiters_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT);
-	uint64_t n = Statement::rows();
-	if (n == 0)
-		return {};
-	std::vector<core::Waiter> waiters;
-	waiters.reserve(n);
-	for (uint64_t i = 0; i < n; i++) {
-		pg::Row r = Statement::row(i);
-		waiters.push_back({*r.int8(1), *r.int8(2), *r.int4(3)});
-	}
-
 	tree_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT);
 	std::vector<core::PoolCounts> tree;
 	for (uint64_t i = 0; i < Statement::rows(); i++) {
@@ -311,6 +300,21 @@ promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now)
 		p.auto_promote = *r.boolean(7);
 		tree.push_back(p);
 	}
+	// Nobody waits, or the root (which every chain includes) has no room.
+	if (tree.empty() || tree.front().waitlisted == 0 || core::available(tree.front()) <= 0)
+		return {};
+
+	waiters_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT);
+	uint64_t n = Statement::rows();
+	std::vector<core::Waiter> waiters;
+	waiters.reserve(n);
+	for (uint64_t i = 0; i < n; i++) {
+		if (i % 1024 == 0)
+			pg::check_for_interrupts();
+		pg::Row r = Statement::row(i);
+		waiters.push_back({*r.int8(1), *r.int8(2), *r.int4(3)});
+	}
+
 	std::vector<core::PoolCounts> before = tree;
 	std::vector<core::Waiter> promoted = core::plan_promotions(tree, waiters, policy);
 	if (promoted.empty())

@@ -106,12 +106,15 @@ promote_waitlist(FunctionCallInfo fcinfo)
 		policy.skip_unfit = *skip_unfit;
 		bool promote = true;
 		if (booking_id) {
-			auto b = store::find_booking(*booking_id, true);
+			// Check the pool before locking: a booking of another tree must not
+			// be locked while this tree's root is held.
+			auto b = store::find_booking(*booking_id, false);
 			if (!b)
 				throw Error(SqlState::NotFound, "booking " + std::to_string(*booking_id) + " does not exist");
 			if (b->pool_id != pool_id)
 				throw Error(SqlState::InvalidParameterValue,
 							"booking " + std::to_string(*booking_id) + " is not in pool " + std::to_string(*pool_id));
+			b = store::find_booking(*booking_id, true);
 			// Already promoted, released or never waiting: nothing to do.
 			promote = b->status == "waitlisted";
 			policy.only_booking = *booking_id;

@@ -87,6 +87,11 @@ plan_promotions(std::vector<PoolCounts> &tree, const std::vector<Waiter> &waiter
 		auto chain = chain_of(by_id, w.pool_id);
 		if (chain.empty() || (policy.automatic && !chain.back()->auto_promote))
 			continue;
+		// A group larger than a pool of its chain can never fit: it must not
+		// stop the list behind it.
+		bool never = std::any_of(chain.begin(), chain.end(), [&w](const PoolCounts *p) { return w.spots > p->capacity; });
+		if (never)
+			continue;
 		bool room = std::all_of(chain.begin(), chain.end(), [&w](const PoolCounts *p) { return available(*p) >= w.spots; });
 		if (!room) {
 			if (!policy.skip_unfit)

@@ -62,9 +62,18 @@ arg_interval_end(FunctionCallInfo fcinfo, int n, TimestampTz from)
 	if (PG_ARGISNULL(n))
 		return std::nullopt;
 	Datum interval = PG_GETARG_DATUM(n);
-	return guard([from, interval] {
-		return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(from), interval));
-	});
+	try {
+		return guard([from, interval] {
+			return DatumGetTimestampTz(
+				DirectFunctionCall2(timestamptz_pl_interval, TimestampTzGetDatum(from), interval));
+		});
+	} catch (const PgError &e) {
+		// An interval that overflows the calendar is a bad argument, not a
+		// datetime error of the server's own.
+		if (e.data()->sqlerrcode == ERRCODE_DATETIME_VALUE_OUT_OF_RANGE)
+			throw Error(SqlState::InvalidParameterValue, "hold_for is out of range");
+		throw;
+	}
 }
 
 Datum

@@ -212,6 +212,14 @@ TEST(Promotion, BlockedPoolDoesNotBlockItsSibling)
 	EXPECT_EQ(ids(plan_promotions(tree, waiters, {})), (std::vector<int64_t>{12}));
 }
 
+TEST(Promotion, AGroupThatCanNeverFitDoesNotBlockTheList)
+{
+	// Capacity lowered below a waiting group of 4: the 1 behind it goes.
+	std::vector<PoolCounts> tree{pool(1, 0, 3, 0, 0, 5)};
+	std::vector<Waiter> waiters{{11, 1, 4}, {12, 1, 1}};
+	EXPECT_EQ(ids(plan_promotions(tree, waiters, {})), (std::vector<int64_t>{12}));
+}
+
 TEST(Promotion, WaiterOfUnknownPoolIsIgnored)
 {
 	std::vector<PoolCounts> tree{pool(1, 0, 10)};
