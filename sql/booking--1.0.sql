@@ -71,6 +71,14 @@ CREATE UNIQUE INDEX booking_pool_idempotency ON booking.booking (pool_id, idempo
     WHERE idempotency_key IS NOT NULL AND kind = 'ticket';
 CREATE UNIQUE INDEX booking_show_idempotency ON booking.booking (show_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL AND kind = 'seats';
+CREATE UNIQUE INDEX booking_resource_idempotency ON booking.booking (resource_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL AND kind = 'slot';
+-- A payment reference ties one live hold or purchase to an outside checkout.
+CREATE UNIQUE INDEX booking_payment_ref ON booking.booking (payment_ref)
+    WHERE payment_ref IS NOT NULL AND status IN ('held', 'confirmed');
+CREATE INDEX booking_payment_ref_any ON booking.booking (payment_ref) WHERE payment_ref IS NOT NULL;
+CREATE INDEX booking_resource_active ON booking.booking (resource_id, ends_at)
+    WHERE kind = 'slot' AND status IN ('held', 'confirmed');
 CREATE INDEX booking_pool_holder ON booking.booking (pool_id, holder)
     WHERE holder IS NOT NULL AND status IN ('held', 'confirmed', 'waitlisted');
 CREATE INDEX booking_pool_held ON booking.booking (pool_id, held_until) WHERE status = 'held';
@@ -107,6 +115,17 @@ CREATE TABLE booking.seat (
 
 CREATE INDEX seat_booking ON booking.seat (booking_id) WHERE booking_id IS NOT NULL;
 
+-- A resource booked by time range: a clinician, a court, a room. capacity
+-- bookings may overlap at any instant.
+CREATE SEQUENCE booking.resource_id_seq;
+
+CREATE TABLE booking.resource (
+    resource_id bigint PRIMARY KEY,
+    name        text,
+    capacity    integer NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 ------------------------------------------------------------------------------
 -- Result types
 ------------------------------------------------------------------------------
@@ -119,6 +138,7 @@ CREATE TYPE booking.register_result AS (booking_id bigint, status text, waitlist
 CREATE TYPE booking.promotion AS (booking_id bigint, spots integer);
 CREATE TYPE booking.seats_result AS (booking_id bigint, status text, held_until timestamptz, seat_ids bigint[],
                                      unavailable bigint[]);
+CREATE TYPE booking.slot_result AS (booking_id bigint, status text, held_until timestamptz);
 CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, held integer, available integer,
                                           waitlisted integer);
 
@@ -180,6 +200,23 @@ CREATE FUNCTION booking.reserve_best_available(show_id bigint, quantity integer,
                                                idempotency_key text DEFAULT NULL)
 RETURNS booking.seats_result
 AS 'MODULE_PATHNAME', 'booking_reserve_best_available'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.create_resource(name text DEFAULT NULL, capacity integer DEFAULT 1)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'booking_create_resource'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.reserve_slot(resource_id bigint, starts_at timestamptz, ends_at timestamptz, holder text,
+                                     hold_for interval DEFAULT '15 minutes', payment_ref text DEFAULT NULL,
+                                     idempotency_key text DEFAULT NULL)
+RETURNS booking.slot_result
+AS 'MODULE_PATHNAME', 'booking_reserve_slot'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION booking.confirm_payment(payment_ref text)
+RETURNS booking.confirm_result
+AS 'MODULE_PATHNAME', 'booking_confirm_payment'
 LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION booking.confirm(booking_id bigint, holder text DEFAULT NULL, payment_ref text DEFAULT NULL)
@@ -351,6 +388,28 @@ AS $$
       FROM booking.booking b
      WHERE b.kind = 'seats' AND b.spots IS DISTINCT FROM cardinality(b.seat_ids)
     UNION ALL
+    -- the busiest instant of a range is one of its bookings' starts
+    SELECT 'resource', r.resource_id, format('%s bookings overlap at %s, capacity %s', x.n, x.at, r.capacity)
+      FROM booking.resource r
+      JOIN LATERAL (
+           SELECT b.starts_at AS at, count(*) AS n
+             FROM booking.booking b
+             JOIN booking.booking o
+               ON o.kind = 'slot' AND o.resource_id = b.resource_id
+              AND o.starts_at <= b.starts_at AND o.ends_at > b.starts_at
+              AND (o.status = 'confirmed' OR (o.status = 'held' AND o.held_until > now()))
+            WHERE b.kind = 'slot' AND b.resource_id = r.resource_id
+              AND (b.status = 'confirmed' OR (b.status = 'held' AND b.held_until > now()))
+            GROUP BY b.booking_id, b.starts_at
+           HAVING count(*) > r.capacity
+            ORDER BY count(*) DESC LIMIT 1) AS x ON true
+    UNION ALL
+    SELECT 'booking', b.booking_id, 'slot booking with an empty or unknown range or resource'
+      FROM booking.booking b
+     WHERE b.kind = 'slot'
+       AND (b.starts_at IS NULL OR b.ends_at IS NULL OR b.ends_at <= b.starts_at
+            OR NOT EXISTS (SELECT 1 FROM booking.resource r WHERE r.resource_id = b.resource_id))
+    UNION ALL
     SELECT 'booking', b.booking_id, format('ticket booking of unknown pool %s', b.pool_id)
       FROM booking.booking b
      WHERE b.kind = 'ticket' AND NOT EXISTS (SELECT 1 FROM booking.pool p WHERE p.pool_id = b.pool_id)
@@ -425,6 +484,8 @@ REVOKE ALL ON FUNCTION booking.set_capacity(bigint, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.create_show(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.add_seats(bigint, text, text, integer, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.promote_waitlist(bigint, integer, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.create_resource(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.confirm_payment(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.reconcile(bigint) FROM PUBLIC;
@@ -439,3 +500,5 @@ SELECT pg_catalog.pg_extension_config_dump('booking.show', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.seat', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.show_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.seat_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.resource', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.resource_id_seq', '');

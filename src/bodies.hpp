@@ -21,8 +21,13 @@ Datum add_seats(FunctionCallInfo fcinfo);
 Datum reserve_seats(FunctionCallInfo fcinfo);
 Datum reserve_best_available(FunctionCallInfo fcinfo);
 
+// slots.cpp
+Datum create_resource(FunctionCallInfo fcinfo);
+Datum reserve_slot(FunctionCallInfo fcinfo);
+
 // bookings.cpp
 Datum confirm(FunctionCallInfo fcinfo);
+Datum confirm_payment(FunctionCallInfo fcinfo);
 Datum release(FunctionCallInfo fcinfo);
 Datum cancel(FunctionCallInfo fcinfo);
 Datum extend_hold(FunctionCallInfo fcinfo);

@@ -6,6 +6,7 @@
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
 #include "seats.hpp"
+#include "slots.hpp"
 #include "store.hpp"
 
 #include <tuple>
@@ -34,7 +35,7 @@ find_booking(int64_t booking_id)
 	auto found = store::find_booking(booking_id, false);
 	if (!found)
 		throw Error(SqlState::NotFound, "booking " + std::to_string(booking_id) + " does not exist");
-	if (found->kind != "ticket" && found->kind != "seats")
+	if (found->kind != "ticket" && found->kind != "seats" && found->kind != "slot")
 		throw Error(SqlState::Internal,
 					"booking: booking " + std::to_string(booking_id) + " has unknown kind " + found->kind);
 	return *found;
@@ -90,8 +91,9 @@ release_booking(int64_t booking_id, const std::optional<std::string> &holder, bo
 	TimestampTz now = pg::transaction_now();
 	pg::Spi spi;
 	store::Booking found = find_booking(booking_id);
-	if (found.kind == "seats") {
-		seats::Released r = seats::release(found, holder, check_holder, now);
+	if (found.kind != "ticket") {
+		seats::Released r = found.kind == "seats" ? seats::release(found, holder, check_holder, now)
+												  : slots::release(found, holder, check_holder, now);
 		return {r.status, r.released, {}};
 	}
 	Opened o = open_booking(found, holder, check_holder, now);
@@ -168,7 +170,46 @@ extend_ticket(const store::Booking &found, const std::optional<std::string> &hol
 	return {"held", held_until};
 }
 
+// confirm for a booking of any kind; a payment webhook skips the holder check.
+std::string
+confirm_any(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
+			const std::optional<std::string> &payment_ref, TimestampTz now)
+{
+	const std::optional<std::string> &as = check_holder ? holder : found.holder;
+	if (found.kind == "seats")
+		return seats::confirm(found, as, payment_ref, now);
+	if (found.kind == "slot")
+		return slots::confirm(found, holder, check_holder, payment_ref, now);
+	return confirm_ticket(found, as, payment_ref, now);
+}
+
+Statement by_payment_ref_sql(
+	"SELECT " BOOKING_COLUMNS " FROM booking.booking WHERE payment_ref = $1"
+	" ORDER BY status IN ('held', 'confirmed') DESC, booking_id DESC LIMIT 1",
+	{TEXTOID});
+
 }  // namespace
+
+Datum
+confirm_payment(FunctionCallInfo fcinfo)
+{
+	auto payment_ref = pg::arg_text(fcinfo, 0);
+	core::require(payment_ref.has_value(), "payment_ref");
+	core::check_length(payment_ref->size(), core::max_key_bytes, "payment_ref");
+	TimestampTz now = pg::transaction_now();
+	int64_t booking_id;
+	std::string status;
+	{
+		pg::Spi spi;
+		by_payment_ref_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
+		if (Statement::rows() == 0)
+			throw Error(SqlState::NotFound, "no booking carries payment_ref " + *payment_ref);
+		store::Booking found = store::read_booking(Statement::row(0));
+		booking_id = found.booking_id;
+		status = confirm_any(found, std::nullopt, false, std::nullopt, now);
+	}
+	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(status.c_str())});
+}
 
 Datum
 confirm(FunctionCallInfo fcinfo)
@@ -185,10 +226,7 @@ confirm(FunctionCallInfo fcinfo)
 	{
 		pg::Spi spi;
 		store::Booking found = find_booking(*booking_id);
-		if (found.kind == "seats")
-			status = seats::confirm(found, holder, payment_ref, now);
-		else
-			status = confirm_ticket(found, holder, payment_ref, now);
+		status = confirm_any(found, holder, true, payment_ref, now);
 	}
 	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str())});
 }
@@ -228,8 +266,9 @@ extend_hold(FunctionCallInfo fcinfo)
 	{
 		pg::Spi spi;
 		store::Booking found = find_booking(*booking_id);
-		if (found.kind == "seats") {
-			seats::Extended e = seats::extend(found, holder, held_until, now);
+		if (found.kind != "ticket") {
+			seats::Extended e = found.kind == "seats" ? seats::extend(found, holder, held_until, now)
+													  : slots::extend(found, holder, held_until, now);
 			status = e.status;
 			result_until = e.held_until;
 		} else
@@ -264,6 +303,8 @@ expire_holds(FunctionCallInfo fcinfo)
 		}
 		if (expired < *max_count)
 			expired += seats::expire_lapsed(now, *max_count - expired);
+		if (expired < *max_count)
+			expired += slots::expire_lapsed(now, *max_count - expired);
 	}
 	return Int32GetDatum(int32_t(expired));
 }

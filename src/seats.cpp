@@ -71,7 +71,7 @@ Statement insert_booking_sql(
 	{INT8OID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
 
 Statement find_by_key_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
+	"SELECT " BOOKING_COLUMNS
 	"  FROM booking.booking WHERE show_id = $1 AND idempotency_key = $2 AND kind = 'seats'",
 	{INT8OID, TEXTOID});
 
@@ -101,7 +101,7 @@ Statement shrink_sql(
 	{INT8OID, INT8ARRAYOID, TIMESTAMPTZOID});
 
 Statement lapsed_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
+	"SELECT " BOOKING_COLUMNS
 	"  FROM booking.booking WHERE status = 'held' AND held_until <= $1 AND kind = 'seats'"
 	" ORDER BY held_until LIMIT $2",
 	{TIMESTAMPTZOID, INT8OID});

@@ -115,17 +115,17 @@ Statement waitlist_position_sql(
 	{INT8OID, INT8OID});
 
 Statement find_booking_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
+	"SELECT " BOOKING_COLUMNS
 	"  FROM booking.booking WHERE booking_id = $1",
 	{INT8OID});
 
 Statement lock_booking_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
+	"SELECT " BOOKING_COLUMNS
 	"  FROM booking.booking WHERE booking_id = $1 FOR UPDATE",
 	{INT8OID});
 
 Statement find_by_key_sql(
-	"SELECT booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids"
+	"SELECT " BOOKING_COLUMNS
 	"  FROM booking.booking WHERE pool_id = $1 AND idempotency_key = $2 AND kind = 'ticket'",
 	{INT8OID, TEXTOID});
 
@@ -165,6 +165,9 @@ read_booking(const pg::Row &r)
 	b.payment_ref = r.text(8);
 	b.show_id = r.int8(9);
 	b.seat_ids = r.int8_array(10);
+	b.resource_id = r.int8(11);
+	b.starts_at = r.timestamptz(12);
+	b.ends_at = r.timestamptz(13);
 	return b;
 }
 

@@ -104,10 +104,17 @@ struct Booking {
 	std::optional<std::string> payment_ref;
 	std::optional<int64_t> show_id;
 	std::vector<int64_t> seat_ids;	// kind seats, ascending
+	std::optional<int64_t> resource_id;
+	std::optional<TimestampTz> starts_at;  // kind slot: the range [starts_at, ends_at)
+	std::optional<TimestampTz> ends_at;
 };
 
-// A booking from a result row of columns booking_id, kind, pool_id, spots,
-// status, holder, held_until, payment_ref, show_id, seat_ids.
+// The columns read_booking() reads, in its order.
+#define BOOKING_COLUMNS                                                                                 \
+	"booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids," \
+	" resource_id, starts_at, ends_at"
+
+// A booking from a result row of BOOKING_COLUMNS.
 Booking
 read_booking(const pg::Row &r);
 

@@ -1,0 +1,305 @@
+// Appointment slots: create_resource, reserve_slot, and the slot side of
+// confirm, confirm_payment, release, extend_hold and expire_holds.
+//
+// A range [starts_at, ends_at) is held when at every instant of it fewer than
+// the resource's capacity of active bookings (confirmed, or held and
+// unexpired) overlap it. The check and the insert happen under a lock on the
+// resource row, so two overlapping requests cannot both pass.
+#include "slots.hpp"
+
+#include "bodies.hpp"
+#include "booking/error.hpp"
+#include "core/slots.hpp"
+#include "core/validate.hpp"
+#include "pg/fmgr.hpp"
+
+namespace booking {
+
+namespace {
+
+using pg::Statement;
+
+Statement insert_resource_sql(
+	"INSERT INTO booking.resource (resource_id, name, capacity)"
+	" VALUES (nextval('booking.resource_id_seq'), $1, $2) RETURNING resource_id",
+	{TEXTOID, INT4OID});
+
+Statement lock_resource_sql("SELECT capacity FROM booking.resource WHERE resource_id = $1 FOR NO KEY UPDATE",
+							{INT8OID});
+
+// Active bookings of the resource overlapping [$2, $3), except booking $5.
+Statement overlapping_sql(
+	"SELECT starts_at, ends_at FROM booking.booking"
+	" WHERE kind = 'slot' AND resource_id = $1 AND status IN ('held', 'confirmed')"
+	"   AND ends_at > $2 AND starts_at < $3"
+	"   AND (status = 'confirmed' OR held_until > $4) AND booking_id <> $5",
+	{INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID});
+
+Statement find_by_key_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
+						  " WHERE resource_id = $1 AND idempotency_key = $2 AND kind = 'slot'",
+						  {INT8OID, TEXTOID});
+
+Statement payment_ref_owner_sql(
+	"SELECT booking_id FROM booking.booking WHERE payment_ref = $1 AND status IN ('held', 'confirmed')", {TEXTOID});
+
+Statement insert_booking_sql(
+	"INSERT INTO booking.booking (booking_id, kind, resource_id, spots, status, holder, held_until, starts_at,"
+	"                             ends_at, payment_ref, idempotency_key, created_at, updated_at)"
+	" VALUES (nextval('booking.booking_id_seq'), 'slot', $1, 1, 'held', $2, $3, $4, $5, $6, $7, $8, $8)"
+	" RETURNING booking_id",
+	{INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID});
+
+Statement lapsed_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
+					 " WHERE status = 'held' AND held_until <= $1 AND kind = 'slot'"
+					 " ORDER BY held_until LIMIT $2",
+					 {TIMESTAMPTZOID, INT8OID});
+
+// Lock a resource; PT404 when it does not exist. Returns its capacity.
+int32_t
+lock_resource(int64_t resource_id)
+{
+	lock_resource_sql.run({pg::int8_param(resource_id)}, SPI_OK_SELECT);
+	if (Statement::rows() == 0)
+		throw Error(SqlState::NotFound, "resource " + std::to_string(resource_id) + " does not exist");
+	return *Statement::row(0).int4(1);
+}
+
+// Whether [starts, ends) fits on a locked resource, not counting booking except.
+bool
+range_free(int64_t resource_id, int32_t capacity, TimestampTz starts, TimestampTz ends, TimestampTz now,
+		   int64_t except)
+{
+	overlapping_sql.run({pg::int8_param(resource_id), pg::timestamptz_param(starts), pg::timestamptz_param(ends),
+						 pg::timestamptz_param(now), pg::int8_param(except)},
+						SPI_OK_SELECT);
+	std::vector<core::Range> ranges;
+	ranges.reserve(Statement::rows());
+	for (uint64_t i = 0; i < Statement::rows(); i++) {
+		pg::Row r = Statement::row(i);
+		ranges.push_back({*r.timestamptz(1), *r.timestamptz(2)});
+	}
+	return core::slot_free(ranges, {starts, ends}, capacity);
+}
+
+struct SlotOutcome {
+	std::optional<int64_t> booking_id;
+	std::string status;
+	std::optional<TimestampTz> held_until;
+};
+
+// Hold [starts, ends) on a resource for holder.
+SlotOutcome
+reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, TimestampTz held_until,
+		const std::optional<std::string> &payment_ref, const std::optional<std::string> &key, TimestampTz now)
+{
+	int32_t capacity = lock_resource(resource_id);
+	if (key) {
+		find_by_key_sql.run({pg::int8_param(resource_id), pg::text_param(key)}, SPI_OK_SELECT);
+		if (Statement::rows() > 0) {
+			store::Booking b = store::read_booking(Statement::row(0));
+			return {b.booking_id, store::visible_status(b, now), b.status == "held" ? b.held_until : std::nullopt};
+		}
+	}
+	if (payment_ref) {
+		payment_ref_owner_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
+		if (Statement::rows() > 0)
+			throw Error(SqlState::InvalidParameterValue,
+						"payment_ref " + *payment_ref + " is already used by booking " +
+							std::to_string(*Statement::row(0).int8(1)),
+						"A payment reference belongs to one live hold or purchase.");
+	}
+	if (!range_free(resource_id, capacity, starts, ends, now, 0))
+		return {std::nullopt, "conflict", std::nullopt};
+	try {
+		insert_booking_sql.run({pg::int8_param(resource_id), pg::text_param(holder), pg::timestamptz_param(held_until),
+								pg::timestamptz_param(starts), pg::timestamptz_param(ends), pg::text_param(payment_ref),
+								pg::text_param(key), pg::timestamptz_param(now)},
+							   SPI_OK_INSERT_RETURNING);
+	} catch (const pg::PgError &e) {
+		// Another transaction took this payment reference for a hold on
+		// another resource meanwhile.
+		if (e.data()->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && payment_ref)
+			throw Error(SqlState::InvalidParameterValue, "payment_ref " + *payment_ref + " is already in use",
+						"A payment reference belongs to one live hold or purchase.");
+		throw;
+	}
+	return {*Statement::row(0).int8(1), "held", held_until};
+}
+
+// The lock order of a slot booking's state change: its resource, then its row.
+store::Booking
+lock_booking(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
+			 int32_t *capacity)
+{
+	*capacity = lock_resource(*found.resource_id);
+	store::Booking b = *store::find_booking(found.booking_id, true);
+	if (check_holder && b.holder && (!holder || *holder != *b.holder))
+		throw Error(SqlState::Forbidden, "holder does not match the holder of booking " + std::to_string(b.booking_id),
+					"Pass the holder the booking was made with.");
+	return b;
+}
+
+bool
+lapsed(const store::Booking &b, TimestampTz now)
+{
+	return b.status == "held" && b.held_until && *b.held_until <= now;
+}
+
+bool
+retake_free(const store::Booking &b, int32_t capacity, TimestampTz now)
+{
+	return range_free(*b.resource_id, capacity, *b.starts_at, *b.ends_at, now, b.booking_id);
+}
+
+[[noreturn]] void
+state_conflict(const store::Booking &b, const char *action)
+{
+	throw Error(SqlState::StateConflict,
+				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
+}
+
+// Validate a time range argument pair.
+void
+check_range(const std::optional<TimestampTz> &starts, const std::optional<TimestampTz> &ends)
+{
+	core::require(starts.has_value(), "starts_at");
+	core::require(ends.has_value(), "ends_at");
+	if (TIMESTAMP_NOT_FINITE(*starts) || TIMESTAMP_NOT_FINITE(*ends))
+		throw Error(SqlState::InvalidParameterValue, "starts_at and ends_at must be finite");
+	if (*ends <= *starts)
+		throw Error(SqlState::InvalidParameterValue, "ends_at must be after starts_at");
+}
+
+}  // namespace
+
+namespace slots {
+
+std::string
+confirm(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
+		const std::optional<std::string> &payment_ref, TimestampTz now)
+{
+	int32_t capacity;
+	store::Booking b = lock_booking(found, holder, check_holder, &capacity);
+	if (b.status == "confirmed")
+		return "confirmed";
+	if (b.status != "held" && b.status != "expired")
+		state_conflict(b, "confirm");
+	// A late payment confirms all the same while the range is still free.
+	if (lapsed(b, now) || b.status == "expired") {
+		if (!retake_free(b, capacity, now)) {
+			if (b.status == "held")
+				store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
+			return "expired";
+		}
+	}
+	store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+	return "confirmed";
+}
+
+seats::Released
+release(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder, TimestampTz now)
+{
+	int32_t capacity;
+	store::Booking b = lock_booking(found, holder, check_holder, &capacity);
+	if (lapsed(b, now)) {
+		store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
+		return {"expired", 0};
+	}
+	if (b.status != "held" && b.status != "confirmed")
+		return {b.status, 0};
+	store::set_status(b.booking_id, "released", b.held_until, std::nullopt, now);
+	return {"released", b.spots};
+}
+
+seats::Extended
+extend(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
+	   TimestampTz now)
+{
+	int32_t capacity;
+	store::Booking b = lock_booking(found, holder, true, &capacity);
+	if (b.status != "held" && b.status != "expired")
+		state_conflict(b, "extend the hold of");
+	if ((lapsed(b, now) || b.status == "expired") && !retake_free(b, capacity, now)) {
+		if (b.status == "held")
+			store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
+		return {"expired", b.held_until};
+	}
+	store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+	return {"held", held_until};
+}
+
+int64_t
+expire_lapsed(TimestampTz now, int64_t limit)
+{
+	lapsed_sql.run({pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
+	std::vector<store::Booking> candidates;
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		candidates.push_back(store::read_booking(Statement::row(i)));
+	int64_t expired = 0;
+	for (const store::Booking &found : candidates) {
+		pg::check_for_interrupts();
+		int32_t capacity;
+		store::Booking b = lock_booking(found, std::nullopt, false, &capacity);
+		if (!lapsed(b, now))
+			continue;
+		store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
+		expired++;
+	}
+	return expired;
+}
+
+}  // namespace slots
+
+Datum
+create_resource(FunctionCallInfo fcinfo)
+{
+	auto name = pg::arg_text(fcinfo, 0);
+	auto capacity = pg::arg_int4(fcinfo, 1);
+	core::require(capacity.has_value(), "capacity");
+	core::check_positive(*capacity, "capacity");
+	if (name)
+		core::check_length(name->size(), core::max_name_bytes, "name");
+	int64_t id;
+	{
+		pg::Spi spi;
+		insert_resource_sql.run({pg::text_param(name), pg::int4_param(capacity)}, SPI_OK_INSERT_RETURNING);
+		id = *Statement::row(0).int8(1);
+	}
+	return Int64GetDatum(id);
+}
+
+Datum
+reserve_slot(FunctionCallInfo fcinfo)
+{
+	auto resource_id = pg::arg_int8(fcinfo, 0);
+	std::optional<TimestampTz> starts, ends;
+	if (!PG_ARGISNULL(1))
+		starts = PG_GETARG_TIMESTAMPTZ(1);
+	if (!PG_ARGISNULL(2))
+		ends = PG_GETARG_TIMESTAMPTZ(2);
+	auto holder = pg::arg_text(fcinfo, 3);
+	auto payment_ref = pg::arg_text(fcinfo, 5);
+	auto key = pg::arg_text(fcinfo, 6);
+	core::require(resource_id.has_value(), "resource_id");
+	check_range(starts, ends);
+	core::require(holder.has_value(), "holder");
+	core::require(!PG_ARGISNULL(4), "hold_for");
+	core::check_length(holder->size(), core::max_key_bytes, "holder");
+	if (payment_ref)
+		core::check_length(payment_ref->size(), core::max_key_bytes, "payment_ref");
+	if (key)
+		core::check_length(key->size(), core::max_key_bytes, "idempotency_key");
+	TimestampTz now = pg::transaction_now();
+	TimestampTz held_until = *pg::arg_interval_end(fcinfo, 4, now);
+	core::check_hold_end(held_until, now, "hold_for");
+
+	SlotOutcome r;
+	{
+		pg::Spi spi;
+		r = reserve(*resource_id, *starts, *ends, *holder, held_until, payment_ref, key, now);
+	}
+	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
+								  pg::timestamptz_param(r.held_until)});
+}
+
+}  // namespace booking

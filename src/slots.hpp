@@ -1,0 +1,32 @@
+// Slot bookings' state changes, called by bookings.cpp once it knows a
+// booking's kind. Lock order: the resource row, then the booking row (the
+// same order reserve_slot takes).
+#pragma once
+
+#include "seats.hpp"
+#include "store.hpp"
+
+#include <optional>
+#include <string>
+
+namespace booking::slots {
+
+// confirm for a slot booking (check_holder false for a payment webhook).
+std::string
+confirm(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
+		const std::optional<std::string> &payment_ref, TimestampTz now);
+
+// release (check_holder) or cancel for a slot booking.
+seats::Released
+release(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder, TimestampTz now);
+
+// extend_hold for a slot booking.
+seats::Extended
+extend(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
+	   TimestampTz now);
+
+// Mark at most limit lapsed slot holds expired.
+int64_t
+expire_lapsed(TimestampTz now, int64_t limit);
+
+}  // namespace booking::slots
