@@ -256,7 +256,7 @@ create_resource(FunctionCallInfo fcinfo)
 	auto name = pg::arg_text(fcinfo, 0);
 	auto capacity = pg::arg_int4(fcinfo, 1);
 	core::require(capacity.has_value(), "capacity");
-	core::check_positive(*capacity, "capacity");
+	core::check_capacity(*capacity);
 	if (name)
 		core::check_length(name->size(), core::max_name_bytes, "name");
 	int64_t id;
