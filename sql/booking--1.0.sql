@@ -474,6 +474,29 @@ END
 $$;
 
 ------------------------------------------------------------------------------
+-- Live statistics (shared memory; needs shared_preload_libraries = 'booking')
+------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.stats_read(OUT confirmed bigint, OUT held bigint, OUT waitlisted bigint,
+                                   OUT sold_out bigint, OUT conflict bigint, OUT limit_exceeded bigint,
+                                   OUT promoted bigint, OUT released bigint, OUT expired bigint,
+                                   OUT stats_reset timestamptz)
+RETURNS record
+AS 'MODULE_PATHNAME', 'booking_stats_read'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+-- Counters of this database since the server started or stats_reset():
+-- outcomes by status, promotions, releases and expired holds. Updated at
+-- commit only; an aborted call counts nothing.
+CREATE VIEW booking.stats AS
+SELECT pg_catalog.current_database() AS datname, s.* FROM booking.stats_read() AS s;
+
+CREATE FUNCTION booking.stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'booking_stats_reset'
+LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
+
+------------------------------------------------------------------------------
 -- Privileges: customers buy; organisers (granted by the DBA) run the pools.
 ------------------------------------------------------------------------------
 
@@ -490,6 +513,8 @@ REVOKE ALL ON FUNCTION booking.cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.reconcile(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.stats_read() FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.stats_reset() FROM PUBLIC;
 GRANT USAGE ON SCHEMA booking TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('booking.pool', '');

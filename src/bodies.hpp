@@ -33,4 +33,8 @@ Datum cancel(FunctionCallInfo fcinfo);
 Datum extend_hold(FunctionCallInfo fcinfo);
 Datum expire_holds(FunctionCallInfo fcinfo);
 
+// stats.cpp
+Datum stats_read(FunctionCallInfo fcinfo);
+Datum stats_reset(FunctionCallInfo fcinfo);
+
 }  // namespace booking

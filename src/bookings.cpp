@@ -7,6 +7,7 @@
 #include "pg/fmgr.hpp"
 #include "seats.hpp"
 #include "slots.hpp"
+#include "expiry.hpp"
 #include "store.hpp"
 
 #include <tuple>
@@ -278,34 +279,40 @@ extend_hold(FunctionCallInfo fcinfo)
 								  pg::timestamptz_param(result_until)});
 }
 
+int64_t
+expire_batch(TimestampTz now, int64_t limit, bool skip_locked)
+{
+	int64_t expired = 0;
+	pg::Spi spi;
+	lapsed_roots_sql.run({pg::timestamptz_param(now)}, SPI_OK_SELECT);
+	std::vector<int64_t> roots;
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		roots.push_back(*Statement::row(i).int8(1));
+	for (int64_t root : roots) {
+		pg::check_for_interrupts();
+		if (expired >= limit)
+			break;
+		if (!skip_locked)
+			store::lock_chain(root);
+		else if (!store::try_lock_root(root))
+			continue;  // a buyer holds this tree: next round
+		expired += store::expire_lapsed(root, now, limit - expired);
+		store::promote(root, core::automatic_promotion(), now);
+	}
+	if (expired < limit)
+		expired += seats::expire_lapsed(now, limit - expired, skip_locked);
+	if (expired < limit)
+		expired += slots::expire_lapsed(now, limit - expired, skip_locked);
+	return expired;
+}
+
 Datum
 expire_holds(FunctionCallInfo fcinfo)
 {
 	auto max_count = pg::arg_int4(fcinfo, 0);
 	core::require(max_count.has_value(), "max_count");
 	core::check_positive(*max_count, "max_count");
-	TimestampTz now = pg::transaction_now();
-
-	int64_t expired = 0;
-	{
-		pg::Spi spi;
-		lapsed_roots_sql.run({pg::timestamptz_param(now)}, SPI_OK_SELECT);
-		std::vector<int64_t> roots;
-		for (uint64_t i = 0; i < Statement::rows(); i++)
-			roots.push_back(*Statement::row(i).int8(1));
-		for (int64_t root : roots) {
-			pg::check_for_interrupts();
-			if (expired >= *max_count)
-				break;
-			store::Chain chain = store::lock_chain(root);
-			expired += store::expire_lapsed(root, now, *max_count - expired);
-			store::promote(root, core::automatic_promotion(), now);
-		}
-		if (expired < *max_count)
-			expired += seats::expire_lapsed(now, *max_count - expired);
-		if (expired < *max_count)
-			expired += slots::expire_lapsed(now, *max_count - expired);
-	}
+	int64_t expired = expire_batch(pg::transaction_now(), *max_count, false);
 	return Int32GetDatum(int32_t(expired));
 }
 

@@ -4,9 +4,24 @@
 #include "bodies.hpp"
 #include "pg/boundary.hpp"
 
+#include "stats.hpp"
+#include "worker.hpp"
+
 extern "C" {
 
 PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+
+// GUCs always; shared memory statistics and the expiry worker only when
+// loaded by shared_preload_libraries (everything else works without).
+void
+_PG_init(void)
+{
+	bool preloaded = process_shared_preload_libraries_in_progress;
+	booking::worker::init(preloaded);
+	booking::stats::init(preloaded);
+}
 
 #define BOOKING_ENTRY(name)                                    \
 	PG_FUNCTION_INFO_V1(booking_##name);                       \
@@ -33,5 +48,7 @@ BOOKING_ENTRY(release)
 BOOKING_ENTRY(cancel)
 BOOKING_ENTRY(extend_hold)
 BOOKING_ENTRY(expire_holds)
+BOOKING_ENTRY(stats_read)
+BOOKING_ENTRY(stats_reset)
 
 }  // extern "C"

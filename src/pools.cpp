@@ -4,6 +4,7 @@
 #include "booking/error.hpp"
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
+#include "stats.hpp"
 #include "store.hpp"
 
 #include <algorithm>
@@ -217,6 +218,8 @@ decrement_ticket(FunctionCallInfo fcinfo)
 		outcome = take_tickets(*pool_id, *quantity, holder, held_until, key, now);
 	}
 	const char *status = outcome.status ? outcome.status : outcome.status_text.c_str();
+	if (outcome.status)	 // not an idempotent repeat
+		stats::count_outcome(status);
 	return pg::composite(fcinfo, {pg::int8_param(outcome.booking_id), pg::text_param(status),
 								  pg::int4_param(outcome.remaining), pg::timestamptz_param(outcome.held_until)});
 }

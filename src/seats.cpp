@@ -13,6 +13,7 @@
 #include "core/seatmap.hpp"
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
+#include "stats.hpp"
 
 #include <algorithm>
 
@@ -49,6 +50,10 @@ Statement lock_request_sql(
 
 Statement lock_seats_sql(
 	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE", {INT8ARRAYOID});
+
+Statement lock_seats_skip_sql(
+	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
+	{INT8ARRAYOID});
 
 // The same, for best-available: seats another buyer is taking are skipped.
 Statement try_lock_block_sql(
@@ -149,6 +154,7 @@ struct Reservation {
 	std::optional<TimestampTz> held_until;
 	std::vector<int64_t> seat_ids;
 	std::vector<int64_t> unavailable;
+	bool repeat = false;  // an idempotent repeat: nothing happened
 };
 
 // The result of an earlier call with the same key, if there was one.
@@ -162,7 +168,7 @@ repeat_of(int64_t show_id, const std::optional<std::string> &key, TimestampTz no
 		return std::nullopt;
 	store::Booking b = store::read_booking(Statement::row(0));
 	return Reservation{b.booking_id, store::visible_status(b, now), b.status == "held" ? b.held_until : std::nullopt,
-					   b.seat_ids, {}};
+					   b.seat_ids, {}, true};
 }
 
 // Record a hold of seats (already locked and free) for holder.
@@ -276,6 +282,8 @@ reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const
 Datum
 seats_result(FunctionCallInfo fcinfo, const Reservation &r)
 {
+	if (!r.repeat)
+		stats::count_outcome(r.status);
 	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
 								  pg::timestamptz_param(r.held_until), pg::int8_array_param(r.seat_ids),
 								  pg::int8_array_param(r.unavailable)});
@@ -428,7 +436,7 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 }
 
 int64_t
-expire_lapsed(TimestampTz now, int64_t limit)
+expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
 	lapsed_sql.run({pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
 	std::vector<store::Booking> candidates;
@@ -437,6 +445,9 @@ expire_lapsed(TimestampTz now, int64_t limit)
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();
+		if (skip_locked && lock_seats_skip_sql.run({pg::int8_array_param(found.seat_ids)}, SPI_OK_SELECT) <
+							   found.seat_ids.size())
+			continue;  // a buyer is busy with these seats: next round
 		store::Booking b = lock_booking(found, std::nullopt, false);
 		if (!lapsed(b, now))
 			continue;  // confirmed, extended or released meanwhile

@@ -34,8 +34,9 @@ Extended
 extend(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
 	   TimestampTz now);
 
-// Mark at most limit lapsed seat holds expired and free their seats.
+// Mark at most limit lapsed seat holds expired and free their seats;
+// with skip_locked, a hold whose seats another transaction locks is skipped.
 int64_t
-expire_lapsed(TimestampTz now, int64_t limit);
+expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked);
 
 }  // namespace booking::seats

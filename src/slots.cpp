@@ -12,6 +12,7 @@
 #include "core/slots.hpp"
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
+#include "stats.hpp"
 
 namespace booking {
 
@@ -23,6 +24,9 @@ Statement insert_resource_sql(
 	"INSERT INTO booking.resource (resource_id, name, capacity)"
 	" VALUES (nextval('booking.resource_id_seq'), $1, $2) RETURNING resource_id",
 	{TEXTOID, INT4OID});
+
+Statement lock_resource_skip_sql(
+	"SELECT capacity FROM booking.resource WHERE resource_id = $1 FOR NO KEY UPDATE SKIP LOCKED", {INT8OID});
 
 Statement lock_resource_sql("SELECT capacity FROM booking.resource WHERE resource_id = $1 FOR NO KEY UPDATE",
 							{INT8OID});
@@ -85,6 +89,7 @@ struct SlotOutcome {
 	std::optional<int64_t> booking_id;
 	std::string status;
 	std::optional<TimestampTz> held_until;
+	bool repeat = false;  // an idempotent repeat: nothing happened
 };
 
 // Hold [starts, ends) on a resource for holder.
@@ -97,7 +102,8 @@ reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::st
 		find_by_key_sql.run({pg::int8_param(resource_id), pg::text_param(key)}, SPI_OK_SELECT);
 		if (Statement::rows() > 0) {
 			store::Booking b = store::read_booking(Statement::row(0));
-			return {b.booking_id, store::visible_status(b, now), b.status == "held" ? b.held_until : std::nullopt};
+			return {b.booking_id, store::visible_status(b, now), b.status == "held" ? b.held_until : std::nullopt,
+					true};
 		}
 	}
 	if (payment_ref) {
@@ -229,7 +235,7 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 }
 
 int64_t
-expire_lapsed(TimestampTz now, int64_t limit)
+expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
 	lapsed_sql.run({pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
 	std::vector<store::Booking> candidates;
@@ -238,6 +244,8 @@ expire_lapsed(TimestampTz now, int64_t limit)
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();
+		if (skip_locked && lock_resource_skip_sql.run({pg::int8_param(*found.resource_id)}, SPI_OK_SELECT) == 0)
+			continue;  // a buyer is busy with this resource: next round
 		int32_t capacity;
 		store::Booking b = lock_booking(found, std::nullopt, false, &capacity);
 		if (!lapsed(b, now))
@@ -298,6 +306,8 @@ reserve_slot(FunctionCallInfo fcinfo)
 		pg::Spi spi;
 		r = reserve(*resource_id, *starts, *ends, *holder, held_until, payment_ref, key, now);
 	}
+	if (!r.repeat)
+		stats::count_outcome(r.status);
 	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
 								  pg::timestamptz_param(r.held_until)});
 }

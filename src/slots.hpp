@@ -25,8 +25,9 @@ seats::Extended
 extend(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
 	   TimestampTz now);
 
-// Mark at most limit lapsed slot holds expired.
+// Mark at most limit lapsed slot holds expired; with skip_locked, a hold
+// whose resource another transaction locks is skipped.
 int64_t
-expire_lapsed(TimestampTz now, int64_t limit);
+expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked);
 
 }  // namespace booking::slots

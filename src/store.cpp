@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include "booking/error.hpp"
+#include "stats.hpp"
 
 #include <algorithm>
 
@@ -42,6 +43,8 @@ Statement take_root_sql(
 
 // Most pools have no parent: lock the one row with a plain index scan.
 Statement lock_one_sql(POOL_COLUMNS " WHERE pool_id = $1 FOR NO KEY UPDATE", {INT8OID});
+
+Statement lock_root_skip_sql("SELECT 1 FROM booking.pool WHERE pool_id = $1 FOR NO KEY UPDATE SKIP LOCKED", {INT8OID});
 
 Statement lock_many_sql(POOL_COLUMNS " WHERE pool_id = ANY ($1) ORDER BY pool_id FOR NO KEY UPDATE", {INT8ARRAYOID});
 
@@ -229,6 +232,12 @@ try_take_root(int64_t pool_id, int32_t spots, const std::optional<std::string> &
 	return RootTake{*r.int8(1), *r.int4(2)};
 }
 
+bool
+try_lock_root(int64_t root_id)
+{
+	return lock_root_skip_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT) == 1;
+}
+
 Chain
 lock_chain(int64_t pool_id)
 {
@@ -283,6 +292,7 @@ expire_lapsed(int64_t root_id, TimestampTz now, int64_t limit)
 	expire_lapsed_sql.run({pg::int8_param(root_id), pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
 	int64_t expired = *Statement::row(0).int8(1);
 	next_expiry_sql.run({pg::int8_param(root_id)}, SPI_OK_UPDATE);
+	stats::count(stats::Expired, expired);
 	return expired;
 }
 
@@ -327,6 +337,7 @@ promote(int64_t root_id, const core::PromotionPolicy &policy, TimestampTz now)
 	for (const auto &w : promoted)
 		ids.push_back(w.booking_id);
 	confirm_many_sql.run({pg::int8_array_param(ids), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
+	stats::count(stats::Promoted, int64_t(promoted.size()));
 
 	std::vector<int64_t> pool_ids;
 	std::vector<int32_t> confirmed, waitlisted;
@@ -428,6 +439,14 @@ set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> he
 	set_status_sql.run({pg::int8_param(booking_id), pg::text_param(status), pg::timestamptz_param(held_until),
 						pg::text_param(payment_ref), pg::timestamptz_param(now)},
 					   SPI_OK_UPDATE);
+	// Every confirm, release and expiry of one booking passes here.
+	std::string_view s(status);
+	if (s == "confirmed")
+		stats::count(stats::Confirmed);
+	else if (s == "released")
+		stats::count(stats::Released);
+	else if (s == "expired")
+		stats::count(stats::Expired);
 }
 
 std::string

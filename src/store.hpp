@@ -46,6 +46,10 @@ struct Peek {
 	std::optional<TimestampTz> next_expiry;	 // the pool's own; meaningful on a root
 };
 
+// Lock a root pool unless another transaction holds it (SKIP LOCKED).
+bool
+try_lock_root(int64_t root_id);
+
 // Read a pool without locking it; PT404 when it does not exist.
 Peek
 peek(int64_t pool_id);

@@ -6,6 +6,7 @@
 #include "booking/error.hpp"
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
+#include "stats.hpp"
 #include "store.hpp"
 
 namespace booking {
@@ -16,6 +17,7 @@ struct Registration {
 	std::optional<int64_t> booking_id;
 	std::string status;
 	std::optional<int32_t> position;
+	bool repeat = false;  // an idempotent repeat: nothing happened
 };
 
 // Register spots in a locked, settled chain.
@@ -28,7 +30,7 @@ register_spots(int64_t pool_id, int32_t spots, const std::optional<std::string> 
 
 	if (key) {
 		if (auto first = store::find_by_key(pool_id, *key)) {
-			Registration repeat{first->booking_id, store::visible_status(*first, now), std::nullopt};
+			Registration repeat{first->booking_id, store::visible_status(*first, now), std::nullopt, true};
 			if (first->status == "waitlisted")
 				repeat.position = store::waitlist_position(pool_id, first->booking_id);
 			return repeat;
@@ -78,6 +80,8 @@ register_spots(FunctionCallInfo fcinfo)
 		pg::Spi spi;
 		r = register_spots(*pool_id, *spots, holder, key, now);
 	}
+	if (!r.repeat)
+		stats::count_outcome(r.status);
 	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
 								  pg::int4_param(r.position)});
 }

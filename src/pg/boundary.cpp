@@ -57,6 +57,19 @@ encode_sqlstate(const char *code) noexcept
 Datum
 run(FunctionCallInfo fcinfo, Body body)
 {
+	struct Call {
+		Body body;
+		FunctionCallInfo fcinfo;
+	} call{body, fcinfo};
+	return run_detached([](void *arg) {
+		auto *c = static_cast<Call *>(arg);
+		return c->body(c->fcinfo);
+	}, &call);
+}
+
+Datum
+run_detached(Datum (*body)(void *), void *arg)
+{
 	static Report report;
 	ErrorData *pg_error = nullptr;
 	bool failed = false;
@@ -65,7 +78,7 @@ run(FunctionCallInfo fcinfo, Body body)
 
 	error_context = CurrentMemoryContext;
 	try {
-		result = body(fcinfo);
+		result = body(arg);
 	} catch (const PgError &e) {
 		pg_error = e.data();
 		failed = true;

@@ -105,4 +105,9 @@ using Body = Datum (*)(FunctionCallInfo);
 Datum
 run(FunctionCallInfo fcinfo, Body body);
 
+// The same for C++ called from a C frame that is not a SQL function (the
+// background worker): body(arg), errors reported with ereport.
+Datum
+run_detached(Datum (*body)(void *), void *arg);
+
 }  // namespace booking::pg

@@ -79,9 +79,9 @@ arg_interval_end(FunctionCallInfo fcinfo, int n, TimestampTz from)
 Datum
 composite(FunctionCallInfo fcinfo, std::initializer_list<Param> values)
 {
-	Datum datums[8];
-	bool nulls[8];
-	if (values.size() > 8)
+	Datum datums[16];
+	bool nulls[16];
+	if (values.size() > 16)
 		throw Error(SqlState::Internal, "booking: result has too many columns");
 	int i = 0;
 	for (const Param &p : values) {
