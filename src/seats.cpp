@@ -41,12 +41,23 @@ Statement insert_seats_sql(
 	" RETURNING seat_id",
 	{INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID});
 
-// The requested seats, locked in ascending id order, with their owners.
-Statement lock_request_sql(
-	"SELECT s.seat_id, s.show_id, s.booking_id, s.held_until, b.holder, b.status"
-	"  FROM booking.seat s LEFT JOIN booking.booking b ON b.booking_id = s.booking_id"
-	" WHERE s.seat_id = ANY ($1) ORDER BY s.seat_id FOR NO KEY UPDATE OF s",
+#define REQUEST_COLUMNS                                                                 \
+	"SELECT s.seat_id, s.show_id, s.booking_id, s.held_until, b.holder, b.status"      \
+	"  FROM booking.seat s LEFT JOIN booking.booking b ON b.booking_id = s.booking_id" \
+	" WHERE s.seat_id = ANY ($1) ORDER BY s.seat_id"
+
+// The requested seats with their owners and their show's notify flag, as
+// last committed: a conflict is answered from this without taking a lock
+// (so without a durable commit).
+Statement peek_request_sql(
+	"SELECT s.seat_id, s.show_id, s.booking_id, s.held_until, b.holder, b.status, sh.notify"
+	"  FROM booking.seat s JOIN booking.show sh ON sh.show_id = s.show_id"
+	"  LEFT JOIN booking.booking b ON b.booking_id = s.booking_id"
+	" WHERE s.seat_id = ANY ($1) ORDER BY s.seat_id",
 	{INT8ARRAYOID});
+
+// The same, locked in ascending id order.
+Statement lock_request_sql(REQUEST_COLUMNS " FOR NO KEY UPDATE OF s", {INT8ARRAYOID});
 
 Statement lock_seats_sql(
 	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE", {INT8ARRAYOID});
@@ -68,11 +79,19 @@ Statement seat_map_sql(
 	"  FROM booking.seat WHERE show_id = $1 AND ($2::text IS NULL OR section = $2)",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID});
 
+// Record a hold and give it its seats, in one statement.
 Statement insert_booking_sql(
-	"INSERT INTO booking.booking (booking_id, kind, show_id, spots, status, holder, held_until, idempotency_key,"
-	"                             seat_ids, created_at, updated_at)"
-	" VALUES (nextval('booking.booking_id_seq'), 'seats', $1, cardinality($2), 'held', $3, $4, $5, $2, $6, $6)"
-	" RETURNING booking_id",
+	"WITH held AS ("
+	"  INSERT INTO booking.booking (booking_id, kind, show_id, spots, status, holder, held_until, idempotency_key,"
+	"                               seat_ids, created_at, updated_at)"
+	"  VALUES (nextval('booking.booking_id_seq'), 'seats', $1, cardinality($2), 'held', $3, $4, $5, $2, $6, $6)"
+	"  RETURNING booking_id"
+	"), assigned AS ("
+	"  UPDATE booking.seat s SET booking_id = held.booking_id, held_until = $4"
+	"    FROM held WHERE s.seat_id = ANY ($2)"
+	"  RETURNING 1"
+	")"
+	"SELECT booking_id, (SELECT count(*) FROM assigned) FROM held",
 	{INT8OID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
 
 Statement find_by_key_sql(
@@ -116,14 +135,18 @@ Statement notify_sql("SELECT pg_notify($1, $2)", {TEXTOID, TEXTOID});
 // NOTIFY payloads must stay under 8000 bytes.
 constexpr std::size_t max_payload = 7900;
 
-// Tell listeners of show_id which seats changed, when the show asks for it.
+// Tell listeners of show_id which seats changed (notify: whether the show
+// asks for it, when the caller knows).
 void
-notify_changed(int64_t show_id, std::vector<int64_t> seat_ids)
+notify_changed(int64_t show_id, std::vector<int64_t> seat_ids, std::optional<bool> notify = std::nullopt)
 {
 	if (seat_ids.empty())
 		return;
-	show_sql.run({pg::int8_param(show_id)}, SPI_OK_SELECT);
-	if (Statement::rows() == 0 || !*Statement::row(0).boolean(1))
+	if (!notify) {
+		show_sql.run({pg::int8_param(show_id)}, SPI_OK_SELECT);
+		notify = Statement::rows() > 0 && *Statement::row(0).boolean(1);
+	}
+	if (!*notify)
 		return;
 	std::sort(seat_ids.begin(), seat_ids.end());
 	std::string channel = "booking_show_" + std::to_string(show_id);
@@ -174,16 +197,54 @@ repeat_of(int64_t show_id, const std::optional<std::string> &key, TimestampTz no
 // Record a hold of seats (already locked and free) for holder.
 Reservation
 hold_seats(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
-		   const std::optional<std::string> &key, TimestampTz now)
+		   const std::optional<std::string> &key, TimestampTz now, std::optional<bool> notify = std::nullopt)
 {
 	insert_booking_sql.run({pg::int8_param(show_id), pg::int8_array_param(seat_ids), pg::text_param(holder),
 							pg::timestamptz_param(held_until), pg::text_param(key), pg::timestamptz_param(now)},
-						   SPI_OK_INSERT_RETURNING);
-	int64_t id = *Statement::row(0).int8(1);
-	assign_seats_sql.run({pg::int8_array_param(seat_ids), pg::int8_param(id), pg::timestamptz_param(held_until)},
-						 SPI_OK_UPDATE);
-	notify_changed(show_id, seat_ids);
+						   SPI_OK_SELECT);
+	pg::Row r = Statement::row(0);
+	int64_t id = *r.int8(1);
+	if (*r.int8(2) != int64_t(seat_ids.size()))
+		throw Error(SqlState::Internal, "booking: hold " + std::to_string(id) + " did not get all its seats");
+	notify_changed(show_id, seat_ids, notify);
 	return {id, "held", held_until, seat_ids, {}};
+}
+
+// Who has the requested seats, from the rows of REQUEST_COLUMNS.
+struct RequestScan {
+	std::vector<int64_t> unavailable;				// held or sold by someone else
+	std::vector<std::pair<int64_t, int64_t>> mine;	// (booking, seat) of the holder's own live holds
+};
+
+RequestScan
+scan_request(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz now)
+{
+	RequestScan scan;
+	uint64_t n = Statement::rows();
+	std::size_t next = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		pg::Row r = Statement::row(i);
+		int64_t seat = *r.int8(1);
+		if (next < seat_ids.size() && seat_ids[next] < seat)
+			throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
+		next++;
+		if (*r.int8(2) != show_id) {
+			require_show(show_id);	// an unknown show is PT404 (this ends the scan)
+			throw Error(SqlState::InvalidParameterValue,
+						"seat " + std::to_string(seat) + " is not in show " + std::to_string(show_id));
+		}
+		auto owner = r.int8(3);
+		auto until = r.timestamptz(4);
+		if (!owner || (until && *until <= now))
+			continue;  // free, or its hold lapsed
+		if (until && r.text(5) == holder && r.text(6) == std::string("held"))
+			scan.mine.emplace_back(*owner, seat);
+		else
+			scan.unavailable.push_back(seat);
+	}
+	if (next < seat_ids.size())
+		throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
+	return scan;
 }
 
 // Take seat ids (sorted) for holder, all or none.
@@ -191,39 +252,26 @@ Reservation
 reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
 		const std::optional<std::string> &key, TimestampTz now)
 {
-	require_show(show_id);
-	if (auto repeat = repeat_of(show_id, key, now))
-		return *repeat;
+	if (key) {
+		require_show(show_id);
+		if (auto repeat = repeat_of(show_id, key, now))
+			return *repeat;
+	}
+
+	// Seats someone else has in the last committed state: answer at once.
+	peek_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
+	if (Statement::rows() == 0)
+		require_show(show_id);	// PT404 for the show before the seats
+	bool notify = Statement::rows() > 0 && Statement::row(0).boolean(7).value_or(false);
+	RequestScan scan = scan_request(show_id, seat_ids, holder, now);
+	if (!scan.unavailable.empty())
+		return {std::nullopt, "conflict", std::nullopt, seat_ids, scan.unavailable};
 
 	lock_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
-	uint64_t n = Statement::rows();
-	std::vector<int64_t> unavailable;
-	std::vector<std::pair<int64_t, int64_t>> mine;	// (booking, seat) of the holder's own live holds
-	std::size_t next = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		pg::Row r = Statement::row(i);
-		int64_t seat = *r.int8(1);
-		while (next < seat_ids.size() && seat_ids[next] < seat)
-			throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
-		next++;
-		if (*r.int8(2) != show_id)
-			throw Error(SqlState::InvalidParameterValue,
-						"seat " + std::to_string(seat) + " is not in show " + std::to_string(show_id));
-		auto owner = r.int8(3);
-		auto until = r.timestamptz(4);
-		bool taken = owner && (!until || *until > now);
-		if (!taken)
-			continue;
-		bool own_hold = until && r.text(5) == holder && r.text(6) == std::string("held");
-		if (own_hold)
-			mine.emplace_back(*owner, seat);
-		else
-			unavailable.push_back(seat);
-	}
-	if (next < seat_ids.size())
-		throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
-	if (!unavailable.empty())
-		return {std::nullopt, "conflict", std::nullopt, seat_ids, unavailable};
+	scan = scan_request(show_id, seat_ids, holder, now);
+	if (!scan.unavailable.empty())
+		return {std::nullopt, "conflict", std::nullopt, seat_ids, scan.unavailable};
+	std::vector<std::pair<int64_t, int64_t>> &mine = scan.mine;
 
 	// The holder asked again for seats it holds: they move to the new hold.
 	std::sort(mine.begin(), mine.end());
@@ -239,7 +287,7 @@ reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string
 		shrink_sql.run({pg::int8_param(owner), pg::int8_array_param(kept), pg::timestamptz_param(now)},
 					   SPI_OK_UPDATE);
 	}
-	return hold_seats(show_id, seat_ids, holder, held_until, key, now);
+	return hold_seats(show_id, seat_ids, holder, held_until, key, now, notify);
 }
 
 // Find and take quantity adjacent seats. Seats another buyer is locking are
