@@ -8,7 +8,10 @@ OBJS = $(SRCS:.cpp=.o)
 
 PG_CONFIG ?= pg_config
 
-PG_CPPFLAGS = -I$(srcdir)/include -I$(srcdir)/src
+# -MMD -MP: PGXS tracks no header dependencies for C++ sources, and an object
+# built against an older header (a struct that gained a field) is memory
+# corruption waiting to happen. The .d files fix that.
+PG_CPPFLAGS = -I$(srcdir)/include -I$(srcdir)/src -MMD -MP
 PG_CXXFLAGS = -std=c++17 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK  = -lstdc++
 
@@ -20,3 +23,6 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+-include $(SRCS:.cpp=.d)
+EXTRA_CLEAN = $(SRCS:.cpp=.d)

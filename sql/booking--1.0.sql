@@ -32,6 +32,8 @@ CREATE TABLE booking.pool (
     waitlisted     integer NOT NULL DEFAULT 0,
     -- on a root: no hold of the tree lapses before this (NULL: none held)
     next_expiry    timestamptz,
+    -- capacity handed to this pool's shards (their budgets); see pool_shard
+    sharded        integer NOT NULL DEFAULT 0,
     created_at     timestamptz NOT NULL DEFAULT now(),
     -- The database itself refuses an oversold pool or a negative counter.
     -- One constraint only: PostgreSQL parses every CHECK of a table for each
@@ -39,7 +41,26 @@ CREATE TABLE booking.pool (
     -- The arguments' rules (capacity >= 0, a parent before its child, ...)
     -- are enforced by the functions and verified by booking.check().
     CONSTRAINT pool_not_oversold
-        CHECK (confirmed >= 0 AND held >= 0 AND waitlisted >= 0 AND confirmed::bigint + held <= capacity)
+        CHECK (confirmed >= 0 AND held >= 0 AND waitlisted >= 0 AND sharded >= 0
+               AND confirmed::bigint + held + sharded <= capacity)
+) WITH (fillfactor = 50);
+
+-- A sharded root pool spreads part of its capacity over shard rows, so that
+-- concurrent buyers of one hot pool update different rows instead of queueing
+-- on one. Each shard sells from its budget alone; the pool's counters are its
+-- own row's plus its shards'. Any change that needs the whole pool locks the
+-- pool row, then every shard in ascending order, and takes the unused budgets
+-- back first.
+CREATE TABLE booking.pool_shard (
+    pool_id     bigint NOT NULL,
+    shard       integer NOT NULL,
+    budget      integer NOT NULL DEFAULT 0,
+    confirmed   integer NOT NULL DEFAULT 0,
+    held        integer NOT NULL DEFAULT 0,
+    -- no hold taken from this shard lapses before this
+    next_expiry timestamptz,
+    PRIMARY KEY (pool_id, shard),
+    CONSTRAINT shard_within_budget CHECK (confirmed >= 0 AND held >= 0 AND confirmed::bigint + held <= budget)
 ) WITH (fillfactor = 50);
 
 CREATE INDEX pool_root ON booking.pool (root_id);
@@ -61,6 +82,7 @@ CREATE TABLE booking.booking (
     payment_ref     text,
     idempotency_key text,
     seat_ids        bigint[],          -- kind seats: the seats, ascending
+    shard           integer,           -- kind ticket: the shard whose budget it took (NULL: the pool row)
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
     -- No CHECK constraints, for the same reason as on booking.pool: only the
@@ -256,11 +278,17 @@ LANGUAGE C STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ------------------------------------------------------------------------------
 
 CREATE VIEW booking.pool_status AS
-SELECT p.pool_id, p.name, p.parent_id, p.capacity, p.confirmed,
-       p.held - l.spots AS held,
-       p.capacity - p.confirmed - (p.held - l.spots) AS available,
+SELECT p.pool_id, p.name, p.parent_id, p.capacity, p.confirmed OPERATOR(pg_catalog.+) sh.confirmed AS confirmed,
+       p.held OPERATOR(pg_catalog.+) sh.held OPERATOR(pg_catalog.-) l.spots AS held,
+       p.capacity OPERATOR(pg_catalog.-) (p.confirmed OPERATOR(pg_catalog.+) sh.confirmed)
+                  OPERATOR(pg_catalog.-) (p.held OPERATOR(pg_catalog.+) sh.held OPERATOR(pg_catalog.-) l.spots)
+           AS available,
        p.waitlisted, p.shards
   FROM booking.pool p
+ CROSS JOIN LATERAL (
+       SELECT coalesce(pg_catalog.sum(s.confirmed), 0)::integer AS confirmed,
+              coalesce(pg_catalog.sum(s.held), 0)::integer AS held
+         FROM booking.pool_shard s WHERE s.pool_id OPERATOR(pg_catalog.=) p.pool_id) AS sh
  CROSS JOIN LATERAL (
        SELECT coalesce(sum(b.spots), 0)::integer AS spots
          FROM booking.booking b
@@ -317,11 +345,16 @@ AS $$
          CROSS JOIN LATERAL unnest(c.path) AS a(id)
          WHERE b.kind = 'ticket'
          GROUP BY a.id
+    ), shards AS (
+        SELECT pool_id, sum(confirmed) AS confirmed, sum(held) AS held, sum(budget) AS budget
+          FROM booking.pool_shard GROUP BY pool_id
     ), counted AS (
-        SELECT p.pool_id, p.capacity, p.confirmed, p.held, p.waitlisted,
+        SELECT p.pool_id, p.capacity,
+               p.confirmed + coalesce(s.confirmed, 0) AS confirmed, p.held + coalesce(s.held, 0) AS held,
+               p.waitlisted,
                coalesce(a.confirmed, 0) AS real_confirmed, coalesce(a.held, 0) AS real_held,
                coalesce(a.waitlisted, 0) AS real_waitlisted
-          FROM booking.pool p LEFT JOIN actual a ON a.pool_id = p.pool_id
+          FROM booking.pool p LEFT JOIN actual a ON a.pool_id = p.pool_id LEFT JOIN shards s ON s.pool_id = p.pool_id
     )
     SELECT 'pool', pool_id, format('oversold: %s confirmed + %s held > capacity %s', real_confirmed, real_held, capacity)
       FROM counted WHERE real_confirmed + real_held > capacity
@@ -335,6 +368,27 @@ AS $$
     SELECT 'pool', pool_id, format('counter waitlisted = %s but rows say %s', waitlisted, real_waitlisted)
       FROM counted WHERE waitlisted <> real_waitlisted
     UNION ALL
+    SELECT 'pool', x.pool_id, format('shard %s counts %s confirmed and %s held, rows say %s and %s',
+                                     x.shard, x.confirmed, x.held, x.real_confirmed, x.real_held)
+      FROM (SELECT s.pool_id, s.shard, s.confirmed, s.held,
+                   coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0) AS real_confirmed,
+                   coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0) AS real_held
+              FROM booking.pool_shard s
+              LEFT JOIN booking.booking b ON b.pool_id = s.pool_id AND b.shard = s.shard AND b.kind = 'ticket'
+             GROUP BY s.pool_id, s.shard, s.confirmed, s.held) AS x
+     WHERE x.confirmed <> x.real_confirmed OR x.held <> x.real_held
+    UNION ALL
+    SELECT 'pool', p.pool_id, format('sharded = %s but its shards have budgets of %s', p.sharded,
+                                     coalesce(sum(s.budget), 0))
+      FROM booking.pool p LEFT JOIN booking.pool_shard s ON s.pool_id = p.pool_id
+     GROUP BY p.pool_id, p.sharded
+    HAVING p.sharded <> coalesce(sum(s.budget), 0)
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('taken from shard %s, which pool %s does not have', b.shard, b.pool_id)
+      FROM booking.booking b
+     WHERE b.shard IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM booking.pool_shard s WHERE s.pool_id = b.pool_id AND s.shard = b.shard)
+    UNION ALL
     SELECT 'pool', p.pool_id, 'path does not match parent chain'
       FROM booking.pool p LEFT JOIN booking.pool q ON q.pool_id = p.parent_id
      WHERE p.path IS DISTINCT FROM
@@ -345,7 +399,9 @@ AS $$
       FROM booking.booking b
       JOIN booking.pool p ON p.pool_id = b.pool_id
       JOIN booking.pool r ON r.pool_id = p.root_id
-     WHERE b.status = 'held' AND (r.next_expiry IS NULL OR r.next_expiry > b.held_until)
+     WHERE b.status = 'held'
+       AND coalesce(least(r.next_expiry, (SELECT min(s.next_expiry) FROM booking.pool_shard s
+                                           WHERE s.pool_id = r.pool_id)), 'infinity') > b.held_until
     UNION ALL
     SELECT 'pool', p.pool_id, format('invalid definition: capacity %s, shards %s, max_per_holder %s, parent %s',
                                      p.capacity, p.shards, p.max_per_holder, p.parent_id)
@@ -423,7 +479,9 @@ AS $$
      WHERE c.auto_promote
        AND NOT EXISTS (SELECT 1 FROM booking.pool a
                         WHERE a.pool_id = ANY (c.path)
-                          AND a.capacity - a.confirmed - a.held < h.spots)
+                          AND a.capacity - a.confirmed - a.held
+                              - (SELECT coalesce(sum(s.confirmed + s.held), 0) FROM booking.pool_shard s
+                                  WHERE s.pool_id = a.pool_id) < h.spots)
 $$;
 
 -- Recompute counters from the rows; returns how many pools were corrected.
@@ -441,8 +499,11 @@ BEGIN
             RAISE EXCEPTION 'pool % does not exist', reconcile.pool_id USING ERRCODE = 'PT404';
         END IF;
     END IF;
-    -- Lock in ascending id order (roots before their descendants).
+    -- Lock in ascending id order (roots before their descendants), then the shards.
     PERFORM 1 FROM booking.pool p WHERE root IS NULL OR p.root_id = root ORDER BY p.pool_id FOR NO KEY UPDATE;
+    PERFORM 1 FROM booking.pool_shard s JOIN booking.pool p ON p.pool_id = s.pool_id
+      WHERE root IS NULL OR p.root_id = root ORDER BY s.pool_id, s.shard FOR NO KEY UPDATE OF s;
+    -- Pools whose counters (their row's plus their shards') differ from the rows.
     WITH actual AS (
         SELECT a.id AS pool_id,
                coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0)::integer AS confirmed,
@@ -453,17 +514,43 @@ BEGIN
          CROSS JOIN LATERAL unnest(c.path) AS a(id)
          WHERE b.kind = 'ticket' AND (root IS NULL OR c.root_id = root)
          GROUP BY a.id
-    ), fixed AS (
-        UPDATE booking.pool p
-           SET confirmed = coalesce(a.confirmed, 0), held = coalesce(a.held, 0),
-               waitlisted = coalesce(a.waitlisted, 0)
-          FROM booking.pool q LEFT JOIN actual a ON a.pool_id = q.pool_id
-         WHERE p.pool_id = q.pool_id AND (root IS NULL OR q.root_id = root)
-           AND (p.confirmed, p.held, p.waitlisted)
-               IS DISTINCT FROM (coalesce(a.confirmed, 0), coalesce(a.held, 0), coalesce(a.waitlisted, 0))
-        RETURNING 1
+    ), shards AS (
+        SELECT ps.pool_id, sum(ps.confirmed)::integer AS confirmed, sum(ps.held)::integer AS held
+          FROM booking.pool_shard ps GROUP BY ps.pool_id
     )
-    SELECT count(*) INTO corrected FROM fixed;
+    SELECT count(*) INTO corrected
+      FROM booking.pool p LEFT JOIN actual a ON a.pool_id = p.pool_id LEFT JOIN shards s ON s.pool_id = p.pool_id
+     WHERE (root IS NULL OR p.root_id = root)
+       AND (p.confirmed + coalesce(s.confirmed, 0), p.held + coalesce(s.held, 0), p.waitlisted)
+           IS DISTINCT FROM (coalesce(a.confirmed, 0), coalesce(a.held, 0), coalesce(a.waitlisted, 0));
+
+    -- Fold every shard back into its pool row, then write the counters from
+    -- the rows; buyers refill the shards on demand.
+    UPDATE booking.booking b SET shard = NULL
+      FROM booking.pool p
+     WHERE b.pool_id = p.pool_id AND b.shard IS NOT NULL AND (root IS NULL OR p.root_id = root);
+    UPDATE booking.pool_shard s SET budget = 0, confirmed = 0, held = 0, next_expiry = NULL
+      FROM booking.pool p
+     WHERE p.pool_id = s.pool_id AND (root IS NULL OR p.root_id = root)
+       AND (s.budget, s.confirmed, s.held) <> (0, 0, 0);
+    UPDATE booking.pool p SET sharded = 0 WHERE p.sharded <> 0 AND (root IS NULL OR p.root_id = root);
+    WITH actual AS (
+        SELECT a.id AS pool_id,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0)::integer AS confirmed,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0)::integer AS held,
+               coalesce(sum(b.spots) FILTER (WHERE b.status = 'waitlisted'), 0)::integer AS waitlisted
+          FROM booking.booking b
+          JOIN booking.pool c ON c.pool_id = b.pool_id
+         CROSS JOIN LATERAL unnest(c.path) AS a(id)
+         WHERE b.kind = 'ticket' AND (root IS NULL OR c.root_id = root)
+         GROUP BY a.id
+    )
+    UPDATE booking.pool p
+       SET confirmed = coalesce(a.confirmed, 0), held = coalesce(a.held, 0), waitlisted = coalesce(a.waitlisted, 0)
+      FROM booking.pool q LEFT JOIN actual a ON a.pool_id = q.pool_id
+     WHERE p.pool_id = q.pool_id AND (root IS NULL OR q.root_id = root)
+       AND (p.confirmed, p.held, p.waitlisted)
+           IS DISTINCT FROM (coalesce(a.confirmed, 0), coalesce(a.held, 0), coalesce(a.waitlisted, 0));
     -- The earliest hold end of each tree, so read-time expiry sees every hold.
     UPDATE booking.pool r
        SET next_expiry = (SELECT min(b.held_until) FROM booking.booking b JOIN booking.pool c ON c.pool_id = b.pool_id
@@ -519,6 +606,7 @@ GRANT USAGE ON SCHEMA booking TO PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('booking.pool', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.booking', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.pool_shard', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.pool_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.booking_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.show', '');

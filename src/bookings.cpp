@@ -52,6 +52,9 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 	Opened o{store::lock_chain(*found.pool_id), {}};
 	store::settle(o.chain, now);
 	o.booking = *store::find_booking(booking_id, true);
+	// A booking taken from a shard changes on its pool's row like any other.
+	store::detach_from_shard(o.booking);
+	o.booking.shard.reset();
 	if (check_holder && o.booking.holder && (!holder || *holder != *o.booking.holder))
 		throw Error(SqlState::Forbidden,
 					"holder does not match the holder of booking " + std::to_string(booking_id),

@@ -25,6 +25,23 @@ Statement insert_pool_sql(
 	" RETURNING pool_id",
 	{TEXTOID, INT8OID, INT8OID, INT8ARRAYOID, INT4OID, INT4OID, INT4OID, BOOLOID});
 
+// A sharded pool's available spots now: its row's and its shards' counters.
+Statement remaining_sql(
+	"SELECT p.capacity - p.confirmed - p.held"
+	"       - coalesce((SELECT sum(s.confirmed + s.held) FROM booking.pool_shard s WHERE s.pool_id = $1), 0)::integer"
+	"  FROM booking.pool p WHERE p.pool_id = $1",
+	{INT8OID});
+
+// A sharded root pool's shards, its capacity spread over them.
+Statement insert_shards_sql(
+	"WITH shards AS ("
+	"  INSERT INTO booking.pool_shard (pool_id, shard, budget)"
+	"  SELECT $1, g, $2 / $3 + CASE WHEN g < $2 % $3 THEN 1 ELSE 0 END FROM generate_series(0, $3 - 1) AS g"
+	"  RETURNING 1"
+	")"
+	"UPDATE booking.pool SET sharded = $2 WHERE pool_id = $1",
+	{INT8OID, INT4OID, INT4OID});
+
 Statement set_capacity_sql("UPDATE booking.pool SET capacity = $2 WHERE pool_id = $1", {INT8OID, INT4OID});
 
 // The largest group waiting in a pool or its sub-pools.
@@ -35,8 +52,11 @@ Statement largest_waiting_sql(
 	{INT8OID});
 
 Statement availability_sql(
-	"SELECT p.capacity, p.confirmed, p.held, p.waitlisted, r.next_expiry"
+	"SELECT p.capacity, p.confirmed + coalesce(s.confirmed, 0), p.held + coalesce(s.held, 0), p.waitlisted,"
+	"       least(r.next_expiry, (SELECT min(next_expiry) FROM booking.pool_shard WHERE pool_id = r.pool_id))"
 	"  FROM booking.pool p JOIN booking.pool r ON r.pool_id = p.root_id"
+	"  LEFT JOIN LATERAL (SELECT sum(confirmed)::integer AS confirmed, sum(held)::integer AS held"
+	"                       FROM booking.pool_shard WHERE pool_id = p.pool_id) AS s ON true"
 	" WHERE p.pool_id = $1",
 	{INT8OID});
 
@@ -64,7 +84,11 @@ struct TicketOutcome {
 	std::string status_text;  // for an idempotent repeat, the booking's current status
 };
 
-// Take spots from a locked chain, all or nothing.
+TicketOutcome
+take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
+			std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
+
+// Take spots from a pool, all or nothing.
 TicketOutcome
 take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
@@ -75,16 +99,33 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 	bool simple = peek.path.size() == 1 && !peek.max_per_holder && !key &&
 				  (!peek.next_expiry || *peek.next_expiry > now) && peek.pool.waitlisted == 0;
 	if (simple) {
-		if (core::available(peek.pool) < quantity)
-			return {std::nullopt, "sold_out", int32_t(std::max<int64_t>(core::available(peek.pool), 0)),
-					std::nullopt, {}};
-		if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
-			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
+		int64_t available = core::available(peek.pool);
+		if (available < quantity)
+			return {std::nullopt, "sold_out", int32_t(std::max<int64_t>(available, 0)), std::nullopt, {}};
+		const char *status = held_until ? "held" : "confirmed";
+		if (peek.shards > 1) {
+			if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now)) {
+				remaining_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
+				return {taken->booking_id, status, *Statement::row(0).int4(1), held_until, {}};
+			}
+		} else if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
+			return {taken->booking_id, status, taken->remaining, held_until, {}};
 	}
 
 	store::Chain chain = store::lock_chain(pool_id, peek.path);
 	store::settle(chain, now);
+	TicketOutcome outcome = take_locked(chain, pool_id, quantity, holder, held_until, key, now);
+	// A sharded pool's shards got their budgets taken back: give them the
+	// free capacity again, so the next buyers take the fast path.
+	store::refill_shards(chain);
+	return outcome;
+}
 
+// Take spots from a locked, settled chain.
+TicketOutcome
+take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
+			std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
+{
 	if (key) {
 		if (auto first = store::find_by_key(pool_id, *key)) {
 			TicketOutcome repeat{first->booking_id, nullptr, int32_t(core::available(chain.target())),
@@ -154,6 +195,11 @@ create_pool(FunctionCallInfo fcinfo)
 							 pg::bool_param(*auto_promote)},
 							SPI_OK_INSERT_RETURNING);
 		pool_id = *Statement::row(0).int8(1);
+		// Only a root keeps shard rows: a child's takes update its ancestors'
+		// rows anyway, so its shards would spread nothing.
+		if (*shards > 1 && !parent_id)
+			insert_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(*capacity), pg::int4_param(*shards)},
+								  SPI_OK_UPDATE);
 	}
 	return Int64GetDatum(pool_id);
 }

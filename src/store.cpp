@@ -11,11 +11,116 @@ using pg::Statement;
 
 namespace {
 
+// A pool with its shards' counters added, as last committed.
 Statement peek_sql(
-	"SELECT path, capacity, confirmed, held, waitlisted, auto_promote, max_per_holder, next_expiry,"
-	"       coalesce(parent_id, 0)"
-	"  FROM booking.pool WHERE pool_id = $1",
+	"SELECT p.path, p.capacity, p.confirmed + coalesce(s.confirmed, 0), p.held + coalesce(s.held, 0),"
+	"       p.waitlisted, p.auto_promote, p.max_per_holder, least(p.next_expiry, s.next_expiry),"
+	"       coalesce(p.parent_id, 0), CASE WHEN s.shards > 0 THEN s.shards ELSE 1 END"
+	"  FROM booking.pool p"
+	"  LEFT JOIN LATERAL (SELECT sum(confirmed)::integer AS confirmed, sum(held)::integer AS held,"
+	"                            min(next_expiry) AS next_expiry, count(*)::integer AS shards"
+	"                       FROM booking.pool_shard WHERE pool_id = p.pool_id) AS s ON true"
+	" WHERE p.pool_id = $1",
 	{INT8OID});
+
+// One shard's take: lock, check, count and record in one statement.
+Statement take_shard_sql(
+	"WITH taken AS ("
+	"  UPDATE booking.pool_shard"
+	"     SET confirmed = confirmed + $3, held = held + $4, next_expiry = least(next_expiry, $5)"
+	"   WHERE pool_id = $1 AND shard = $2 AND budget - confirmed - held >= $3 + $4"
+	"  RETURNING shard"
+	"), recorded AS ("
+	"  INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until, shard,"
+	"                               created_at, updated_at)"
+	"  SELECT nextval('booking.booking_id_seq'), 'ticket', $1, $3 + $4, $7, $8, $5, taken.shard, $6, $6"
+	"    FROM taken"
+	"  RETURNING booking_id"
+	")"
+	"SELECT booking_id FROM recorded",
+	{INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID});
+
+// Another shard with room that nobody is using right now.
+Statement free_shard_sql(
+	"SELECT shard FROM booking.pool_shard"
+	" WHERE pool_id = $1 AND shard <> $2 AND budget - confirmed - held >= $3"
+	" ORDER BY (shard - $2 + $4) % $4 LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED",
+	{INT8OID, INT4OID, INT4OID, INT4OID});
+
+// Lock a sharded root's shards (ascending) and read what they sold.
+Statement shard_sums_sql(
+	"SELECT coalesce(sum(confirmed), 0)::integer, coalesce(sum(held), 0)::integer, min(next_expiry),"
+	"       count(*)::integer"
+	"  FROM (SELECT confirmed, held, next_expiry FROM booking.pool_shard WHERE pool_id = $1"
+	"         ORDER BY shard FOR NO KEY UPDATE) AS s",
+	{INT8OID});
+
+// Take the unused budgets back; the pool row then holds every free spot.
+Statement reclaim_sql(
+	"WITH shards AS ("
+	"  UPDATE booking.pool_shard SET budget = confirmed + held, next_expiry = NULL"
+	"   WHERE pool_id = $1 AND (budget <> confirmed + held OR next_expiry IS NOT NULL)"
+	"  RETURNING 1"
+	")"
+	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3)"
+	" WHERE pool_id = $1 AND (sharded <> $2 OR $3 < next_expiry OR (next_expiry IS NULL AND $3 IS NOT NULL))",
+	{INT8OID, INT4OID, TIMESTAMPTZOID});
+
+// Spread a root's free capacity over its (locked) shards.
+Statement refill_sql(
+	"WITH free AS ("
+	"  SELECT capacity - confirmed - held - sharded AS spots, $2::integer AS n FROM booking.pool WHERE pool_id = $1"
+	"), shards AS ("
+	"  UPDATE booking.pool_shard s"
+	"     SET budget = budget + free.spots / free.n + CASE WHEN s.shard < free.spots % free.n THEN 1 ELSE 0 END"
+	"    FROM free WHERE s.pool_id = $1 AND free.spots > 0"
+	"  RETURNING 1"
+	")"
+	"UPDATE booking.pool p SET sharded = sharded + free.spots FROM free WHERE p.pool_id = $1 AND free.spots > 0",
+	{INT8OID, INT4OID});
+
+// Move a shard booking's counts, and as much budget, onto its pool row: the
+// shard's free budget and the pool's free capacity stay what they were. (The
+// old values come from a CTE: RETURNING would give the new, NULL shard.)
+Statement detach_sql(
+	"WITH old AS ("
+	"  SELECT pool_id, shard, spots, status FROM booking.booking WHERE booking_id = $1 AND shard IS NOT NULL"
+	"), moved AS ("
+	"  UPDATE booking.booking SET shard = NULL WHERE booking_id = $1 AND shard IS NOT NULL RETURNING 1"
+	"), shard AS ("
+	"  UPDATE booking.pool_shard s"
+	"     SET confirmed = s.confirmed - CASE WHEN o.status = 'confirmed' THEN o.spots ELSE 0 END,"
+	"         held = s.held - CASE WHEN o.status = 'held' THEN o.spots ELSE 0 END,"
+	"         budget = s.budget - o.spots"
+	"    FROM old o WHERE s.pool_id = o.pool_id AND s.shard = o.shard"
+	"  RETURNING 1"
+	")"
+	"UPDATE booking.pool p"
+	"   SET confirmed = p.confirmed + CASE WHEN o.status = 'confirmed' THEN o.spots ELSE 0 END,"
+	"       held = p.held + CASE WHEN o.status = 'held' THEN o.spots ELSE 0 END,"
+	"       sharded = p.sharded - o.spots"
+	"  FROM old o WHERE p.pool_id = o.pool_id",
+	{INT8OID});
+
+// The same for every lapsed hold of a tree, before they are expired.
+Statement detach_lapsed_sql(
+	"WITH old AS ("
+	"  SELECT b.booking_id, b.pool_id, b.shard, b.spots"
+	"    FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
+	"   WHERE p.root_id = $1 AND b.shard IS NOT NULL AND b.status = 'held' AND b.held_until <= $2"
+	"), moved AS ("
+	"  UPDATE booking.booking SET shard = NULL WHERE booking_id IN (SELECT booking_id FROM old) RETURNING 1"
+	"), per_shard AS ("
+	"  SELECT pool_id, shard, sum(spots)::integer AS spots FROM old GROUP BY pool_id, shard"
+	"), shard AS ("
+	"  UPDATE booking.pool_shard s SET held = s.held - x.spots, budget = s.budget - x.spots"
+	"    FROM per_shard x WHERE s.pool_id = x.pool_id AND s.shard = x.shard"
+	"  RETURNING 1"
+	")"
+	"UPDATE booking.pool p SET held = p.held + x.spots, sharded = p.sharded - x.spots"
+	"  FROM (SELECT pool_id, sum(spots)::integer AS spots FROM per_shard GROUP BY pool_id) AS x"
+	" WHERE p.pool_id = x.pool_id",
+	{INT8OID, TIMESTAMPTZOID});
 
 // A flash sale's buy: lock, check, count and record in one statement, so
 // the hot row is written once and the lock is held for as little as the
@@ -39,7 +144,7 @@ Statement take_root_sql(
 
 #define POOL_COLUMNS                                                                            \
 	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held, waitlisted, auto_promote," \
-	"       max_per_holder, next_expiry FROM booking.pool"
+	"       max_per_holder, next_expiry, shards FROM booking.pool"
 
 // Most pools have no parent: lock the one row with a plain index scan.
 Statement lock_one_sql(POOL_COLUMNS " WHERE pool_id = $1 FOR NO KEY UPDATE", {INT8OID});
@@ -76,8 +181,10 @@ Statement next_expiry_sql(
 	" WHERE pool_id = $1",
 	{INT8OID});
 
+// A tree's counters for planning promotions. Shard budgets count as held:
+// exact once lock_chain took the unused ones back, on the safe side when not.
 Statement tree_sql(
-	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held, waitlisted, auto_promote"
+	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held + sharded, waitlisted, auto_promote"
 	"  FROM booking.pool WHERE root_id = $1 ORDER BY pool_id",
 	{INT8OID});
 
@@ -171,6 +278,7 @@ read_booking(const pg::Row &r)
 	b.resource_id = r.int8(11);
 	b.starts_at = r.timestamptz(12);
 	b.ends_at = r.timestamptz(13);
+	b.shard = r.int4(14);
 	return b;
 }
 
@@ -214,7 +322,56 @@ peek(int64_t pool_id)
 	p.max_per_holder = r.int4(7);
 	p.next_expiry = r.timestamptz(8);
 	p.pool.parent_id = *r.int8(9);
+	p.shards = *r.int4(10);
 	return p;
+}
+
+std::optional<ShardTake>
+try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::optional<std::string> &holder,
+			   std::optional<TimestampTz> hold_end, TimestampTz now)
+{
+	// A statement that waited for a shard another buyer updated and then
+	// found it dry still holds that shard's lock. Going on to the general
+	// path with it (which locks the pool row, then every shard) could
+	// deadlock, so a failed attempt rolls back and lets go of every lock.
+	pg::SubTransaction attempt;
+	int32_t mine = int32_t(MyProcPid % shards);
+	auto take = [&](int32_t shard) -> std::optional<ShardTake> {
+		uint64_t n = take_shard_sql.run({pg::int8_param(pool_id), pg::int4_param(shard),
+										 pg::int4_param(hold_end ? 0 : spots), pg::int4_param(hold_end ? spots : 0),
+										 pg::timestamptz_param(hold_end), pg::timestamptz_param(now),
+										 pg::text_param(hold_end ? "held" : "confirmed"), pg::text_param(holder)},
+										SPI_OK_SELECT);
+		if (n == 0)
+			return std::nullopt;
+		return ShardTake{*Statement::row(0).int8(1), shard};
+	};
+	std::optional<ShardTake> taken = take(mine);
+	if (!taken) {
+		free_shard_sql.run(
+			{pg::int8_param(pool_id), pg::int4_param(mine), pg::int4_param(spots), pg::int4_param(shards)},
+			SPI_OK_SELECT);
+		if (Statement::rows() > 0)
+			taken = take(*Statement::row(0).int4(1));
+	}
+	if (taken)
+		attempt.commit();
+	return taken;
+}
+
+void
+refill_shards(const Chain &chain)
+{
+	if (chain.root_shards <= 1 || chain.pools.front().waitlisted > 0)
+		return;
+	refill_sql.run({pg::int8_param(chain.root_id()), pg::int4_param(chain.root_shards)}, SPI_OK_UPDATE);
+}
+
+void
+detach_from_shard(const Booking &b)
+{
+	if (b.shard)
+		detach_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE);
 }
 
 std::optional<RootTake>
@@ -265,12 +422,33 @@ lock_chain(int64_t pool_id, const std::vector<int64_t> &path)
 		p.auto_promote = *r.boolean(7);
 		if (p.pool_id == pool_id)
 			chain.max_per_holder = r.int4(8);
-		if (i == 0)
+		if (i == 0) {
 			chain.next_expiry = r.timestamptz(9);
+			chain.root_shards = p.parent_id == 0 ? *r.int4(10) : 1;
+		}
 		chain.pools.push_back(p);
 	}
 	if (chain.pools.back().pool_id != pool_id)
 		throw Error(SqlState::Internal, "booking: pool " + std::to_string(pool_id) + " is not the last of its chain");
+	if (chain.root_shards > 1) {
+		// The root's shards: lock them after the pool rows, count what they
+		// sold into the root, and take their unused budgets back.
+		shard_sums_sql.run({pg::int8_param(chain.root_id())}, SPI_OK_SELECT);
+		pg::Row r = Statement::row(0);
+		int32_t confirmed = *r.int4(1), held = *r.int4(2);
+		auto shard_expiry = r.timestamptz(3);
+		if (*r.int4(4) == 0)
+			chain.root_shards = 1;	// a sharded child pool keeps no shard rows
+		else {
+			reclaim_sql.run({pg::int8_param(chain.root_id()), pg::int4_param(confirmed + held),
+							 pg::timestamptz_param(shard_expiry)},
+							SPI_OK_UPDATE);
+			chain.pools.front().confirmed += confirmed;
+			chain.pools.front().held += held;
+			if (shard_expiry && (!chain.next_expiry || *shard_expiry < *chain.next_expiry))
+				chain.next_expiry = shard_expiry;
+		}
+	}
 	return chain;
 }
 
@@ -289,6 +467,7 @@ settle(Chain &chain, TimestampTz now)
 int64_t
 expire_lapsed(int64_t root_id, TimestampTz now, int64_t limit)
 {
+	detach_lapsed_sql.run({pg::int8_param(root_id), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
 	expire_lapsed_sql.run({pg::int8_param(root_id), pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
 	int64_t expired = *Statement::row(0).int8(1);
 	next_expiry_sql.run({pg::int8_param(root_id)}, SPI_OK_UPDATE);

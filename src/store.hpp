@@ -21,6 +21,7 @@ namespace booking::store {
 // A locked pool chain, root first and the target pool last.
 struct Chain {
 	std::vector<core::PoolCounts> pools;
+	int32_t root_shards = 1;  // the root's shard rows, when it is sharded
 	std::optional<int32_t> max_per_holder;	// the target's cap
 	std::optional<TimestampTz> next_expiry;	// root's: no hold of the tree lapses earlier
 
@@ -43,7 +44,8 @@ struct Peek {
 	core::PoolCounts pool;
 	std::vector<int64_t> path;	// ancestors and itself, root first
 	std::optional<int32_t> max_per_holder;
-	std::optional<TimestampTz> next_expiry;	 // the pool's own; meaningful on a root
+	std::optional<TimestampTz> next_expiry;	 // the pool's own and its shards'; meaningful on a root
+	int32_t shards = 1;						 // shard rows (a sharded root), else 1
 };
 
 // Lock a root pool unless another transaction holds it (SKIP LOCKED).
@@ -54,13 +56,32 @@ try_lock_root(int64_t root_id);
 Peek
 peek(int64_t pool_id);
 
-// Lock pool_id and its ancestors; PT404 when the pool does not exist.
+// Lock pool_id and its ancestors; PT404 when the pool does not exist. A
+// sharded root's shards are locked too and their unused budgets taken back,
+// so the chain's counters are exact and every spot is the pool row's to give.
 Chain
 lock_chain(int64_t pool_id);
 
 // The same, for a path already read with peek().
 Chain
 lock_chain(int64_t pool_id, const std::vector<int64_t> &path);
+
+// The flash sale's take from a sharded root pool: one shard's budget, chosen
+// by backend so concurrent buyers update different rows; another shard
+// (SKIP LOCKED) when it is dry. nullopt when no shard has room: the caller
+// then takes the general path, which takes the budgets back.
+struct ShardTake {
+	int64_t booking_id;
+	int32_t shard;
+};
+std::optional<ShardTake>
+try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::optional<std::string> &holder,
+			   std::optional<TimestampTz> hold_end, TimestampTz now);
+
+// Hand a sharded root pool's free capacity back to its shards (locked by
+// lock_chain), when nobody waits in it.
+void
+refill_shards(const Chain &chain);
 
 struct RootTake {
 	int64_t booking_id;
@@ -111,12 +132,18 @@ struct Booking {
 	std::optional<int64_t> resource_id;
 	std::optional<TimestampTz> starts_at;  // kind slot: the range [starts_at, ends_at)
 	std::optional<TimestampTz> ends_at;
+	std::optional<int32_t> shard;  // kind ticket: taken from this shard's budget
 };
 
 // The columns read_booking() reads, in its order.
 #define BOOKING_COLUMNS                                                                                 \
 	"booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids," \
-	" resource_id, starts_at, ends_at"
+	" resource_id, starts_at, ends_at, shard"
+
+// Move a booking taken from a shard onto its pool's row, before changing it
+// (the pool's chain must be locked).
+void
+detach_from_shard(const Booking &b);
 
 // A booking from a result row of BOOKING_COLUMNS.
 Booking

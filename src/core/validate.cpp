@@ -33,11 +33,9 @@ check_capacity(int64_t capacity)
 void
 check_shards(int64_t shards)
 {
-	// Sharded pools spread capacity over several counter rows; until they
-	// exist a pool has exactly one.
-	if (shards != 1)
+	if (shards < 1 || shards > max_shards)
 		throw Error(SqlState::InvalidParameterValue, "shards " + std::to_string(shards) + " is out of range",
-					"This version supports shards = 1 only.");
+					"A pool has from 1 to " + std::to_string(max_shards) + " shards.");
 }
 
 void

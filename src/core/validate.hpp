@@ -27,6 +27,9 @@ check_positive(int64_t value, const char *argument);
 void
 check_capacity(int64_t capacity);
 
+// Most shards a pool may have.
+constexpr int64_t max_shards = 64;
+
 // Raise 22023 unless shards is a supported shard count.
 void
 check_shards(int64_t shards);

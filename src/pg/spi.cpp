@@ -18,6 +18,40 @@ Spi::~Spi()
 	SPI_finish();
 }
 
+SubTransaction::SubTransaction() : context_(CurrentMemoryContext), owner_(CurrentResourceOwner)
+{
+	guard([] { BeginInternalSubTransaction(nullptr); });
+	MemoryContextSwitchTo(context_);
+	open_ = true;
+}
+
+void
+SubTransaction::commit()
+{
+	guard([] { ReleaseCurrentSubTransaction(); });
+	restore();
+}
+
+SubTransaction::~SubTransaction()
+{
+	if (!open_)
+		return;
+	// As PL/pgSQL does after catching an error; an error here (none is
+	// expected) must not longjmp through this destructor.
+	auto rollback = [] { RollbackAndReleaseCurrentSubTransaction(); };
+	if (ErrorData *error = catch_pg_error(rollback))
+		FreeErrorData(error);
+	restore();
+}
+
+void
+SubTransaction::restore() noexcept
+{
+	open_ = false;
+	MemoryContextSwitchTo(context_);
+	CurrentResourceOwner = owner_;
+}
+
 Param
 int8_param(std::optional<int64_t> value)
 {

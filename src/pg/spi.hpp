@@ -25,6 +25,26 @@ public:
 	Spi &operator=(const Spi &) = delete;
 };
 
+// A subtransaction for the life of a C++ scope, rolled back unless
+// commit() is called: its row locks (even those of rows a statement only
+// re-checked and skipped) go with it. Must be opened inside an Spi scope.
+class SubTransaction {
+public:
+	SubTransaction();
+	~SubTransaction();
+	void
+	commit();
+	SubTransaction(const SubTransaction &) = delete;
+	SubTransaction &operator=(const SubTransaction &) = delete;
+
+private:
+	void
+	restore() noexcept;
+	MemoryContext context_;
+	ResourceOwner owner_;
+	bool open_ = false;
+};
+
 // One statement parameter, already a Datum.
 struct Param {
 	Oid type;
