@@ -11,16 +11,17 @@ using pg::Statement;
 
 namespace {
 
-// A pool with its shards' counters added, as last committed.
+// A pool as last committed: one primary-key read.
 Statement peek_sql(
-	"SELECT p.path, p.capacity, p.confirmed + coalesce(s.confirmed, 0), p.held + coalesce(s.held, 0),"
-	"       p.waitlisted, p.auto_promote, p.max_per_holder, least(p.next_expiry, s.next_expiry),"
-	"       coalesce(p.parent_id, 0), CASE WHEN s.shards > 0 THEN s.shards ELSE 1 END"
-	"  FROM booking.pool p"
-	"  LEFT JOIN LATERAL (SELECT sum(confirmed)::integer AS confirmed, sum(held)::integer AS held,"
-	"                            min(next_expiry) AS next_expiry, count(*)::integer AS shards"
-	"                       FROM booking.pool_shard WHERE pool_id = p.pool_id) AS s ON true"
-	" WHERE p.pool_id = $1",
+	"SELECT path, capacity, confirmed, held, waitlisted, auto_promote, max_per_holder, next_expiry,"
+	"       coalesce(parent_id, 0), shards"
+	"  FROM booking.pool WHERE pool_id = $1",
+	{INT8OID});
+
+// What a sharded pool's shards sold, as last committed.
+Statement peek_shards_sql(
+	"SELECT sum(confirmed)::integer, sum(held)::integer, min(next_expiry), count(*)::integer"
+	"  FROM booking.pool_shard WHERE pool_id = $1",
 	{INT8OID});
 
 // One shard's take: lock, check, count and record in one statement.
@@ -322,7 +323,20 @@ peek(int64_t pool_id)
 	p.max_per_holder = r.int4(7);
 	p.next_expiry = r.timestamptz(8);
 	p.pool.parent_id = *r.int8(9);
-	p.shards = *r.int4(10);
+	int32_t shards = *r.int4(10);
+	// Only a root keeps shard rows; add what they sold.
+	if (shards > 1 && p.pool.parent_id == 0) {
+		peek_shards_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
+		pg::Row sr = Statement::row(0);
+		if (*sr.int4(4) > 0) {
+			p.shards = *sr.int4(4);
+			p.pool.confirmed += *sr.int4(1);
+			p.pool.held += *sr.int4(2);
+			auto shard_expiry = sr.timestamptz(3);
+			if (shard_expiry && (!p.next_expiry || *shard_expiry < *p.next_expiry))
+				p.next_expiry = shard_expiry;
+		}
+	}
 	return p;
 }
 
