@@ -75,13 +75,6 @@ can_retake(const store::Chain &chain, const store::Booking &b, TimestampTz now)
 	return true;
 }
 
-[[noreturn]] void
-state_conflict(const store::Booking &b, const char *action)
-{
-	throw Error(SqlState::StateConflict,
-				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
-}
-
 struct ReleaseOutcome {
 	std::string status;
 	int32_t released = 0;
@@ -149,7 +142,7 @@ confirm_ticket(const store::Booking &found, const std::optional<std::string> &ho
 	}
 	if (b.status == "confirmed")
 		return "confirmed";
-	state_conflict(b, "confirm");
+	store::state_conflict(b, "confirm");
 }
 
 // extend_hold for a ticket booking.
@@ -165,7 +158,7 @@ extend_ticket(const store::Booking &found, const std::optional<std::string> &hol
 		return {"held", held_until};
 	}
 	if (b.status != "expired")
-		state_conflict(b, "extend the hold of");
+		store::state_conflict(b, "extend the hold of");
 	// A buyer still at checkout after the hold lapsed: hold again if free.
 	if (!can_retake(o.chain, b, now))
 		return {"expired", b.held_until};

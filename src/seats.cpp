@@ -124,12 +124,6 @@ Statement shrink_sql(
 	" WHERE booking_id = $1",
 	{INT8OID, INT8ARRAYOID, TIMESTAMPTZOID});
 
-Statement lapsed_sql(
-	"SELECT " BOOKING_COLUMNS
-	"  FROM booking.booking WHERE status = 'held' AND held_until <= $1 AND kind = 'seats'"
-	" ORDER BY held_until LIMIT $2",
-	{TIMESTAMPTZOID, INT8OID});
-
 Statement notify_sql("SELECT pg_notify($1, $2)", {TEXTOID, TEXTOID});
 
 // NOTIFY payloads must stay under 8000 bytes.
@@ -376,12 +370,6 @@ lock_booking(const store::Booking &found, const std::optional<std::string> &hold
 	return b;
 }
 
-bool
-lapsed(const store::Booking &b, TimestampTz now)
-{
-	return b.status == "held" && b.held_until && *b.held_until <= now;
-}
-
 // Whether all of a booking's seats are free for it (its own, or free).
 bool
 free_for(const store::Booking &b, TimestampTz now)
@@ -403,13 +391,6 @@ expire(const store::Booking &b, TimestampTz now)
 	notify_changed(*b.show_id, freed);
 }
 
-[[noreturn]] void
-state_conflict(const store::Booking &b, const char *action)
-{
-	throw Error(SqlState::StateConflict,
-				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
-}
-
 }  // namespace
 
 namespace seats {
@@ -422,8 +403,8 @@ confirm(const store::Booking &found, const std::optional<std::string> &holder,
 	if (b.status == "confirmed")
 		return "confirmed";
 	if (b.status != "held" && b.status != "expired")
-		state_conflict(b, "confirm");
-	if (b.status == "held" && !lapsed(b, now)) {
+		store::state_conflict(b, "confirm");
+	if (b.status == "held" && !store::lapsed(b, now)) {
 		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(std::nullopt)}, SPI_OK_UPDATE);
 	} else if (free_for(b, now)) {
 		// A late payment: sold all the same, the seats are still free.
@@ -444,7 +425,7 @@ Released
 release(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder, TimestampTz now)
 {
 	store::Booking b = lock_booking(found, holder, check_holder);
-	if (lapsed(b, now)) {
+	if (store::lapsed(b, now)) {
 		expire(b, now);
 		return {"expired", 0};
 	}
@@ -465,8 +446,8 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 {
 	store::Booking b = lock_booking(found, holder, true);
 	if (b.status != "held" && b.status != "expired")
-		state_conflict(b, "extend the hold of");
-	if (b.status == "held" && !lapsed(b, now)) {
+		store::state_conflict(b, "extend the hold of");
+	if (b.status == "held" && !store::lapsed(b, now)) {
 		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(held_until)}, SPI_OK_UPDATE);
 	} else if (free_for(b, now)) {
 		// A buyer still at checkout after the hold lapsed: hold again.
@@ -486,10 +467,7 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 int64_t
 expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
-	lapsed_sql.run({pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
-	std::vector<store::Booking> candidates;
-	for (uint64_t i = 0; i < Statement::rows(); i++)
-		candidates.push_back(store::read_booking(Statement::row(i)));
+	std::vector<store::Booking> candidates = store::lapsed_holds("seats", now, limit);
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();
@@ -497,7 +475,7 @@ expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 							   found.seat_ids.size())
 			continue;  // a buyer is busy with these seats: next round
 		store::Booking b = lock_booking(found, std::nullopt, false);
-		if (!lapsed(b, now))
+		if (!store::lapsed(b, now))
 			continue;  // confirmed, extended or released meanwhile
 		expire(b, now);
 		expired++;

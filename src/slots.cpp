@@ -53,11 +53,6 @@ Statement insert_booking_sql(
 	" RETURNING booking_id",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID});
 
-Statement lapsed_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
-					 " WHERE status = 'held' AND held_until <= $1 AND kind = 'slot'"
-					 " ORDER BY held_until LIMIT $2",
-					 {TIMESTAMPTZOID, INT8OID});
-
 // Lock a resource; PT404 when it does not exist. Returns its capacity.
 int32_t
 lock_resource(int64_t resource_id)
@@ -146,22 +141,9 @@ lock_booking(const store::Booking &found, const std::optional<std::string> &hold
 }
 
 bool
-lapsed(const store::Booking &b, TimestampTz now)
-{
-	return b.status == "held" && b.held_until && *b.held_until <= now;
-}
-
-bool
 retake_free(const store::Booking &b, int32_t capacity, TimestampTz now)
 {
 	return range_free(*b.resource_id, capacity, *b.starts_at, *b.ends_at, now, b.booking_id);
-}
-
-[[noreturn]] void
-state_conflict(const store::Booking &b, const char *action)
-{
-	throw Error(SqlState::StateConflict,
-				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
 }
 
 // Validate a time range argument pair.
@@ -189,9 +171,9 @@ confirm(const store::Booking &found, const std::optional<std::string> &holder, b
 	if (b.status == "confirmed")
 		return "confirmed";
 	if (b.status != "held" && b.status != "expired")
-		state_conflict(b, "confirm");
+		store::state_conflict(b, "confirm");
 	// A late payment confirms all the same while the range is still free.
-	if (lapsed(b, now) || b.status == "expired") {
+	if (store::lapsed(b, now) || b.status == "expired") {
 		if (!retake_free(b, capacity, now)) {
 			if (b.status == "held")
 				store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
@@ -207,7 +189,7 @@ release(const store::Booking &found, const std::optional<std::string> &holder, b
 {
 	int32_t capacity;
 	store::Booking b = lock_booking(found, holder, check_holder, &capacity);
-	if (lapsed(b, now)) {
+	if (store::lapsed(b, now)) {
 		store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
 		return {"expired", 0};
 	}
@@ -224,8 +206,8 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 	int32_t capacity;
 	store::Booking b = lock_booking(found, holder, true, &capacity);
 	if (b.status != "held" && b.status != "expired")
-		state_conflict(b, "extend the hold of");
-	if ((lapsed(b, now) || b.status == "expired") && !retake_free(b, capacity, now)) {
+		store::state_conflict(b, "extend the hold of");
+	if ((store::lapsed(b, now) || b.status == "expired") && !retake_free(b, capacity, now)) {
 		if (b.status == "held")
 			store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
 		return {"expired", b.held_until};
@@ -237,10 +219,7 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 int64_t
 expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
-	lapsed_sql.run({pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
-	std::vector<store::Booking> candidates;
-	for (uint64_t i = 0; i < Statement::rows(); i++)
-		candidates.push_back(store::read_booking(Statement::row(i)));
+	std::vector<store::Booking> candidates = store::lapsed_holds("slot", now, limit);
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();
@@ -248,7 +227,7 @@ expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 			continue;  // a buyer is busy with this resource: next round
 		int32_t capacity;
 		store::Booking b = lock_booking(found, std::nullopt, false, &capacity);
-		if (!lapsed(b, now))
+		if (!store::lapsed(b, now))
 			continue;
 		store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
 		expired++;

@@ -217,6 +217,11 @@ Statement add_counts_one_sql(ADD_COUNTS " WHERE pool_id = $1", {INT8OID, INT4OID
 Statement add_counts_many_sql(ADD_COUNTS " WHERE pool_id = ANY ($1)",
 							  {INT8ARRAYOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
 
+Statement lapsed_holds_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
+							" WHERE status = 'held' AND held_until <= $2 AND kind = $1"
+							" ORDER BY held_until LIMIT $3",
+							{TEXTOID, TIMESTAMPTZOID, INT8OID});
+
 Statement own_waiters_sql(
 	"SELECT EXISTS (SELECT 1 FROM booking.booking WHERE pool_id = $1 AND status = 'waitlisted')", {INT8OID});
 
@@ -640,6 +645,30 @@ set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> he
 		stats::count(stats::Released);
 	else if (s == "expired")
 		stats::count(stats::Expired);
+}
+
+bool
+lapsed(const Booking &b, TimestampTz now)
+{
+	return b.status == "held" && b.held_until && *b.held_until <= now;
+}
+
+void
+state_conflict(const Booking &b, const char *action)
+{
+	throw Error(SqlState::StateConflict,
+				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
+}
+
+std::vector<Booking>
+lapsed_holds(const char *kind, TimestampTz now, int64_t limit)
+{
+	lapsed_holds_sql.run({pg::text_param(kind), pg::timestamptz_param(now), pg::int8_param(limit)}, SPI_OK_SELECT);
+	std::vector<Booking> holds;
+	holds.reserve(Statement::rows());
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		holds.push_back(read_booking(Statement::row(i)));
+	return holds;
 }
 
 std::string

@@ -186,6 +186,18 @@ void
 set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
 		   const std::optional<std::string> &payment_ref, TimestampTz now);
 
+// Whether a booking is held and its hold has lapsed.
+bool
+lapsed(const Booking &b, TimestampTz now);
+
+// Raise PT409: the booking's state forbids action.
+[[noreturn]] void
+state_conflict(const Booking &b, const char *action);
+
+// At most limit lapsed holds of one kind (seats, slot), earliest first.
+std::vector<Booking>
+lapsed_holds(const char *kind, TimestampTz now, int64_t limit);
+
 // The status a reader sees: a held booking whose hold lapsed is expired.
 std::string
 visible_status(const Booking &b, TimestampTz now);
