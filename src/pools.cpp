@@ -25,13 +25,6 @@ Statement insert_pool_sql(
 	" RETURNING pool_id",
 	{TEXTOID, INT8OID, INT8OID, INT8ARRAYOID, INT4OID, INT4OID, INT4OID, BOOLOID});
 
-// A sharded pool's available spots now: its row's and its shards' counters.
-Statement remaining_sql(
-	"SELECT p.capacity - p.confirmed - p.held"
-	"       - coalesce((SELECT sum(s.confirmed + s.held) FROM booking.pool_shard s WHERE s.pool_id = $1), 0)::integer"
-	"  FROM booking.pool p WHERE p.pool_id = $1",
-	{INT8OID});
-
 // A sharded root pool's shards, its capacity spread over them.
 Statement insert_shards_sql(
 	"WITH shards AS ("
@@ -104,10 +97,8 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 			return {std::nullopt, "sold_out", int32_t(std::max<int64_t>(available, 0)), std::nullopt, {}};
 		const char *status = held_until ? "held" : "confirmed";
 		if (peek.shards > 1) {
-			if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now)) {
-				remaining_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
-				return {taken->booking_id, status, *Statement::row(0).int4(1), held_until, {}};
-			}
+			if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
+				return {taken->booking_id, status, taken->remaining, held_until, {}};
 		} else if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
 			return {taken->booking_id, status, taken->remaining, held_until, {}};
 	}

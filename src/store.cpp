@@ -11,17 +11,16 @@ using pg::Statement;
 
 namespace {
 
-// A pool as last committed: one primary-key read.
+// A pool as last committed, with what its shards sold (a child's shards,
+// if any, are never used and stay empty): one primary-key read.
 Statement peek_sql(
-	"SELECT path, capacity, confirmed, held, waitlisted, auto_promote, max_per_holder, next_expiry,"
-	"       coalesce(parent_id, 0), shards"
-	"  FROM booking.pool WHERE pool_id = $1",
-	{INT8OID});
-
-// What a sharded pool's shards sold, as last committed.
-Statement peek_shards_sql(
-	"SELECT sum(confirmed)::integer, sum(held)::integer, min(next_expiry), count(*)::integer"
-	"  FROM booking.pool_shard WHERE pool_id = $1",
+	"SELECT p.path, p.capacity, p.confirmed, p.held, p.waitlisted, p.auto_promote, p.max_per_holder,"
+	"       p.next_expiry, coalesce(p.parent_id, 0), p.shards, s.confirmed, s.held, s.next_expiry, s.n"
+	"  FROM booking.pool p"
+	"  LEFT JOIN LATERAL (SELECT sum(confirmed)::integer AS confirmed, sum(held)::integer AS held,"
+	"                            min(next_expiry) AS next_expiry, count(*)::integer AS n"
+	"                       FROM booking.pool_shard WHERE pool_id = p.pool_id AND p.shards > 1) AS s ON true"
+	" WHERE p.pool_id = $1",
 	{INT8OID});
 
 // One shard's take: lock, check, count and record in one statement.
@@ -38,7 +37,12 @@ Statement take_shard_sql(
 	"    FROM taken"
 	"  RETURNING booking_id"
 	")"
-	"SELECT booking_id FROM recorded",
+	// The pool's available spots: as of this statement's snapshot, less this take.
+	"SELECT r.booking_id,"
+	"       (SELECT p.capacity - p.confirmed - p.held"
+	"               - coalesce((SELECT sum(s.confirmed + s.held) FROM booking.pool_shard s WHERE s.pool_id = $1), 0)"
+	"          FROM booking.pool p WHERE p.pool_id = $1)::integer - ($3 + $4)"
+	"  FROM recorded r",
 	{INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID});
 
 // Another shard with room that nobody is using right now.
@@ -328,19 +332,14 @@ peek(int64_t pool_id)
 	p.max_per_holder = r.int4(7);
 	p.next_expiry = r.timestamptz(8);
 	p.pool.parent_id = *r.int8(9);
-	int32_t shards = *r.int4(10);
 	// Only a root keeps shard rows; add what they sold.
-	if (shards > 1 && p.pool.parent_id == 0) {
-		peek_shards_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
-		pg::Row sr = Statement::row(0);
-		if (*sr.int4(4) > 0) {
-			p.shards = *sr.int4(4);
-			p.pool.confirmed += *sr.int4(1);
-			p.pool.held += *sr.int4(2);
-			auto shard_expiry = sr.timestamptz(3);
-			if (shard_expiry && (!p.next_expiry || *shard_expiry < *p.next_expiry))
-				p.next_expiry = shard_expiry;
-		}
+	if (r.int4(14).value_or(0) > 0) {
+		p.shards = *r.int4(14);
+		p.pool.confirmed += *r.int4(11);
+		p.pool.held += *r.int4(12);
+		auto shard_expiry = r.timestamptz(13);
+		if (shard_expiry && (!p.next_expiry || *shard_expiry < *p.next_expiry))
+			p.next_expiry = shard_expiry;
 	}
 	return p;
 }
@@ -363,7 +362,8 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 										SPI_OK_SELECT);
 		if (n == 0)
 			return std::nullopt;
-		return ShardTake{*Statement::row(0).int8(1), shard};
+		pg::Row r = Statement::row(0);
+		return ShardTake{*r.int8(1), shard, *r.int4(2)};
 	};
 	std::optional<ShardTake> taken = take(mine);
 	if (!taken) {

@@ -73,6 +73,7 @@ lock_chain(int64_t pool_id, const std::vector<int64_t> &path);
 struct ShardTake {
 	int64_t booking_id;
 	int32_t shard;
+	int32_t remaining;	// the pool's available spots after the take
 };
 std::optional<ShardTake>
 try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::optional<std::string> &holder,
