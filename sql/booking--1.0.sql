@@ -330,22 +330,30 @@ SELECT s.seat_id, s.show_id, s.section, s.row_label, s.number,
 -- Checking and repairing
 ------------------------------------------------------------------------------
 
+-- What the booking rows say each pool has (in spots, descendants included),
+-- for the pools of one tree or of all (root NULL). Used by check() and
+-- reconcile().
+CREATE FUNCTION booking.pool_usage(root bigint)
+RETURNS TABLE (pool_id bigint, confirmed integer, held integer, waitlisted integer)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT a.id,
+           coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0)::integer,
+           coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0)::integer,
+           coalesce(sum(b.spots) FILTER (WHERE b.status = 'waitlisted'), 0)::integer
+      FROM booking.booking b
+      JOIN booking.pool c ON c.pool_id = b.pool_id
+     CROSS JOIN LATERAL unnest(c.path) AS a(id)
+     WHERE b.kind = 'ticket' AND (root IS NULL OR c.root_id = root)
+     GROUP BY a.id
+$$;
+
 -- One row per broken invariant; nothing when all hold.
 CREATE FUNCTION booking.check()
 RETURNS TABLE (object text, id bigint, problem text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH actual AS (
-        SELECT a.id AS pool_id,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0) AS confirmed,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0) AS held,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'waitlisted'), 0) AS waitlisted
-          FROM booking.booking b
-          JOIN booking.pool c ON c.pool_id = b.pool_id
-         CROSS JOIN LATERAL unnest(c.path) AS a(id)
-         WHERE b.kind = 'ticket'
-         GROUP BY a.id
-    ), shards AS (
+    WITH actual AS (SELECT * FROM booking.pool_usage(NULL)), shards AS (
         SELECT pool_id, sum(confirmed) AS confirmed, sum(held) AS held, sum(budget) AS budget
           FROM booking.pool_shard GROUP BY pool_id
     ), counted AS (
@@ -504,17 +512,7 @@ BEGIN
     PERFORM 1 FROM booking.pool_shard s JOIN booking.pool p ON p.pool_id = s.pool_id
       WHERE root IS NULL OR p.root_id = root ORDER BY s.pool_id, s.shard FOR NO KEY UPDATE OF s;
     -- Pools whose counters (their row's plus their shards') differ from the rows.
-    WITH actual AS (
-        SELECT a.id AS pool_id,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0)::integer AS confirmed,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0)::integer AS held,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'waitlisted'), 0)::integer AS waitlisted
-          FROM booking.booking b
-          JOIN booking.pool c ON c.pool_id = b.pool_id
-         CROSS JOIN LATERAL unnest(c.path) AS a(id)
-         WHERE b.kind = 'ticket' AND (root IS NULL OR c.root_id = root)
-         GROUP BY a.id
-    ), shards AS (
+    WITH actual AS (SELECT * FROM booking.pool_usage(root)), shards AS (
         SELECT ps.pool_id, sum(ps.confirmed)::integer AS confirmed, sum(ps.held)::integer AS held
           FROM booking.pool_shard ps GROUP BY ps.pool_id
     )
@@ -534,17 +532,7 @@ BEGIN
      WHERE p.pool_id = s.pool_id AND (root IS NULL OR p.root_id = root)
        AND (s.budget, s.confirmed, s.held) <> (0, 0, 0);
     UPDATE booking.pool p SET sharded = 0 WHERE p.sharded <> 0 AND (root IS NULL OR p.root_id = root);
-    WITH actual AS (
-        SELECT a.id AS pool_id,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0)::integer AS confirmed,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0)::integer AS held,
-               coalesce(sum(b.spots) FILTER (WHERE b.status = 'waitlisted'), 0)::integer AS waitlisted
-          FROM booking.booking b
-          JOIN booking.pool c ON c.pool_id = b.pool_id
-         CROSS JOIN LATERAL unnest(c.path) AS a(id)
-         WHERE b.kind = 'ticket' AND (root IS NULL OR c.root_id = root)
-         GROUP BY a.id
-    )
+    WITH actual AS (SELECT * FROM booking.pool_usage(root))
     UPDATE booking.pool p
        SET confirmed = coalesce(a.confirmed, 0), held = coalesce(a.held, 0), waitlisted = coalesce(a.waitlisted, 0)
       FROM booking.pool q LEFT JOIN actual a ON a.pool_id = q.pool_id
@@ -600,6 +588,7 @@ REVOKE ALL ON FUNCTION booking.cancel(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.reconcile(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.pool_usage(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.stats_read() FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.stats_reset() FROM PUBLIC;
 GRANT USAGE ON SCHEMA booking TO PUBLIC;
