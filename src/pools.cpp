@@ -86,8 +86,16 @@ TicketOutcome
 take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
 {
+	// A buy from a plain root pool: one statement that checks everything the
+	// fast path needs (no parent, cap, shards, waiters or lapsed holds) and
+	// takes, if the spots fit. Anything else falls through.
+	if (!key) {
+		if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
+			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
+	}
+
 	// A root pool with no key, no cap and no hold that may have lapsed needs
-	// no settling: answer sold out without a lock, or take in one statement.
+	// no settling: answer sold out without a lock, or take on a shard.
 	store::Peek peek = store::peek(pool_id);
 	bool simple = peek.path.size() == 1 && !peek.max_per_holder && !key &&
 				  (!peek.next_expiry || *peek.next_expiry > now) && peek.pool.waitlisted == 0;
@@ -99,8 +107,7 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 		if (peek.shards > 1) {
 			if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
 				return {taken->booking_id, status, taken->remaining, held_until, {}};
-		} else if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
-			return {taken->booking_id, status, taken->remaining, held_until, {}};
+		}
 	}
 
 	store::Chain chain = store::lock_chain(pool_id, peek.path);
