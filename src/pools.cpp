@@ -8,6 +8,7 @@
 #include "store.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace booking {
 
@@ -81,6 +82,28 @@ TicketOutcome
 take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
 
+// Pools whose one-statement take failed last time in this backend. Only a
+// hint: it never changes an answer, so it needs no invalidation.
+std::unordered_set<int64_t> root_take_failed;
+
+bool
+take_root_hint(int64_t pool_id)
+{
+	return root_take_failed.count(pool_id) == 0;
+}
+
+void
+set_take_root_hint(int64_t pool_id, bool works)
+{
+	if (works)
+		root_take_failed.erase(pool_id);
+	else {
+		if (root_take_failed.size() >= 65536)
+			root_take_failed.clear();
+		root_take_failed.insert(pool_id);
+	}
+}
+
 // Take spots from a pool, all or nothing.
 TicketOutcome
 take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
@@ -88,10 +111,14 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 {
 	// A buy from a plain root pool: one statement that checks everything the
 	// fast path needs (no parent, cap, shards, waiters or lapsed holds) and
-	// takes, if the spots fit. Anything else falls through.
-	if (!key) {
+	// takes, if the spots fit. Tried first unless it failed last time for this
+	// pool (sold out, sharded, ...): then the unlocked read comes first, so a
+	// sold-out answer stays one statement. A wrong hint costs one statement.
+	bool root_first = !key && take_root_hint(pool_id);
+	if (root_first) {
 		if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
 			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
+		set_take_root_hint(pool_id, false);
 	}
 
 	// A root pool with no key, no cap and no hold that may have lapsed needs
@@ -107,6 +134,11 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 		if (peek.shards > 1) {
 			if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
 				return {taken->booking_id, status, taken->remaining, held_until, {}};
+		} else if (!root_first && !key) {
+			if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now)) {
+				set_take_root_hint(pool_id, true);
+				return {taken->booking_id, status, taken->remaining, held_until, {}};
+			}
 		}
 	}
 
