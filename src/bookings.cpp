@@ -55,10 +55,8 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 	// A booking taken from a shard changes on its pool's row like any other.
 	store::detach_from_shard(o.booking);
 	o.booking.shard.reset();
-	if (check_holder && o.booking.holder && (!holder || *holder != *o.booking.holder))
-		throw Error(SqlState::Forbidden,
-					"holder does not match the holder of booking " + std::to_string(booking_id),
-					"Pass the holder the booking was made with.");
+	if (check_holder)
+		store::require_holder(o.booking, holder);
 	return o;
 }
 

@@ -364,9 +364,8 @@ lock_booking(const store::Booking &found, const std::optional<std::string> &hold
 {
 	lock_seats_sql.run({pg::int8_array_param(found.seat_ids)}, SPI_OK_SELECT);
 	store::Booking b = *store::find_booking(found.booking_id, true);
-	if (check_holder && b.holder && (!holder || *holder != *b.holder))
-		throw Error(SqlState::Forbidden, "holder does not match the holder of booking " + std::to_string(b.booking_id),
-					"Pass the holder the booking was made with.");
+	if (check_holder)
+		store::require_holder(b, holder);
 	return b;
 }
 

@@ -134,9 +134,8 @@ lock_booking(const store::Booking &found, const std::optional<std::string> &hold
 {
 	*capacity = lock_resource(*found.resource_id);
 	store::Booking b = *store::find_booking(found.booking_id, true);
-	if (check_holder && b.holder && (!holder || *holder != *b.holder))
-		throw Error(SqlState::Forbidden, "holder does not match the holder of booking " + std::to_string(b.booking_id),
-					"Pass the holder the booking was made with.");
+	if (check_holder)
+		store::require_holder(b, holder);
 	return b;
 }
 

@@ -654,6 +654,14 @@ lapsed(const Booking &b, TimestampTz now)
 }
 
 void
+require_holder(const Booking &b, const std::optional<std::string> &holder)
+{
+	if (b.holder && (!holder || *holder != *b.holder))
+		throw Error(SqlState::Forbidden, "holder does not match the holder of booking " + std::to_string(b.booking_id),
+					"Pass the holder the booking was made with.");
+}
+
+void
 state_conflict(const Booking &b, const char *action)
 {
 	throw Error(SqlState::StateConflict,
