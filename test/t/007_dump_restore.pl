@@ -59,5 +59,32 @@ is($node->safe_psql('restored', q{SELECT status FROM booking.reserve_seats(1, AR
 	'conflict', 'a sold seat is still sold');
 is($node->safe_psql('restored', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty after restore');
 
+# A node of a cluster (set_node) keeps allocating its own ids after a
+# restore: the dump restores the sequences' values, and restoring the node
+# row re-applies the increment.
+$node->safe_psql('postgres', 'CREATE DATABASE node1');
+$node->safe_psql('node1', q{
+	CREATE EXTENSION booking;
+	SELECT booking.set_node(1, 4);
+	SELECT booking.create_pool(10);
+	SELECT booking.decrement_ticket(1, 2, 'ann');
+	SELECT booking.create_show('play');
+	SELECT booking.add_seats(1, 'stalls', 'A', 1, 3);
+});
+my $node_dump = $node->basedir . '/node1.dump';
+$node->command_ok(['pg_dump', '-Fc', '-f', $node_dump, '-d', $node->connstr('node1')], 'pg_dump of node 1 of 4');
+$node->safe_psql('postgres', 'CREATE DATABASE node1_restored');
+$node->command_ok(['pg_restore', '-d', $node->connstr('node1_restored'), $node_dump], 'pg_restore of node 1 of 4');
+is($node->safe_psql('node1_restored', 'SELECT node, nodes FROM booking.node_info'), '1|4', 'the node setting survived');
+is($node->safe_psql('node1_restored', q{
+	SELECT booking.create_pool(5), (booking.decrement_ticket(1, 1)).booking_id, booking.create_show('b'),
+	       booking.add_seats(5, 's', 'A', 1, 1), booking.create_resource('r')}),
+	'5|5|5|{13}|1', 'new pools, bookings, shows, seats and resources continue at 1 mod 4');
+is($node->safe_psql('node1_restored', q{SELECT seqincrement FROM pg_sequence
+                                         WHERE seqrelid = 'booking.booking_id_seq'::regclass}),
+	'4', 'the sequences step by 4 again');
+is($node->safe_psql('node1_restored', 'SELECT count(*) FROM booking.check()'), '0',
+	'check() is empty on the restored node');
+
 $node->stop;
 done_testing();

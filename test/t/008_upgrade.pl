@@ -1,0 +1,171 @@
+# The upgrade path: install 1.0, fill it with bookings of every kind, update
+# to the current version, and compare the whole schema (every member object
+# of the extension with its definition, owner-visible privileges and
+# settings) with a fresh install of that version. Both must be identical and
+# the data intact; the updated database keeps taking bookings and holds
+# its invariants.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('upgrade');
+$node->init;
+$node->start;
+
+my $default = $node->safe_psql('postgres',
+	q{SELECT default_version FROM pg_available_extensions WHERE name = 'booking'});
+my @versions = split /\n/, $node->safe_psql('postgres',
+	q{SELECT version FROM pg_available_extension_versions WHERE name = 'booking' ORDER BY version});
+ok(scalar(@versions) >= 2, "versions available: @versions (default $default)");
+is($versions[0], '1.0', 'the first released version is still installable');
+
+# Everything the extension owns, one line per object, in a stable order.
+# Functions with their full definition (security definer, pinned
+# search_path, volatility, strictness), tables with columns, defaults,
+# constraints, indexes, triggers, options and ACLs, views with their query,
+# sequences with their parameters, types with their attributes, and the
+# tables and sequences pg_dump keeps.
+my $describe = q{
+	WITH members AS (
+		SELECT d.classid, d.objid
+		  FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+		 WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'booking' AND d.deptype = 'e'
+	)
+	SELECT line FROM (
+		SELECT pg_describe_object(m.classid, m.objid, 0) AS line FROM members m
+		UNION ALL
+		SELECT format('function %s: %s acl=%s', p.oid::regprocedure, pg_get_functiondef(p.oid), p.proacl)
+		  FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+		UNION ALL
+		SELECT format('relation %s: kind=%s options=%s acl=%s', c.oid::regclass, c.relkind, c.reloptions, c.relacl)
+		  FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+		UNION ALL
+		SELECT format('column %s.%s: %s notnull=%s default=%s', c.oid::regclass, a.attname,
+		              format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(ad.adbin, ad.adrelid))
+		  FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+		  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		  LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
+		UNION ALL
+		SELECT format('constraint %s on %s: %s', co.conname, co.conrelid::regclass, pg_get_constraintdef(co.oid))
+		  FROM members m JOIN pg_constraint co ON m.classid = 'pg_class'::regclass AND co.conrelid = m.objid
+		UNION ALL
+		SELECT format('index %s', pg_get_indexdef(i.indexrelid))
+		  FROM members m JOIN pg_index i ON m.classid = 'pg_class'::regclass AND i.indrelid = m.objid
+		UNION ALL
+		SELECT format('trigger %s', pg_get_triggerdef(t.oid))
+		  FROM members m JOIN pg_trigger t ON m.classid = 'pg_class'::regclass AND t.tgrelid = m.objid
+		 WHERE NOT t.tgisinternal
+		UNION ALL
+		SELECT format('view %s: %s', c.oid::regclass, pg_get_viewdef(c.oid))
+		  FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid AND c.relkind = 'v'
+		UNION ALL
+		SELECT format('sequence %s: %s %s %s %s %s', s.seqrelid::regclass, s.seqtypid::regtype, s.seqstart,
+		              s.seqincrement, s.seqmin, s.seqmax)
+		  FROM members m JOIN pg_sequence s ON m.classid = 'pg_class'::regclass AND s.seqrelid = m.objid
+		UNION ALL
+		SELECT format('type %s', t.oid::regtype)
+		  FROM members m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
+		UNION ALL
+		SELECT format('schema %s owner-acl=%s', n.nspname, n.nspacl)
+		  FROM pg_namespace n WHERE n.nspname = 'booking'
+		UNION ALL
+		SELECT format('dumped %s where %L', cfg.oid::regclass, cond)
+		  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
+		  JOIN pg_class cfg ON cfg.oid = x.cfg
+		 WHERE e.extname = 'booking'
+		UNION ALL
+		SELECT format('extension %s %s schema=%s relocatable=%s', e.extname, e.extversion,
+		              e.extnamespace::regnamespace, e.extrelocatable)
+		  FROM pg_extension e WHERE e.extname = 'booking'
+	) AS all_lines
+	ORDER BY line COLLATE "C"
+};
+
+# ------------------------------------------------------------ 1.0 with data
+
+$node->safe_psql('postgres', 'CREATE DATABASE updated');
+$node->safe_psql('updated', q{
+	CREATE EXTENSION booking VERSION '1.0';
+	SELECT booking.create_pool(10, 'venue');                                  -- 1
+	SELECT booking.create_pool(4, 'vip', parent_id => 1);                     -- 2
+	SELECT booking.create_pool(100, 'hot', shards => 4);                      -- 3
+	SELECT booking.decrement_ticket(2, 3, 'ann');
+	SELECT booking.register(2, 2, 'bob');                                     -- waits
+	SELECT booking.decrement_ticket(1, 2, 'cy', '1 hour');
+	SELECT booking.decrement_ticket(3, q) FROM generate_series(1, 4) AS q;
+	SELECT booking.create_show('play', notify => true);
+	SELECT booking.add_seats(1, 'stalls', 'A', 1, 6);
+	SELECT booking.reserve_seats(1, ARRAY[1, 2], 'dee');
+	SELECT booking.reserve_seats(1, ARRAY[4], 'eve', '1 hour');
+	SELECT booking.create_resource('room', 2);
+	SELECT booking.reserve_slot(1, '2026-12-01 09:00', '2026-12-01 10:00', 'fay', payment_ref => 'cs_1');
+	SELECT booking.confirm_payment('cs_1');
+});
+is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'booking'}),
+	'1.0', 'installed version 1.0');
+
+my $summary = q{
+	SELECT string_agg(format('%s:%s:%s:%s:%s:%s', booking_id, kind, status, spots, coalesce(holder, '-'),
+	                         coalesce(held_until::text, '-')), ' ' ORDER BY booking_id) FROM booking.booking;
+	SELECT string_agg(format('%s=%s/%s/%s/%s/%s/%s', pool_id, capacity, confirmed, held, waitlisted, sharded, path),
+	                  ' ' ORDER BY pool_id) FROM booking.pool;
+	SELECT string_agg(format('%s/%s=%s/%s/%s', pool_id, shard, budget, confirmed, held), ' '
+	                  ORDER BY pool_id, shard) FROM booking.pool_shard;
+	SELECT string_agg(format('%s:%s:%s', seat_id, booking_id, held_until), ' ' ORDER BY seat_id) FROM booking.seat;
+	SELECT string_agg(format('%s:%s', seq, pg_sequence_last_value(seq)), ' ' ORDER BY seq::text)
+	  FROM unnest('{booking.pool_id_seq,booking.booking_id_seq,booking.show_id_seq,booking.seat_id_seq,booking.resource_id_seq}'::regclass[]) AS seq;
+};
+my $before = $node->safe_psql('updated', $summary);
+my $max_id = $node->safe_psql('updated', 'SELECT max(booking_id) FROM booking.booking');
+
+# ------------------------------------------------------------ update
+
+$node->safe_psql('updated', 'ALTER EXTENSION booking UPDATE');
+is($node->safe_psql('updated', q{SELECT extversion FROM pg_extension WHERE extname = 'booking'}),
+	$default, "ALTER EXTENSION UPDATE reaches $default");
+is($node->safe_psql('updated', $summary), $before, 'every booking, counter, shard, seat and sequence is intact');
+is($node->safe_psql('updated', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty after the update');
+
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('fresh', 'CREATE EXTENSION booking');
+
+my $updated = $node->safe_psql('updated', $describe);
+my $fresh = $node->safe_psql('fresh', $describe);
+cmp_ok(scalar(split /\n/, $fresh), '>', 100, 'the schema description covers the extension');
+is($updated, $fresh, 'the updated schema equals a fresh install, object for object');
+if ($updated ne $fresh) {
+	# Show what differs, line by line, to make a failure readable.
+	my %u = map { $_ => 1 } split /\n/, $updated;
+	my %f = map { $_ => 1 } split /\n/, $fresh;
+	diag("only after update: $_") for grep { !$f{$_} } sort keys %u;
+	diag("only in fresh install: $_") for grep { !$u{$_} } sort keys %f;
+}
+
+# ------------------------------------------------------------ after the update
+
+my $new = $node->safe_psql('updated', q{SELECT booking_id, status FROM booking.decrement_ticket(1, 1, 'gus')});
+like($new, qr/\|confirmed$/, 'the updated database takes new bookings');
+cmp_ok((split /\|/, $new)[0], '>', $max_id, 'with fresh ids');
+is($node->safe_psql('updated', q{SELECT status FROM booking.reserve_seats(1, ARRAY[2, 3], 'hal')}),
+	'conflict', 'a held seat is still held');
+is($node->safe_psql('updated', q{SELECT (booking.release(booking_id, 'ann')).released FROM booking.booking
+                                 WHERE holder = 'ann'}),
+	'3', 'a 1.0 booking can be released');
+is($node->safe_psql('updated', q{SELECT status FROM booking.booking WHERE holder = 'bob'}),
+	'confirmed', 'and the 1.0 waitlist is promoted');
+my ($rc, $out, $err) = $node->psql('updated', 'SELECT booking.set_node(1, 2)');
+like($err, qr/already holds data/, 'a node with 1.0 data cannot become another node');
+is($node->safe_psql('updated', 'SELECT count(*) FROM booking.check()'), '0', 'check() is still empty');
+
+# An empty 1.0 database updated and then made a node allocates node ids.
+$node->safe_psql('postgres', 'CREATE DATABASE empty');
+$node->safe_psql('empty', q{CREATE EXTENSION booking VERSION '1.0'; ALTER EXTENSION booking UPDATE;
+                            SELECT booking.set_node(1, 2)});
+is($node->safe_psql('empty', q{SELECT booking.create_pool(5), booking.create_pool(5)}), '1|3',
+	'an updated empty database becomes node 1 of 2');
+
+$node->stop;
+done_testing();
