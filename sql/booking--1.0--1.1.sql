@@ -1,6 +1,20 @@
 -- booking 1.0 -> 1.1: node-aware ids for a sharded cluster (PL/Proxy).
 \echo Use "ALTER EXTENSION booking UPDATE TO '1.1'" to load this file. \quit
 
+-- Refuse a schema that a non-superuser owns (it could have been planted
+-- before CREATE EXTENSION): its owner could drop and replace anything in
+-- it, the functions that run as the extension owner included.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+                WHERE n.nspname = 'booking' AND NOT r.rolsuper) THEN
+        RAISE EXCEPTION 'schema booking is owned by a role that is not a superuser'
+            USING ERRCODE = '42501',
+                  HINT = 'Drop that schema (or make a superuser its owner) before installing booking.';
+    END IF;
+END
+$$;
+
 ------------------------------------------------------------------------------
 -- Node-aware ids (1.1). On a node of an N-node cluster every id this
 -- database allocates (pools, bookings, shows, seats, resources) is

@@ -1,6 +1,20 @@
 -- booking 1.1: capacity pools, seats and slots that cannot oversell.
 \echo Use "CREATE EXTENSION booking" to load this file. \quit
 
+-- Refuse a schema that a non-superuser owns (it could have been planted
+-- before CREATE EXTENSION): its owner could drop and replace anything in
+-- it, the functions that run as the extension owner included.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+                WHERE n.nspname = 'booking' AND NOT r.rolsuper) THEN
+        RAISE EXCEPTION 'schema booking is owned by a role that is not a superuser'
+            USING ERRCODE = '42501',
+                  HINT = 'Drop that schema (or make a superuser its owner) before installing booking.';
+    END IF;
+END
+$$;
+
 -- Every name below is schema-qualified and every function pins its
 -- search_path, so no object planted by another role changes what runs.
 
