@@ -1,0 +1,128 @@
+'use strict';
+// Create the demo show through the contract's organiser calls and print its
+// id: booking.create_show(name, notify => true), then booking.add_seats for
+// every block of every row (a gap in the numbering is an aisle).
+//
+//   node create-show.js [--name "Hamlet"] [--presold 0.2]
+//
+// --presold sells that share of the seats first, in small groups, the way
+// other buyers would (booking.reserve_seats + booking.confirm), so the map
+// looks like a real evening. The pattern is fixed, so runs look alike.
+// Connection from the PG* environment variables.
+
+const pg = require('pg');
+
+// section, rows, and the seat blocks of a row as [first_number, count].
+const LAYOUT = [
+	{
+		section: 'Stalls',
+		rows: 'ABCDEFGHIJ'.split(''),
+		blocks: (i) => {
+			const n = i === 0 ? 8 : i === 1 ? 9 : 10;
+			return [
+				[1, n],
+				[n + 2, n],
+			];
+		},
+	},
+	{
+		section: 'Dress Circle',
+		rows: 'ABCDE'.split(''),
+		blocks: () => [
+			[1, 6],
+			[8, 12],
+			[21, 6],
+		],
+	},
+	{
+		section: 'Upper Circle',
+		rows: 'ABCD'.split(''),
+		blocks: (i) => {
+			const side = i < 2 ? 6 : 7;
+			return [
+				[1, side],
+				[side + 2, 14],
+				[side + 16, side],
+			];
+		},
+	},
+];
+
+function arg(name, fallback) {
+	const i = process.argv.indexOf(name);
+	return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+// A small deterministic PRNG (mulberry32).
+function rng(seed) {
+	return () => {
+		seed = (seed + 0x6d2b79f5) | 0;
+		let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+		t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+	};
+}
+
+async function main() {
+	const name = arg('--name', 'Hamlet');
+	const presold = Number(arg('--presold', '0'));
+	const client = new pg.Client({ application_name: 'seatmap-setup' });
+	await client.connect();
+	try {
+		await client.query('CREATE EXTENSION IF NOT EXISTS booking');
+		const show = await client.query('SELECT booking.create_show(name => $1, notify => true) AS id', [name]);
+		const showId = show.rows[0].id;
+		const rows = []; // every row's blocks of seat ids
+		for (const s of LAYOUT) {
+			for (const [i, row] of s.rows.entries()) {
+				const blocks = [];
+				for (const [first, count] of s.blocks(i)) {
+					const r = await client.query(
+						'SELECT booking.add_seats(show_id => $1, section => $2, row_label => $3,' +
+							' first_number => $4, count => $5) AS ids',
+						[showId, s.section, row, first, count],
+					);
+					blocks.push(r.rows[0].ids.map(Number));
+				}
+				rows.push({ section: s.section, row, blocks });
+			}
+		}
+		if (presold > 0) {
+			const random = rng(20261212);
+			for (const { section, row, blocks } of rows) {
+				// Front stalls and the centre sell first; leave some rows easy.
+				const demand = section === 'Stalls' ? 1.2 : section === 'Dress Circle' ? 1.0 : 0.7;
+				if (row === 'E' || row === 'F') continue; // keep the test's rows free
+				for (const block of blocks) {
+					let i = 0;
+					while (i < block.length) {
+						const group = 2 + Math.floor(random() * 3);
+						if (random() < presold * demand) {
+							const ids = block.slice(i, i + group);
+							const held = await client.query(
+								'SELECT booking_id, status FROM booking.reserve_seats(show_id => $1, seat_ids => $2,' +
+									" holder => $3, hold_for => '5 minutes')",
+								[showId, ids, 'box-office'],
+							);
+							if (held.rows[0].status === 'held') {
+								await client.query(
+									'SELECT status FROM booking.confirm(booking_id => $1, holder => $2, payment_ref => $3)',
+									[held.rows[0].booking_id, 'box-office', `boxoffice-${held.rows[0].booking_id}`],
+								);
+							}
+						}
+						i += group;
+					}
+				}
+			}
+		}
+		console.log(String(showId));
+	} finally {
+		await client.end();
+	}
+}
+
+main().catch((err) => {
+	console.error(`create-show: ${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}`);
+	process.exit(1);
+});

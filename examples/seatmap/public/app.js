@@ -1,0 +1,652 @@
+'use strict';
+// The seat map page. State comes from the server's event stream (the whole
+// map first, then every change); actions are one RPC each:
+//   Hold          POST /rpc/reserve_seats           {show_id, seat_ids}
+//   Find seats    POST /rpc/reserve_best_available  {show_id, quantity, section}
+//   Pay           POST /rpc/confirm                 {booking_id}
+//   Release       POST /rpc/release                 {booking_id}
+//   More time     POST /rpc/extend_hold             {booking_id}
+// The server adds this browser's holder id (a cookie) to every call.
+
+(() => {
+	const params = new URLSearchParams(location.search);
+	const showParam = params.get('show') || params.get('show_id');
+
+	const BANDS = ['--stalls', '--dress', '--upper'];
+	const money = new Intl.NumberFormat('en-GB', { style: 'currency', currency: 'GBP', maximumFractionDigits: 0 });
+
+	const state = {
+		showId: null,
+		show: null,
+		seats: new Map(), // id -> seat
+		sections: [], // [{name, band, price}]
+		selected: new Set(),
+		clockOffset: 0, // server clock - this clock, in ms
+		busy: false,
+		built: false,
+		holdTotal: null, // ms of the current hold, for the bar
+		paidRefs: new Map(), // booking_id -> confirmation reference
+	};
+
+	const $ = (id) => document.getElementById(id);
+
+	// ------------------------------------------------------------ server calls
+
+	async function rpc(fn, args) {
+		const res = await fetch(`/rpc/${fn}`, {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify(args),
+			credentials: 'same-origin',
+		});
+		const body = await res.json().catch(() => ({}));
+		if (!res.ok) {
+			const err = new Error(body.message || `HTTP ${res.status}`);
+			err.status = res.status;
+			err.code = body.code;
+			throw err;
+		}
+		return body;
+	}
+
+	function newKey() {
+		return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+	}
+
+	// ------------------------------------------------------------ labels
+
+	function seatLabel(s) {
+		return `${s.row}-${s.number}`;
+	}
+
+	// "Stalls E-9, E-10" (grouped by section, in map order).
+	function describeSeats(ids) {
+		const bySection = new Map();
+		const list = ids
+			.map((id) => state.seats.get(Number(id)))
+			.filter(Boolean)
+			.sort((a, b) => a.order - b.order);
+		for (const s of list) {
+			if (!bySection.has(s.section)) bySection.set(s.section, []);
+			bySection.get(s.section).push(seatLabel(s));
+		}
+		return [...bySection].map(([section, labels]) => `${section} ${labels.join(', ')}`).join('; ');
+	}
+
+	function priceOf(seat) {
+		const p = state.show && state.show.prices ? state.show.prices[seat.section] : null;
+		return typeof p === 'number' ? p : null;
+	}
+
+	function sumPrices(seats) {
+		let total = 0;
+		for (const s of seats) {
+			const p = priceOf(s);
+			if (p === null) return null;
+			total += p;
+		}
+		return total;
+	}
+
+	// ------------------------------------------------------------ building the map
+
+	function build(seats) {
+		const map = $('map');
+		map.textContent = '';
+		const sections = new Map();
+		seats.forEach((raw, order) => {
+			if (!sections.has(raw.section)) sections.set(raw.section, new Map());
+			const rows = sections.get(raw.section);
+			if (!rows.has(raw.row)) rows.set(raw.row, []);
+			rows.get(raw.row).push({ ...raw, order });
+		});
+
+		let bandIndex = 0;
+		for (const [name, rows] of sections) {
+			const band = `var(${BANDS[bandIndex++ % BANDS.length]})`;
+			const price = state.show.prices ? state.show.prices[name] : undefined;
+			state.sections.push({ name, band, price });
+
+			const sec = document.createElement('div');
+			sec.className = 'section';
+			sec.dataset.section = name;
+			sec.style.setProperty('--band', band);
+			const title = document.createElement('h2');
+			title.className = 'section-title';
+			title.innerHTML = '<span class="band"></span>';
+			title.append(name);
+			if (typeof price === 'number') {
+				const p = document.createElement('span');
+				p.className = 'price';
+				p.textContent = money.format(price);
+				title.append(p);
+			}
+			sec.append(title);
+
+			const rowsEl = document.createElement('div');
+			rowsEl.className = 'rows';
+			const curve = name === 'Stalls' ? 5 : 9;
+			for (const [label, list] of rows) {
+				list.sort((a, b) => a.number - b.number);
+				const rowEl = document.createElement('div');
+				rowEl.className = 'row';
+				rowEl.dataset.row = label;
+				const left = document.createElement('span');
+				left.className = 'row-label';
+				left.textContent = label;
+				const right = left.cloneNode(true);
+				const seatsEl = document.createElement('div');
+				seatsEl.className = 'row-seats';
+
+				// Positions, aisles (gaps in the numbering) included, for the curve.
+				const slots = [];
+				list.forEach((s, i) => {
+					if (i > 0 && s.number - list[i - 1].number > 1) slots.push({ aisle: s.number - list[i - 1].number - 1 });
+					slots.push(s);
+				});
+				const width = slots.reduce((n, x) => n + (x.aisle ? Math.min(x.aisle, 2) : 1), 0);
+				let pos = 0;
+				for (const slot of slots) {
+					if (slot.aisle) {
+						const gap = document.createElement('span');
+						gap.className = 'aisle';
+						gap.style.setProperty('--aisle', `calc(${Math.min(slot.aisle, 2)} * var(--seat))`);
+						seatsEl.append(gap);
+						pos += Math.min(slot.aisle, 2);
+						continue;
+					}
+					const c = (width - 1) / 2;
+					const dy = c > 0 ? -curve * ((pos - c) / c) ** 2 : 0;
+					seatsEl.append(makeSeat(slot, band, price, dy));
+					pos += 1;
+				}
+				rowEl.append(left, seatsEl, right);
+				rowsEl.append(rowEl);
+			}
+			sec.append(rowsEl);
+			map.append(sec);
+		}
+		map.setAttribute('aria-busy', 'false');
+
+		const select = $('best-section');
+		for (const s of state.sections) {
+			const o = document.createElement('option');
+			o.value = s.name;
+			o.textContent = s.name;
+			select.append(o);
+		}
+		state.built = true;
+	}
+
+	function makeSeat(raw, band, price, dy) {
+		const el = document.createElement('button');
+		el.type = 'button';
+		el.className = 'seat';
+		el.textContent = raw.number;
+		el.dataset.seatId = raw.id;
+		el.dataset.label = seatLabel(raw);
+		el.dataset.section = raw.section;
+		el.style.setProperty('--band', band);
+		el.style.setProperty('--dy', `${dy.toFixed(1)}px`);
+		const seat = {
+			id: raw.id,
+			section: raw.section,
+			row: raw.row,
+			number: raw.number,
+			order: raw.order,
+			band,
+			status: 'available',
+			held_until: null,
+			mine: false,
+			booking_id: null,
+			el,
+			priceText: typeof price === 'number' ? ` · ${money.format(price)}` : '',
+		};
+		el.addEventListener('click', () => toggle(seat));
+		state.seats.set(seat.id, seat);
+		return el;
+	}
+
+	// ------------------------------------------------------------ seat state
+
+	function displayState(s) {
+		if (s.mine && s.status !== 'available') return 'mine';
+		if (s.status === 'sold') return 'sold';
+		if (s.status === 'held') return 'held';
+		return state.selected.has(s.id) ? 'selected' : 'available';
+	}
+
+	function paint(s) {
+		const st = displayState(s);
+		const el = s.el;
+		if (el.dataset.state !== st) el.dataset.state = st;
+		const paid = st === 'mine' && s.status === 'sold';
+		el.dataset.paid = paid ? 'true' : 'false';
+		el.disabled = st === 'held' || st === 'sold' || st === 'mine';
+		el.setAttribute('aria-pressed', st === 'selected' ? 'true' : 'false');
+		const words = {
+			available: 'available',
+			selected: 'selected',
+			mine: paid ? 'your ticket' : 'held for you',
+			held: 'being booked by someone else',
+			sold: 'sold',
+		}[st];
+		const text = `${s.section}, row ${s.row}, seat ${s.number}${s.priceText}: ${words}`;
+		if (el.title !== text) {
+			el.title = text;
+			el.setAttribute('aria-label', text);
+		}
+	}
+
+	// Apply seat states from the server (snapshot or change).
+	function apply(list) {
+		const takenFromMe = [];
+		for (const v of list) {
+			const s = state.seats.get(v.id);
+			if (!s) continue;
+			const wasFree = s.status === 'available' && !s.mine;
+			s.status = v.status;
+			s.held_until = v.held_until;
+			s.mine = Boolean(v.mine);
+			s.booking_id = v.mine ? v.booking_id : null;
+			if (state.selected.has(s.id) && !(s.status === 'available')) {
+				state.selected.delete(s.id);
+				if (!s.mine) takenFromMe.push(s.id);
+			}
+			if (wasFree && s.status !== 'available' && !s.mine) flash(s);
+			paint(s);
+		}
+		if (takenFromMe.length && !state.busy) {
+			markTaken(takenFromMe);
+			showMessage('conflict', `${takenSentence(takenFromMe)} Please choose other seats.`);
+		}
+		renderPanel();
+	}
+
+	function takenSentence(ids) {
+		const one = ids.length === 1;
+		return `Sorry, ${one ? 'seat' : 'seats'} ${describeSeats(ids)} ${one ? 'was' : 'were'} just taken.`;
+	}
+
+	function flash(s) {
+		s.el.classList.remove('flash');
+		void s.el.offsetWidth;
+		s.el.classList.add('flash');
+	}
+
+	// Seats someone else just took from this buyer stay ringed until the
+	// buyer moves on.
+	function markTaken(ids) {
+		clearTaken();
+		for (const id of ids) {
+			const seat = state.seats.get(Number(id));
+			if (!seat) continue;
+			flash(seat);
+			seat.el.classList.add('taken');
+		}
+	}
+
+	function clearTaken() {
+		for (const el of document.querySelectorAll('.seat.taken')) el.classList.remove('taken');
+	}
+
+	function toggle(s) {
+		clearTaken();
+		if (displayState(s) === 'selected') state.selected.delete(s.id);
+		else if (displayState(s) === 'available') state.selected.add(s.id);
+		else return;
+		paint(s);
+		renderPanel();
+	}
+
+	// ------------------------------------------------------------ the side panel
+
+	function myBookings() {
+		const bookings = new Map();
+		for (const s of state.seats.values()) {
+			if (!s.mine || s.status === 'available') continue;
+			if (!bookings.has(s.booking_id)) {
+				bookings.set(s.booking_id, {
+					booking_id: s.booking_id,
+					status: s.status === 'sold' ? 'confirmed' : 'held',
+					held_until: s.held_until,
+					seats: [],
+				});
+			}
+			bookings.get(s.booking_id).seats.push(s);
+		}
+		for (const b of bookings.values()) b.seats.sort((x, y) => x.order - y.order);
+		return [...bookings.values()];
+	}
+
+	function seatItem(s, removable) {
+		const li = document.createElement('li');
+		li.style.setProperty('--band', s.band);
+		li.dataset.seatId = s.id;
+		const chip = document.createElement('span');
+		chip.className = 'chip';
+		const where = document.createElement('span');
+		where.className = 'where';
+		where.innerHTML = `<strong></strong> <small></small>`;
+		where.firstChild.textContent = `Row ${s.row}, seat ${s.number}`;
+		where.lastChild.textContent = s.section;
+		const price = document.createElement('span');
+		price.className = 'price';
+		const p = priceOf(s);
+		price.textContent = p === null ? '' : money.format(p);
+		li.append(chip, where, price);
+		if (removable) {
+			const x = document.createElement('button');
+			x.type = 'button';
+			x.className = 'remove';
+			x.setAttribute('aria-label', `Remove row ${s.row} seat ${s.number}`);
+			x.textContent = '×';
+			x.addEventListener('click', () => toggle(s));
+			li.append(x);
+		}
+		return li;
+	}
+
+	function renderPanel() {
+		if (!state.built) return;
+		const selected = [...state.selected].map((id) => state.seats.get(id)).sort((a, b) => a.order - b.order);
+		const list = $('selection-list');
+		list.replaceChildren(...selected.map((s) => seatItem(s, true)));
+		$('selection-empty').hidden = selected.length > 0;
+		$('selection-total').hidden = selected.length === 0;
+		const sum = sumPrices(selected);
+		$('selection-sum').textContent = sum === null ? '' : money.format(sum);
+		$('hold').disabled = selected.length === 0 || state.busy;
+		$('hold').textContent = selected.length ? `Hold ${selected.length} ${selected.length === 1 ? 'seat' : 'seats'}` : 'Hold seats';
+		$('clear').disabled = selected.length === 0 || state.busy;
+		$('best').disabled = state.busy;
+
+		const bookings = myBookings();
+		const held = bookings.filter((b) => b.status === 'held');
+		const heldSeats = held.flatMap((b) => b.seats);
+		$('held-card').hidden = held.length === 0;
+		$('held-list').replaceChildren(...heldSeats.map((s) => seatItem(s, false)));
+		const heldSum = sumPrices(heldSeats);
+		$('held-sum').textContent = heldSum === null ? '' : money.format(heldSum);
+		$('pay').textContent = heldSum === null ? 'Pay now' : `Pay ${money.format(heldSum)}`;
+		for (const id of ['pay', 'extend', 'release']) $(id).disabled = state.busy;
+
+		const paid = bookings.filter((b) => b.status === 'confirmed');
+		$('tickets-card').hidden = paid.length === 0;
+		$('tickets-list').replaceChildren(
+			...paid.flatMap((b) =>
+				b.seats.map((s) => {
+					const li = seatItem(s, false);
+					const ref = document.createElement('span');
+					ref.className = 'ref';
+					ref.textContent = `#${b.booking_id}`;
+					li.append(ref);
+					return li;
+				}),
+			),
+		);
+
+		// Steps in the top bar.
+		const step = held.length ? 'pay' : selected.length ? 'hold' : 'choose';
+		const order = ['choose', 'hold', 'pay'];
+		for (const el of document.querySelectorAll('.step')) {
+			const i = order.indexOf(el.dataset.step);
+			el.classList.toggle('active', el.dataset.step === step);
+			el.classList.toggle('done', i < order.indexOf(step));
+		}
+
+		// Counts in the banner.
+		let free = 0;
+		let total = 0;
+		for (const s of state.seats.values()) {
+			total++;
+			if (s.status === 'available') free++;
+		}
+		$('counts').innerHTML = `<strong>${free}</strong> of ${total} seats available`;
+		tick();
+	}
+
+	// ------------------------------------------------------------ countdown
+
+	function serverNow() {
+		return Date.now() + state.clockOffset;
+	}
+
+	function tick() {
+		const held = myBookings().filter((b) => b.status === 'held' && b.held_until);
+		const box = $('countdown');
+		if (!held.length) {
+			box.removeAttribute('data-held-until');
+			state.holdTotal = null;
+			return;
+		}
+		const until = Math.min(...held.map((b) => b.held_until));
+		if (box.dataset.heldUntil !== String(until)) {
+			box.dataset.heldUntil = String(until);
+			state.holdTotal = Math.max(until - serverNow(), 1000);
+		}
+		const left = Math.max(0, until - serverNow());
+		const secs = Math.ceil(left / 1000);
+		const text = `${String(Math.floor(secs / 60)).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
+		$('countdown-time').textContent = text;
+		$('countdown-time').setAttribute('aria-label', `${Math.floor(secs / 60)} minutes ${secs % 60} seconds left`);
+		$('countdown-fill').style.width = `${Math.min(100, (100 * left) / state.holdTotal).toFixed(1)}%`;
+		box.classList.toggle('urgent', secs <= 60);
+		if (left === 0 && !box.dataset.expiredShown) {
+			box.dataset.expiredShown = '1';
+			showMessage('error', 'Your hold has run out and the seats were released. Please choose again.');
+		} else if (left > 0) {
+			delete box.dataset.expiredShown;
+		}
+	}
+
+	// ------------------------------------------------------------ messages
+
+	function showMessage(kind, text) {
+		const box = $('message');
+		box.dataset.kind = kind;
+		$('message-text').textContent = text;
+		box.hidden = false;
+	}
+
+	function clearMessage() {
+		clearTaken();
+		$('message').hidden = true;
+		$('message-text').textContent = '';
+	}
+
+	// ------------------------------------------------------------ actions
+
+	async function withBusy(button, job) {
+		if (state.busy) return;
+		state.busy = true;
+		button.classList.add('busy');
+		renderPanel();
+		try {
+			await job();
+		} catch (err) {
+			showMessage('error', `Something went wrong: ${err.message}`);
+		} finally {
+			state.busy = false;
+			button.classList.remove('busy');
+			renderPanel();
+		}
+	}
+
+	// A result of reserve_*: "held" makes the seats mine at once (the event
+	// stream confirms it a moment later).
+	function applyHeld(result) {
+		apply(
+			result.seat_ids.map((id) => ({
+				id,
+				status: 'held',
+				held_until: Date.parse(result.held_until),
+				mine: true,
+				booking_id: result.booking_id,
+			})),
+		);
+	}
+
+	async function hold() {
+		const ids = [...state.selected].sort((a, b) => a - b);
+		if (!ids.length) return;
+		clearMessage();
+		await withBusy($('hold'), async () => {
+			const r = await rpc('reserve_seats', { show_id: state.showId, seat_ids: ids, idempotency_key: newKey() });
+			if (r.status === 'held') {
+				for (const id of ids) state.selected.delete(id);
+				applyHeld(r);
+				showMessage('success', `${describeSeats(r.seat_ids)} ${r.seat_ids.length === 1 ? 'is' : 'are'} yours for now. Pay before the timer runs out.`);
+			} else if (r.status === 'conflict') {
+				const taken = r.unavailable || [];
+				for (const id of taken) state.selected.delete(Number(id));
+				// Someone else has them: show them taken now, the event
+				// stream tells held from sold.
+				apply(
+					taken
+						.map((id) => state.seats.get(Number(id)))
+						.filter((s) => s && s.status === 'available')
+						.map((s) => ({ id: s.id, status: 'held', held_until: null, mine: false })),
+				);
+				markTaken(taken);
+				const rest = state.selected.size
+					? ' Your other seats are still selected.'
+					: ' Please choose other seats, or let us find the best available.';
+				showMessage('conflict', takenSentence(taken) + rest);
+			} else {
+				showMessage('error', `Could not hold the seats (${r.status}).`);
+			}
+		});
+	}
+
+	async function best() {
+		const quantity = Number($('best-quantity').value);
+		const section = $('best-section').value || null;
+		clearMessage();
+		await withBusy($('best'), async () => {
+			const r = await rpc('reserve_best_available', {
+				show_id: state.showId,
+				quantity,
+				section,
+				idempotency_key: newKey(),
+			});
+			if (r.status === 'held') {
+				for (const id of r.seat_ids) state.selected.delete(Number(id));
+				applyHeld(r);
+				showMessage('success', `We found ${describeSeats(r.seat_ids)} for you. Pay before the timer runs out.`);
+			} else {
+				showMessage('conflict', `Sorry, there are no ${quantity} seats together left${section ? ` in the ${section}` : ''}.`);
+			}
+		});
+	}
+
+	function heldBookings() {
+		return myBookings().filter((b) => b.status === 'held');
+	}
+
+	async function pay() {
+		clearMessage();
+		await withBusy($('pay'), async () => {
+			// The payment provider would be called here; the demo takes a moment.
+			await new Promise((r) => setTimeout(r, 400));
+			let expired = 0;
+			for (const b of heldBookings()) {
+				const r = await rpc('confirm', { booking_id: b.booking_id });
+				if (r.status === 'confirmed') {
+					apply(b.seats.map((s) => ({ id: s.id, status: 'sold', held_until: null, mine: true, booking_id: b.booking_id })));
+				} else {
+					expired++;
+				}
+			}
+			if (expired) showMessage('error', 'Your hold ran out and the seats were taken, so you have not been charged.');
+			else showMessage('success', 'Payment received. Enjoy the show!');
+		});
+	}
+
+	async function release() {
+		clearMessage();
+		await withBusy($('release'), async () => {
+			for (const b of heldBookings()) {
+				await rpc('release', { booking_id: b.booking_id });
+				apply(b.seats.map((s) => ({ id: s.id, status: 'available', held_until: null, mine: false })));
+			}
+			showMessage('success', 'The seats were released.');
+		});
+	}
+
+	async function extend() {
+		clearMessage();
+		await withBusy($('extend'), async () => {
+			for (const b of heldBookings()) {
+				const r = await rpc('extend_hold', { booking_id: b.booking_id });
+				if (r.status === 'held') {
+					const until = Date.parse(r.held_until);
+					apply(b.seats.map((s) => ({ id: s.id, status: 'held', held_until: until, mine: true, booking_id: b.booking_id })));
+				} else {
+					showMessage('error', 'Your hold had already run out and the seats were taken.');
+					return;
+				}
+			}
+			showMessage('success', 'You have more time to pay.');
+		});
+	}
+
+	// ------------------------------------------------------------ live updates
+
+	function setLive(on) {
+		const el = $('live');
+		el.dataset.live = on ? 'true' : 'false';
+		el.querySelector('.live-text').textContent = on ? 'Live' : 'Reconnecting…';
+	}
+
+	function connect() {
+		const es = new EventSource(`/api/events?show_id=${encodeURIComponent(state.showId)}`);
+		es.addEventListener('snapshot', (e) => {
+			const data = JSON.parse(e.data);
+			state.clockOffset = data.now - Date.now();
+			if (!state.built) build(data.seats);
+			apply(data.seats);
+		});
+		es.addEventListener('seats', (e) => {
+			const data = JSON.parse(e.data);
+			state.clockOffset = data.now - Date.now();
+			apply(data.seats);
+		});
+		es.addEventListener('live', (e) => setLive(JSON.parse(e.data).connected));
+		es.addEventListener('error', () => setLive(false));
+		window.seatmapEvents = es;
+	}
+
+	async function start() {
+		$('hold').addEventListener('click', hold);
+		$('clear').addEventListener('click', () => {
+			const ids = [...state.selected];
+			state.selected.clear();
+			for (const id of ids) paint(state.seats.get(id));
+			renderPanel();
+		});
+		$('best').addEventListener('click', best);
+		$('pay').addEventListener('click', pay);
+		$('release').addEventListener('click', release);
+		$('extend').addEventListener('click', extend);
+		$('message-close').addEventListener('click', clearMessage);
+
+		const q = showParam ? `?show_id=${encodeURIComponent(showParam)}` : '';
+		const res = await fetch(`/api/show${q}`);
+		const show = await res.json();
+		if (!res.ok) {
+			$('map').textContent = show.message || 'This show could not be loaded.';
+			return;
+		}
+		state.show = show;
+		state.showId = show.show_id;
+		$('show-title').textContent = show.title;
+		$('show-subtitle').textContent = show.subtitle || '';
+		$('venue').textContent = show.venue;
+		document.title = `${show.title} · Choose your seats · ${show.venue}`;
+		connect();
+		setInterval(tick, 250);
+	}
+
+	start();
+})();

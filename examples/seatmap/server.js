@@ -1,0 +1,552 @@
+'use strict';
+// A live theatre seat map on top of the booking extension.
+//
+// Every state change is one call of the extension's SQL contract with named
+// arguments, answered as JSON, the way an RPC layer (PostgREST, Supabase)
+// calls it:
+//
+//   POST /rpc/reserve_seats           booking.reserve_seats(show_id, seat_ids, holder, hold_for, idempotency_key)
+//   POST /rpc/reserve_best_available  booking.reserve_best_available(show_id, quantity, holder, section, hold_for, idempotency_key)
+//   POST /rpc/confirm                 booking.confirm(booking_id, holder, payment_ref)
+//   POST /rpc/release                 booking.release(booking_id, holder)
+//   POST /rpc/extend_hold             booking.extend_hold(booking_id, holder, hold_for)
+//   GET  /api/seats?show_id=N         the view booking.seats (with "mine" for this browser)
+//   GET  /api/events?show_id=N        Server-Sent Events: the seat map, then every change
+//
+// The holder is never taken from the request body: it is this browser's id,
+// kept in an HttpOnly cookie. Live updates come from one dedicated
+// connection that LISTENs on booking_show_<id> (a show created with
+// notify => true); it reconnects when dropped and then resends the map.
+//
+// Configuration: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (libpq's
+// variables), PORT (default 8080), HOST (default 127.0.0.1), SHOW_ID (the
+// show of "/"), SHOW_TITLE, SHOW_SUBTITLE, VENUE, HOLD_FOR (default
+// '10 minutes'), SECTION_PRICES (JSON, e.g. {"Stalls": 65}).
+
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const crypto = require('node:crypto');
+const pg = require('pg');
+
+// bigint ids as JavaScript numbers while they are exact (ids of this demo
+// are), else as strings.
+pg.types.setTypeParser(20, (v) => {
+	const n = Number(v);
+	return Number.isSafeInteger(n) ? n : v;
+});
+
+const config = {
+	port: Number(process.env.PORT || 8080),
+	host: process.env.HOST || '127.0.0.1',
+	showId: process.env.SHOW_ID ? Number(process.env.SHOW_ID) : null,
+	title: process.env.SHOW_TITLE || null,
+	subtitle: process.env.SHOW_SUBTITLE || '',
+	venue: process.env.VENUE || 'The Harbour Playhouse',
+	holdFor: process.env.HOLD_FOR || '10 minutes',
+	prices: parsePrices(process.env.SECTION_PRICES),
+	quiet: process.env.SEATMAP_QUIET === '1',
+};
+
+function parsePrices(text) {
+	const defaults = { Stalls: 65, 'Dress Circle': 48, 'Upper Circle': 29 };
+	if (!text) return defaults;
+	try {
+		return JSON.parse(text);
+	} catch {
+		console.warn('SECTION_PRICES is not JSON; using the default prices');
+		return defaults;
+	}
+}
+
+function log(...args) {
+	if (!config.quiet) console.log(new Date().toISOString(), ...args);
+}
+
+// ------------------------------------------------------------------ database
+
+const pool = new pg.Pool({ max: 10, application_name: 'seatmap' });
+pool.on('error', (err) => log('idle pool connection lost:', err.message));
+
+class HttpError extends Error {
+	constructor(status, code, message, extra = {}) {
+		super(message);
+		this.status = status;
+		this.code = code;
+		Object.assign(this, extra);
+	}
+}
+
+// SQLSTATE -> HTTP status, as PostgREST answers the contract's errors.
+function httpStatusOf(code) {
+	if (!code) return 500;
+	if (code === 'PT403' || code === '42501') return 403;
+	if (code === 'PT404') return 404;
+	if (code === 'PT409') return 409;
+	if (code.startsWith('22') || code.startsWith('23')) return 400; // data exceptions, constraint violations
+	if (code === '40001' || code === '40P01' || code === '57P01' || code.startsWith('08')) return 503;
+	if (/^E[A-Z]+$/.test(code)) return 503; // ECONNREFUSED and friends: no database
+	return 500;
+}
+
+// The contract's customer calls this server exposes, with the arguments a
+// browser may pass; holder (and hold_for) are added by the server.
+const RPC = {
+	reserve_seats: { client: ['show_id', 'seat_ids', 'idempotency_key'], holder: true, holdFor: 'hold_for' },
+	reserve_best_available: {
+		client: ['show_id', 'quantity', 'section', 'idempotency_key'],
+		holder: true,
+		holdFor: 'hold_for',
+	},
+	confirm: { client: ['booking_id'], holder: true, paymentRef: true },
+	release: { client: ['booking_id'], holder: true },
+	extend_hold: { client: ['booking_id'], holder: true, holdFor: 'hold_for' },
+};
+
+const ARG_TYPES = {
+	show_id: 'id',
+	booking_id: 'id',
+	quantity: 'int',
+	seat_ids: 'ids',
+	section: 'text',
+	idempotency_key: 'text',
+};
+
+function checkArg(name, value) {
+	const bad = (what) => new HttpError(400, '22023', `${name} must be ${what}`);
+	const isInt = (v) => (Number.isSafeInteger(v) || (typeof v === 'string' && /^-?\d{1,19}$/.test(v)));
+	switch (ARG_TYPES[name]) {
+		case 'id':
+		case 'int':
+			if (value !== null && !isInt(value)) throw bad('an integer');
+			return value;
+		case 'ids':
+			if (value !== null && (!Array.isArray(value) || !value.every((v) => v === null || isInt(v))))
+				throw bad('an array of integers');
+			return value;
+		case 'text':
+			if (value !== null && typeof value !== 'string') throw bad('a string');
+			return value;
+		default:
+			throw bad('known');
+	}
+}
+
+// One call of booking.<fn> with named arguments; the result row as JSON.
+async function callRpc(fn, body, holder) {
+	const spec = RPC[fn];
+	const names = [];
+	const values = [];
+	for (const name of spec.client) {
+		if (body[name] === undefined) continue;
+		names.push(name);
+		values.push(checkArg(name, body[name]));
+	}
+	if (spec.holder) {
+		names.push('holder');
+		values.push(holder);
+	}
+	if (spec.holdFor) {
+		names.push(spec.holdFor);
+		values.push(config.holdFor);
+	}
+	if (spec.paymentRef) {
+		// The fake payment step: a made-up reference of the "provider".
+		names.push('payment_ref');
+		values.push('demo_' + crypto.randomBytes(9).toString('base64url'));
+	}
+	const args = names.map((n, i) => `${n} => $${i + 1}`).join(', ');
+	const sql = `SELECT to_json(r) AS result FROM booking.${fn}(${args}) AS r`;
+	const { rows } = await pool.query(sql, values);
+	return rows[0].result;
+}
+
+const SEATS_SQL = `
+SELECT s.seat_id, s.section, s.row_label, s.number, s.status, s.booking_id,
+       extract(epoch FROM s.held_until) * 1000 AS held_until, b.holder
+  FROM booking.seats s LEFT JOIN booking.bookings b ON b.booking_id = s.booking_id
+ WHERE s.show_id = $1 AND ($2::bigint[] IS NULL OR s.seat_id = ANY ($2))
+ ORDER BY s.seat_id`;
+
+// Seats of a show (all, or the given ids) with their holders.
+async function readSeats(showId, ids = null) {
+	const { rows } = await pool.query(SEATS_SQL, [showId, ids]);
+	return rows.map((r) => ({ ...r, held_until: r.held_until === null ? null : Math.round(Number(r.held_until)) }));
+}
+
+// What one browser may see of a seat: its state, and the booking only when
+// the seat is its own.
+function seatView(row, holder, full) {
+	const mine = row.status !== 'available' && row.holder === holder;
+	const v = { id: row.seat_id, status: row.status, held_until: row.held_until, mine };
+	if (mine) v.booking_id = row.booking_id;
+	if (full) {
+		v.section = row.section;
+		v.row = row.row_label;
+		v.number = row.number;
+	}
+	return v;
+}
+
+// ------------------------------------------------------------------ live shows
+
+// Per show: the open event streams, a queue that runs the show's reads one
+// at a time (so every stream sees states in commit order), and a timer for
+// the next hold to lapse (a lapse is seen at read time and sends no
+// notification, so the server looks again when it is due).
+const shows = new Map();
+
+function showState(showId) {
+	let s = shows.get(showId);
+	if (!s) {
+		s = { id: showId, clients: new Set(), queue: Promise.resolve(), held: new Map(), timer: null, pending: null };
+		shows.set(showId, s);
+		listener.listen(showId);
+	}
+	return s;
+}
+
+function enqueue(show, job) {
+	show.queue = show.queue.then(job).catch((err) => log(`show ${show.id}:`, err.message));
+	return show.queue;
+}
+
+function send(client, event, data) {
+	client.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+function noteHolds(show, rows) {
+	for (const r of rows) {
+		if (r.status === 'held' && r.held_until !== null) show.held.set(r.seat_id, r.held_until);
+		else show.held.delete(r.seat_id);
+	}
+	clearTimeout(show.timer);
+	show.timer = null;
+	if (show.held.size === 0 || show.clients.size === 0) return;
+	const next = Math.min(...show.held.values());
+	show.timer = setTimeout(() => {
+		const now = Date.now();
+		const due = [...show.held].filter(([, until]) => until <= now).map(([id]) => id);
+		if (due.length) changed(show.id, due);
+		else noteHolds(show, []);
+	}, Math.max(0, next - Date.now()) + 100);
+	show.timer.unref();
+}
+
+// The full map, to one new stream (initial) or to all (after a reconnect).
+function sendSnapshot(show, targets) {
+	return enqueue(show, async () => {
+		const rows = await readSeats(show.id);
+		noteHolds(show, rows);
+		for (const c of targets) {
+			if (!show.clients.has(c)) continue;
+			send(c, 'snapshot', { now: Date.now(), seats: rows.map((r) => seatView(r, c.holder, true)) });
+		}
+	});
+}
+
+// Seats changed (a notification, or a hold lapsed): read them once, tell
+// every stream. Notifications arriving together are read together.
+function changed(showId, ids) {
+	const show = shows.get(showId);
+	if (!show || show.clients.size === 0) return;
+	if (show.pending) {
+		for (const id of ids) show.pending.add(id);
+		return;
+	}
+	show.pending = new Set(ids);
+	setTimeout(() => {
+		const batch = [...show.pending];
+		show.pending = null;
+		enqueue(show, async () => {
+			const rows = await readSeats(show.id, batch);
+			noteHolds(show, rows);
+			for (const c of show.clients)
+				send(c, 'seats', { now: Date.now(), seats: rows.map((r) => seatView(r, c.holder, false)) });
+		});
+	}, 15);
+}
+
+// ------------------------------------------------------------------ LISTEN
+
+// One dedicated connection for LISTEN. When it drops (server restart,
+// pg_terminate_backend, network), it reconnects with backoff, LISTENs again
+// and resends every open map, since notifications in between are lost.
+class Listener {
+	constructor() {
+		this.client = null;
+		this.connected = false;
+		this.channels = new Set();
+		this.delay = 250;
+		this.closing = false;
+		this.pingTimer = null;
+	}
+
+	listen(showId) {
+		const channel = `booking_show_${Number(showId)}`;
+		if (this.channels.has(channel)) return;
+		this.channels.add(channel);
+		if (this.connected) this.client.query(`LISTEN ${channel}`).catch((err) => this.lost(err));
+	}
+
+	async connect() {
+		if (this.closing) return;
+		const client = new pg.Client({ application_name: 'seatmap-listener', keepAlive: true });
+		this.client = client;
+		client.on('notification', (msg) => {
+			const m = /^booking_show_(\d+)$/.exec(msg.channel);
+			if (!m) return;
+			const ids = (msg.payload || '').split(',').filter(Boolean).map(Number);
+			changed(Number(m[1]), ids);
+		});
+		client.on('error', (err) => this.lost(err));
+		client.on('end', () => this.lost(new Error('connection ended')));
+		try {
+			await client.connect();
+			for (const channel of this.channels) await client.query(`LISTEN ${channel}`);
+		} catch (err) {
+			this.lost(err);
+			return;
+		}
+		if (this.client !== client) return;
+		this.connected = true;
+		this.delay = 250;
+		log(`listening on ${[...this.channels].join(', ') || '(no show yet)'}`);
+		// A silently dead connection is found by a ping.
+		this.pingTimer = setInterval(() => {
+			client.query('SELECT 1').catch((err) => this.lost(err));
+		}, 15000);
+		this.pingTimer.unref();
+		// Changes made while no connection listened were not heard: resend.
+		for (const show of shows.values()) {
+			for (const c of show.clients) send(c, 'live', { connected: true });
+			if (show.clients.size) sendSnapshot(show, [...show.clients]);
+		}
+	}
+
+	lost(err) {
+		const client = this.client;
+		if (!client) return;
+		this.client = null;
+		this.connected = false;
+		clearInterval(this.pingTimer);
+		client.removeAllListeners('end');
+		client.removeAllListeners('error');
+		client.on('error', () => {});
+		client.end().catch(() => {});
+		if (this.closing) return;
+		log(`LISTEN connection lost (${err.message}); reconnecting in ${this.delay} ms`);
+		for (const show of shows.values()) for (const c of show.clients) send(c, 'live', { connected: false });
+		setTimeout(() => this.connect(), this.delay).unref();
+		this.delay = Math.min(this.delay * 2, 5000);
+	}
+
+	async close() {
+		this.closing = true;
+		clearInterval(this.pingTimer);
+		if (this.client) await this.client.end().catch(() => {});
+	}
+}
+
+const listener = new Listener();
+
+// ------------------------------------------------------------------ HTTP
+
+const PUBLIC = path.join(__dirname, 'public');
+const STATIC = {
+	'/': ['index.html', 'text/html; charset=utf-8'],
+	'/index.html': ['index.html', 'text/html; charset=utf-8'],
+	'/style.css': ['style.css', 'text/css; charset=utf-8'],
+	'/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+};
+
+const HOLDER_COOKIE = 'seatmap_holder';
+
+// This browser's holder id: a random id in an HttpOnly cookie. It is the
+// knowledge the extension checks on confirm, extend_hold and release.
+function holderOf(req, res) {
+	const cookies = Object.fromEntries(
+		(req.headers.cookie || '')
+			.split(';')
+			.map((c) => c.trim().split('='))
+			.filter((p) => p.length === 2),
+	);
+	let id = cookies[HOLDER_COOKIE];
+	if (!id || !/^[0-9a-f-]{36}$/.test(id)) {
+		id = crypto.randomUUID();
+		res.setHeader(
+			'Set-Cookie',
+			`${HOLDER_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${60 * 60 * 24 * 30}`,
+		);
+	}
+	return `browser:${id}`;
+}
+
+function json(res, status, body) {
+	const text = JSON.stringify(body);
+	res.writeHead(status, {
+		'Content-Type': 'application/json; charset=utf-8',
+		'Cache-Control': 'no-store',
+		'Content-Length': Buffer.byteLength(text),
+	});
+	res.end(text);
+}
+
+function fail(res, err) {
+	if (err instanceof HttpError) {
+		return json(res, err.status, { code: err.code, message: err.message, details: null, hint: null });
+	}
+	const status = httpStatusOf(err.code);
+	if (status === 500) log('error:', err.message);
+	json(res, status, {
+		code: err.code || null,
+		message: status >= 500 && !err.code ? 'internal error' : err.message,
+		details: err.detail || null,
+		hint: err.hint || null,
+	});
+}
+
+function readBody(req) {
+	return new Promise((resolve, reject) => {
+		let size = 0;
+		const chunks = [];
+		req.on('data', (c) => {
+			size += c.length;
+			if (size > 256 * 1024) {
+				reject(new HttpError(413, null, 'request body too large'));
+				req.destroy();
+			} else chunks.push(c);
+		});
+		req.on('end', () => {
+			const text = Buffer.concat(chunks).toString('utf8');
+			if (!text) return resolve({});
+			try {
+				const body = JSON.parse(text);
+				if (body === null || typeof body !== 'object' || Array.isArray(body))
+					throw new Error('not an object');
+				resolve(body);
+			} catch {
+				reject(new HttpError(400, '22P02', 'the request body must be a JSON object'));
+			}
+		});
+		req.on('error', reject);
+	});
+}
+
+function showIdOf(url) {
+	const raw = url.searchParams.get('show_id') ?? (config.showId === null ? null : String(config.showId));
+	if (raw === null || !/^\d{1,18}$/.test(raw)) throw new HttpError(400, '22023', 'show_id must be an integer');
+	return Number(raw);
+}
+
+// The number of seats of a show; PT404 when it has none.
+async function seatCount(showId) {
+	const { rows } = await pool.query('SELECT count(*)::int AS n FROM booking.seats WHERE show_id = $1', [showId]);
+	if (rows[0].n === 0) throw new HttpError(404, 'PT404', `show ${showId} has no seats (or does not exist)`);
+	return rows[0].n;
+}
+
+function openEvents(req, res, showId, holder) {
+	res.writeHead(200, {
+		'Content-Type': 'text/event-stream; charset=utf-8',
+		'Cache-Control': 'no-store',
+		Connection: 'keep-alive',
+		'X-Accel-Buffering': 'no',
+	});
+	res.write('retry: 1000\n\n');
+	const show = showState(showId);
+	const client = { res, holder };
+	show.clients.add(client);
+	send(client, 'live', { connected: listener.connected });
+	sendSnapshot(show, [client]);
+	const ping = setInterval(() => res.write(': ping\n\n'), 15000);
+	req.on('close', () => {
+		clearInterval(ping);
+		show.clients.delete(client);
+	});
+}
+
+async function handle(req, res) {
+	const url = new URL(req.url, 'http://localhost');
+	const route = url.pathname;
+
+	if (req.method === 'GET' && STATIC[route]) {
+		const [file, type] = STATIC[route];
+		const body = await fs.promises.readFile(path.join(PUBLIC, file));
+		if (file === 'index.html') holderOf(req, res); // set the cookie early
+		res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
+		return res.end(body);
+	}
+	if (req.method === 'GET' && route === '/favicon.ico') {
+		res.writeHead(204);
+		return res.end();
+	}
+	if (req.method === 'GET' && route === '/healthz') {
+		await pool.query('SELECT 1');
+		return json(res, 200, { ok: true, listening: listener.connected });
+	}
+	if (req.method === 'GET' && route === '/api/show') {
+		const showId = showIdOf(url);
+		const seats = await seatCount(showId);
+		return json(res, 200, {
+			show_id: showId,
+			seats,
+			title: config.title || `Show ${showId}`,
+			subtitle: config.subtitle,
+			venue: config.venue,
+			hold_for: config.holdFor,
+			prices: config.prices,
+		});
+	}
+	if (req.method === 'GET' && route === '/api/seats') {
+		const showId = showIdOf(url);
+		const holder = holderOf(req, res);
+		const ids = url.searchParams.get('seat_ids');
+		const list = ids ? ids.split(',').map((v) => checkArg('seat_ids', [v])[0]) : null;
+		const rows = await readSeats(showId, list);
+		return json(res, 200, rows.map((r) => seatView(r, holder, true)));
+	}
+	if (req.method === 'GET' && route === '/api/events') {
+		const showId = showIdOf(url);
+		await seatCount(showId); // LISTEN only for shows that exist
+		return openEvents(req, res, showId, holderOf(req, res));
+	}
+	const rpc = /^\/rpc\/([a-z_]+)$/.exec(route);
+	if (rpc && RPC[rpc[1]]) {
+		if (req.method !== 'POST') throw new HttpError(405, null, 'use POST');
+		const holder = holderOf(req, res);
+		const body = await readBody(req);
+		const result = await callRpc(rpc[1], body, holder);
+		log(`${rpc[1]} ${JSON.stringify(body)} -> ${result.status}`);
+		return json(res, 200, result);
+	}
+	throw new HttpError(404, 'PT404', `no route ${req.method} ${route}`);
+}
+
+const server = http.createServer((req, res) => {
+	handle(req, res).catch((err) => {
+		if (res.headersSent) return res.destroy();
+		fail(res, err);
+	});
+});
+
+let stopping = false;
+async function shutdown(signal) {
+	if (stopping) return;
+	stopping = true;
+	log(`${signal}: stopping`);
+	for (const show of shows.values()) for (const c of show.clients) c.res.end();
+	server.close();
+	await listener.close();
+	await pool.end().catch(() => {});
+	process.exit(0);
+}
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+listener.connect();
+if (config.showId !== null) listener.listen(config.showId);
+server.listen(config.port, config.host, () => {
+	const addr = server.address();
+	log(`seat map on http://${addr.address}:${addr.port}/`);
+});

@@ -1,0 +1,401 @@
+// Browser test of the seat map: two buyers fight over the same two seats.
+// Run by test.sh, which starts a cluster, creates a show and starts the
+// server; this file drives Debian's Chromium through playwright-core and
+// prints TAP.
+//
+// Environment: SEATMAP_URL (the server), SHOW_ID, PG* (the cluster, for
+// checks and for changes made behind the pages' backs), SEATMAP_SCREENSHOTS
+// (default: ./screenshots), CHROMIUM (default /usr/bin/chromium).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import pg from 'pg';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const BASE = process.env.SEATMAP_URL;
+const SHOW = Number(process.env.SHOW_ID);
+const SHOTS = process.env.SEATMAP_SCREENSHOTS || path.join(here, 'screenshots');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const VIEWPORT = { width: 1360, height: 1000 };
+
+if (!BASE || !SHOW) {
+	console.log('Bail out! SEATMAP_URL and SHOW_ID must be set (run test.sh)');
+	process.exit(1);
+}
+
+// ------------------------------------------------------------------ TAP
+
+const steps = [];
+const step = (description, fn) => steps.push({ description, fn });
+
+function assert(cond, message) {
+	if (!cond) throw new Error(message);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------ helpers
+
+const db = new pg.Client({ application_name: 'seatmap-test' });
+let browser;
+const ctx = {}; // shared between steps
+const jsErrors = [];
+
+async function sql(text, values = []) {
+	return (await db.query(text, values)).rows;
+}
+
+// Wait until every seat of ids has data-state state in page; returns ms taken.
+async function waitStates(page, ids, state, timeout) {
+	const t0 = Date.now();
+	await page.waitForFunction(
+		([ids, state]) =>
+			ids.every((id) => document.querySelector(`.seat[data-seat-id="${id}"]`)?.dataset.state === state),
+		[ids, state],
+		{ timeout, polling: 20 },
+	);
+	return Date.now() - t0;
+}
+
+async function statesOf(page, ids) {
+	return page.evaluate(
+		(ids) => ids.map((id) => document.querySelector(`.seat[data-seat-id="${id}"]`)?.dataset.state),
+		ids,
+	);
+}
+
+const isRpc = (name) => (r) => r.url().endsWith(`/rpc/${name}`) && r.request().method() === 'POST';
+
+async function openPage(context, name) {
+	const page = await context.newPage();
+	page.setDefaultTimeout(10000);
+	page.on('pageerror', (e) => jsErrors.push(`${name}: ${e.message}`));
+	page.on('console', (m) => {
+		if (m.type() === 'error') jsErrors.push(`${name} console: ${m.text()}`);
+	});
+	return page;
+}
+
+// ------------------------------------------------------------------ the steps
+
+step('both buyers open the same show and see its whole seat map, live', async () => {
+	const total = Number((await sql('SELECT count(*) AS n FROM booking.seats WHERE show_id = $1', [SHOW]))[0].n);
+	await Promise.all(
+		[ctx.a, ctx.b].map(async (p) => {
+			await p.goto(`${BASE}/?show=${SHOW}`);
+			// A marker that a reload would lose.
+			await p.evaluate(() => {
+				window.__noReload = true;
+			});
+			await p.waitForSelector('.seat[data-state]', { state: 'attached', timeout: 20000 });
+			await p.waitForSelector('#live[data-live="true"]', { state: 'attached' });
+		}),
+	);
+	const counts = await Promise.all([ctx.a, ctx.b].map((p) => p.locator('.seat').count()));
+	assert(counts[0] === total && counts[1] === total, `pages show ${counts} seats, the show has ${total}`);
+	const title = await ctx.a.locator('#show-title').textContent();
+	assert(title && title.trim().length > 0, 'no show title');
+});
+
+step('both select the same two seats', async () => {
+	// Two adjacent free seats near the middle of stalls row E.
+	const free = await sql(
+		`SELECT seat_id, number FROM booking.seats
+		  WHERE show_id = $1 AND section = 'Stalls' AND row_label = 'E' AND status = 'available'
+		  ORDER BY abs(number - 6), number`,
+		[SHOW],
+	);
+	const numbers = new Map(free.map((r) => [r.number, Number(r.seat_id)]));
+	const first = free.find((r) => numbers.has(r.number + 1));
+	assert(first, 'no two adjacent free seats in stalls row E');
+	ctx.pair = [Number(first.seat_id), numbers.get(first.number + 1)];
+	for (const p of [ctx.a, ctx.b]) {
+		for (const id of ctx.pair) await p.click(`.seat[data-seat-id="${id}"]`);
+		const states = await statesOf(p, ctx.pair);
+		assert(states.every((s) => s === 'selected'), `states after selecting: ${states}`);
+	}
+	ctx.labels = await ctx.a.evaluate(
+		(ids) => ids.map((id) => document.querySelector(`.seat[data-seat-id="${id}"]`).dataset.label),
+		ctx.pair,
+	);
+});
+
+step('both press Hold at the same moment: exactly one gets the seats (reserve_seats held / conflict)', async () => {
+	// Both requests wait at a barrier in the browser's network layer, so
+	// they reach the server together and race in the database.
+	let arrived = 0;
+	let open;
+	const gate = new Promise((r) => {
+		open = r;
+	});
+	const barrier = async (route) => {
+		if (++arrived === 2) open();
+		await Promise.race([gate, sleep(3000)]);
+		await route.continue();
+	};
+	await ctx.a.route('**/rpc/reserve_seats', barrier);
+	await ctx.b.route('**/rpc/reserve_seats', barrier);
+	const [ra, rb] = await Promise.all([
+		ctx.a.waitForResponse(isRpc('reserve_seats')),
+		ctx.b.waitForResponse(isRpc('reserve_seats')),
+		ctx.a.click('#hold'),
+		ctx.b.click('#hold'),
+	]);
+	ctx.conflictAt = Date.now();
+	await ctx.a.unroute('**/rpc/reserve_seats');
+	await ctx.b.unroute('**/rpc/reserve_seats');
+	assert(arrived === 2, `only ${arrived} request(s) reached the barrier`);
+	const [ja, jb] = [await ra.json(), await rb.json()];
+	const statuses = [ja.status, jb.status].sort().join(',');
+	assert(statuses === 'conflict,held', `statuses ${statuses}`);
+	const aWon = ja.status === 'held';
+	ctx.winner = aWon ? ctx.a : ctx.b;
+	ctx.loser = aWon ? ctx.b : ctx.a;
+	ctx.won = aWon ? ja : jb;
+	const lost = aWon ? jb : ja;
+	// From now on the loser's page must show the seats held (timed from here).
+	ctx.loserHeld = waitStates(ctx.loser, ctx.pair, 'held', 1000).then(
+		() => Date.now() - ctx.conflictAt,
+		(err) => {
+			throw new Error(`not held 1 s after the conflict: ${err.message.split('\n')[0]}`);
+		},
+	);
+	ctx.loserHeld.catch(() => {});
+	assert(
+		[...lost.unavailable].sort().join() === [...ctx.pair].sort().join(),
+		`unavailable ${JSON.stringify(lost.unavailable)}, expected ${ctx.pair}`,
+	);
+	const rows = await sql(
+		`SELECT booking_id FROM booking.bookings WHERE show_id = $1 AND status = 'held' AND seat_ids && $2::bigint[]`,
+		[SHOW, ctx.pair],
+	);
+	assert(rows.length === 1 && Number(rows[0].booking_id) === ctx.won.booking_id, `held bookings: ${JSON.stringify(rows)}`);
+});
+
+step('the loser sees "Sorry, seats ... were just taken" naming both seats', async () => {
+	const box = ctx.loser.locator('#message[data-kind="conflict"]');
+	await box.waitFor({ state: 'visible', timeout: 2000 });
+	assert((await box.getAttribute('role')) === 'alert', 'the message is not role=alert');
+	const text = await box.locator('.message-text').textContent();
+	ctx.conflictText = text;
+	assert(/just taken/.test(text), `message: ${text}`);
+	for (const label of ctx.labels) assert(text.includes(label), `message "${text}" does not name ${label}`);
+});
+
+step("the winner's two seats turn \"mine\"", async () => {
+	await waitStates(ctx.winner, ctx.pair, 'mine', 2000);
+});
+
+step("the loser's two seats turn \"held\" within 1 s, without a reload", async () => {
+	const total = await ctx.loserHeld;
+	assert(total <= 1000, `took ${total} ms`);
+	const kept = await Promise.all([ctx.a, ctx.b].map((p) => p.evaluate(() => window.__noReload === true)));
+	assert(kept.every(Boolean), 'a page was reloaded');
+});
+
+step('the winner sees a countdown from held_until', async () => {
+	const box = ctx.winner.locator('#countdown');
+	await box.waitFor({ state: 'visible' });
+	const text = (await ctx.winner.locator('#countdown-time').textContent()).trim();
+	assert(/^(09:[0-5]\d|10:00)$/.test(text), `countdown shows ${text}, expected about 10:00`);
+	const shown = Number(await box.getAttribute('data-held-until'));
+	const expected = Date.parse(ctx.won.held_until);
+	assert(Math.abs(shown - expected) < 1000, `countdown ends at ${shown}, held_until is ${expected}`);
+	ctx.heldUntil = shown;
+	// The seconds tick.
+	await ctx.winner.waitForFunction(
+		(first) => document.querySelector('#countdown-time').textContent.trim() !== first,
+		text,
+		{ timeout: 3000 },
+	);
+});
+
+step('screenshots of both pages are saved (screenshots/conflict.png, screenshots/winner.png)', async () => {
+	fs.mkdirSync(SHOTS, { recursive: true });
+	// Hover away from the seats so no seat is drawn magnified.
+	for (const p of [ctx.winner, ctx.loser]) await p.mouse.move(5, 5);
+	await sleep(300);
+	const conflict = path.join(SHOTS, 'conflict.png');
+	const winner = path.join(SHOTS, 'winner.png');
+	await ctx.loser.screenshot({ path: conflict, fullPage: true });
+	await ctx.winner.screenshot({ path: winner, fullPage: true });
+	for (const f of [conflict, winner]) assert(fs.statSync(f).size > 20000, `${f} is too small`);
+});
+
+step('"More time" (extend_hold) moves the end of the hold later', async () => {
+	const [r] = await Promise.all([ctx.winner.waitForResponse(isRpc('extend_hold')), ctx.winner.click('#extend')]);
+	const body = await r.json();
+	assert(body.status === 'held', `extend_hold answered ${JSON.stringify(body)}`);
+	await ctx.winner.waitForFunction(
+		(before) => Number(document.querySelector('#countdown').dataset.heldUntil) > before,
+		ctx.heldUntil,
+	);
+	const [row] = await sql('SELECT extract(epoch FROM held_until) * 1000 AS t FROM booking.bookings WHERE booking_id = $1', [
+		ctx.won.booking_id,
+	]);
+	assert(Math.abs(Number(row.t) - Date.parse(body.held_until)) < 1, 'held_until in the database differs');
+});
+
+step('a hold made by another client in SQL shows as "held" in both pages within 2 s (LISTEN/NOTIFY)', async () => {
+	const free = await sql(
+		`SELECT seat_id FROM booking.seats WHERE show_id = $1 AND section = 'Dress Circle' AND row_label = 'E'
+		   AND status = 'available' ORDER BY number LIMIT 2`,
+		[SHOW],
+	);
+	ctx.boxIds = free.map((r) => Number(r.seat_id));
+	assert(ctx.boxIds.length === 2, 'no free seats in dress circle row E');
+	const [r] = await sql(
+		"SELECT * FROM booking.reserve_seats(show_id => $1, seat_ids => $2, holder => 'box-office', hold_for => '5 minutes')",
+		[SHOW, ctx.boxIds],
+	);
+	assert(r.status === 'held', `reserve_seats answered ${r.status}`);
+	ctx.boxBooking = Number(r.booking_id);
+	const t0 = Date.now();
+	await Promise.all([ctx.a, ctx.b].map((p) => waitStates(p, ctx.boxIds, 'held', 2000)));
+	assert(Date.now() - t0 <= 2000, `took ${Date.now() - t0} ms`);
+});
+
+step('the server survives a dropped LISTEN connection: a change made meanwhile still arrives', async () => {
+	const before = await sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'seatmap-listener'");
+	assert(before.length === 1, `${before.length} listener connections`);
+	await sql('SELECT pg_terminate_backend($1)', [before[0].pid]);
+	// Changed while nobody listens (or just after): the server resends the map.
+	const [r] = await sql("SELECT * FROM booking.release(booking_id => $1, holder => 'box-office')", [ctx.boxBooking]);
+	assert(r.status === 'released', `release answered ${r.status}`);
+	await Promise.all([ctx.a, ctx.b].map((p) => waitStates(p, ctx.boxIds, 'available', 5000)));
+	const after = await sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'seatmap-listener'");
+	assert(after.length === 1 && after[0].pid !== before[0].pid, 'no new listener connection');
+	await Promise.all([ctx.a, ctx.b].map((p) => p.waitForSelector('#live[data-live="true"]', { timeout: 5000 })));
+	// And live updates flow again.
+	const [h] = await sql(
+		"SELECT * FROM booking.reserve_seats(show_id => $1, seat_ids => $2, holder => 'box-office', hold_for => '5 minutes')",
+		[SHOW, ctx.boxIds],
+	);
+	await Promise.all([ctx.a, ctx.b].map((p) => waitStates(p, ctx.boxIds, 'held', 2000)));
+	await sql("SELECT * FROM booking.release(booking_id => $1, holder => 'box-office')", [h.booking_id]);
+	await Promise.all([ctx.a, ctx.b].map((p) => waitStates(p, ctx.boxIds, 'available', 2000)));
+});
+
+step('Pay (confirm): the seats are sold, and turn "sold" in the other page within 2 s', async () => {
+	const [r] = await Promise.all([ctx.winner.waitForResponse(isRpc('confirm')), ctx.winner.click('#pay')]);
+	const body = await r.json();
+	assert(body.status === 'confirmed', `confirm answered ${JSON.stringify(body)}`);
+	const t0 = Date.now();
+	await waitStates(ctx.loser, ctx.pair, 'sold', 2000);
+	assert(Date.now() - t0 <= 2000, `took ${Date.now() - t0} ms`);
+	await ctx.winner.waitForFunction(
+		(ids) => ids.every((id) => document.querySelector(`.seat[data-seat-id="${id}"]`).dataset.paid === 'true'),
+		ctx.pair,
+	);
+	await ctx.winner.locator('#tickets-card').waitFor({ state: 'visible' });
+	const [row] = await sql('SELECT status FROM booking.bookings WHERE booking_id = $1', [ctx.won.booking_id]);
+	assert(row.status === 'confirmed', `booking is ${row.status}`);
+});
+
+step('Best available (reserve_best_available) holds adjacent seats, shown "held" in the other page live', async () => {
+	await ctx.loser.selectOption('#best-quantity', '3');
+	await ctx.loser.selectOption('#best-section', 'Stalls');
+	const [r] = await Promise.all([ctx.loser.waitForResponse(isRpc('reserve_best_available')), ctx.loser.click('#best')]);
+	const body = await r.json();
+	assert(body.status === 'held' && body.seat_ids.length === 3, `reserve_best_available answered ${JSON.stringify(body)}`);
+	ctx.best = body;
+	const seats = await sql('SELECT section, row_label, number FROM booking.seats WHERE seat_id = ANY ($1) ORDER BY number', [
+		body.seat_ids,
+	]);
+	assert(
+		seats.every((s) => s.section === 'Stalls' && s.row_label === seats[0].row_label) &&
+			seats[2].number - seats[0].number === 2,
+		`not adjacent: ${JSON.stringify(seats)}`,
+	);
+	await waitStates(ctx.loser, body.seat_ids, 'mine', 2000);
+	await waitStates(ctx.winner, body.seat_ids, 'held', 2000);
+});
+
+step('Release: the seats turn "available" in the other page within 2 s', async () => {
+	const [r] = await Promise.all([ctx.loser.waitForResponse(isRpc('release')), ctx.loser.click('#release')]);
+	const body = await r.json();
+	assert(body.status === 'released' && body.released === 3, `release answered ${JSON.stringify(body)}`);
+	const t0 = Date.now();
+	await waitStates(ctx.winner, ctx.best.seat_ids, 'available', 2000);
+	assert(Date.now() - t0 <= 2000, `took ${Date.now() - t0} ms`);
+	await waitStates(ctx.loser, ctx.best.seat_ids, 'available', 2000);
+	await ctx.loser.locator('#held-card').waitFor({ state: 'hidden' });
+});
+
+step('errors come back with their SQLSTATE and a matching HTTP status (PT403 403, 22023 400, PT404 404)', async () => {
+	const post = async (fn, body) => {
+		// No cookie: the server treats this as another browser.
+		const res = await fetch(`${BASE}/rpc/${fn}`, {
+			method: 'POST',
+			headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify(body),
+		});
+		return [res.status, await res.json()];
+	};
+	const checks = [
+		[await post('release', { booking_id: ctx.won.booking_id }), 403, 'PT403'],
+		[await post('reserve_seats', { show_id: SHOW, seat_ids: [] }), 400, '22023'],
+		[await post('confirm', { booking_id: 987654321 }), 404, 'PT404'],
+		[await post('reserve_seats', { show_id: SHOW, seat_ids: 'all' }), 400, '22023'],
+	];
+	for (const [[status, body], want, code] of checks)
+		assert(status === want && body.code === code, `got ${status} ${JSON.stringify(body)}, want ${want} ${code}`);
+	const [row] = await sql('SELECT status FROM booking.bookings WHERE booking_id = $1', [ctx.won.booking_id]);
+	assert(row.status === 'confirmed', `the booking is now ${row.status}`);
+});
+
+step('booking.check() finds nothing broken, and neither page had a JavaScript error', async () => {
+	const broken = await sql('SELECT * FROM booking.check()');
+	assert(broken.length === 0, `check(): ${JSON.stringify(broken)}`);
+	assert(jsErrors.length === 0, jsErrors.join('; '));
+});
+
+// ------------------------------------------------------------------ run
+
+async function main() {
+	console.log(`1..${steps.length}`);
+	let failed = 0;
+	try {
+		await db.connect();
+		const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+		browser = await chromium.launch({
+			executablePath: CHROMIUM,
+			headless: true,
+			args: asRoot ? ['--no-sandbox'] : [],
+			timeout: 30000,
+		});
+		const ca = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+		const cb = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+		ctx.a = await openPage(ca, 'buyer A');
+		ctx.b = await openPage(cb, 'buyer B');
+	} catch (err) {
+		console.log(`Bail out! ${err.message.split('\n')[0]}`);
+		await cleanup();
+		process.exit(1);
+	}
+	let n = 0;
+	for (const { description, fn } of steps) {
+		n++;
+		const t0 = Date.now();
+		try {
+			await fn();
+			console.log(`ok ${n} - ${description} (${Date.now() - t0} ms)`);
+		} catch (err) {
+			failed++;
+			console.log(`not ok ${n} - ${description}`);
+			for (const line of String(err.message).split('\n').slice(0, 8)) console.log(`#   ${line}`);
+		}
+	}
+	if (ctx.conflictText) console.log(`# the loser saw: ${ctx.conflictText}`);
+	await cleanup();
+	process.exit(failed ? 1 : 0);
+}
+
+async function cleanup() {
+	if (browser) await browser.close().catch(() => {});
+	await db.end().catch(() => {});
+}
+
+main();
