@@ -100,6 +100,7 @@ SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY[1, 2, 1], ''x'')', 
 SELECT raised(format('SELECT booking.reserve_seats(%s, ''{{1,2},{3,10}}''::bigint[], ''x'')', :show));
 SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY[3, 25], ''x'')', :show));
 SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY[3, 424242], ''x'')', :show));
+SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY[424242], ''x'')', :show));
 SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY(SELECT generate_series(1, 100000))::bigint[], ''x'')', :show));
 SELECT raised(format('SELECT booking.reserve_seats(%s, NULL, ''x'')', :show));
 SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY[3], NULL)', :show));

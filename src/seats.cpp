@@ -254,8 +254,13 @@ reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string
 
 	// Seats someone else has in the last committed state: answer at once.
 	peek_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
-	if (Statement::rows() == 0)
-		require_show(show_id);	// PT404 for the show before the seats
+	if (Statement::rows() == 0) {
+		// None of the seats exists: PT404 for the show before the seats.
+		// (require_show runs a statement of its own, so nothing of the
+		// request's result may be read after it.)
+		require_show(show_id);
+		throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids.front()) + " does not exist");
+	}
 	bool notify = Statement::rows() > 0 && Statement::row(0).boolean(7).value_or(false);
 	RequestScan scan = scan_request(show_id, seat_ids, holder, now);
 	if (!scan.unavailable.empty())
