@@ -1,7 +1,8 @@
-# PGXS build of booking.so (C++17) and its SQL scripts.
-EXTENSION  = booking
+# PGXS build of booking.so (C++17) and its SQL scripts, and of booking_proxy
+# (SQL only: the API as PL/Proxy functions in front of booking nodes).
+EXTENSION  = booking booking_proxy
 MODULE_big = booking
-DATA       = $(wildcard sql/booking--*.sql)
+DATA       = $(wildcard sql/booking--*.sql sql/booking_proxy--*.sql)
 
 SRCS = $(wildcard src/*.cpp src/pg/*.cpp src/core/*.cpp)
 OBJS = $(SRCS:.cpp=.o)

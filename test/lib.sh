@@ -18,7 +18,7 @@ BOOKING_RESULTS_DIR=${BOOKING_RESULTS_DIR:-$BOOKING_ROOT/test/results-last}
 BOOKING_PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	build-essential g++ cmake libgtest-dev googletest
-	libipc-run-perl gnuplot-nox
+	libipc-run-perl gnuplot-nox postgresql-15-plproxy pgbouncer
 )
 
 _BOOKING_EXIT_HOOKS=()
