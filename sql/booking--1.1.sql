@@ -397,7 +397,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
-    cur booking.node;
+    cur booking.node_info;
 BEGIN
     IF set_node.node IS NULL OR set_node.nodes IS NULL THEN
         RAISE EXCEPTION 'node and nodes must not be NULL' USING ERRCODE = '22004';
@@ -408,8 +408,8 @@ BEGIN
     END IF;
     -- One caller at a time; a concurrent set_node waits here.
     LOCK TABLE booking.node IN EXCLUSIVE MODE;
-    SELECT * INTO cur FROM booking.node;
-    IF FOUND AND cur.node = set_node.node AND cur.nodes = set_node.nodes THEN
+    SELECT * INTO cur FROM booking.node_info;
+    IF cur.node = set_node.node AND cur.nodes = set_node.nodes THEN
         RETURN (cur.node, cur.nodes)::booking.node_info;
     END IF;
     IF EXISTS (SELECT FROM booking.pool) OR EXISTS (SELECT FROM booking.show)

@@ -211,6 +211,8 @@ confirm(FunctionCallInfo fcinfo)
 {
 	auto booking_id = pg::arg_int8(fcinfo, 0);
 	auto holder = pg::arg_text(fcinfo, 1);
+	if (holder)
+		core::check_length(holder->size(), core::max_key_bytes, "holder");
 	auto payment_ref = pg::arg_text(fcinfo, 2);
 	core::require(booking_id.has_value(), "booking_id");
 	if (payment_ref)
@@ -231,6 +233,8 @@ release(FunctionCallInfo fcinfo)
 {
 	auto booking_id = pg::arg_int8(fcinfo, 0);
 	auto holder = pg::arg_text(fcinfo, 1);
+	if (holder)
+		core::check_length(holder->size(), core::max_key_bytes, "holder");
 	core::require(booking_id.has_value(), "booking_id");
 	ReleaseOutcome out = release_booking(*booking_id, holder, true);
 	return release_result(fcinfo, *booking_id, out);
@@ -250,6 +254,8 @@ extend_hold(FunctionCallInfo fcinfo)
 {
 	auto booking_id = pg::arg_int8(fcinfo, 0);
 	auto holder = pg::arg_text(fcinfo, 1);
+	if (holder)
+		core::check_length(holder->size(), core::max_key_bytes, "holder");
 	core::require(booking_id.has_value(), "booking_id");
 	core::require(!PG_ARGISNULL(2), "hold_for");
 	TimestampTz now = pg::transaction_now();

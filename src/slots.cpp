@@ -43,8 +43,6 @@ Statement find_by_key_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
 						  " WHERE resource_id = $1 AND idempotency_key = $2 AND kind = 'slot'",
 						  {INT8OID, TEXTOID});
 
-Statement payment_ref_owner_sql(
-	"SELECT booking_id FROM booking.booking WHERE payment_ref = $1 AND status IN ('held', 'confirmed')", {TEXTOID});
 
 Statement insert_booking_sql(
 	"INSERT INTO booking.booking (booking_id, kind, resource_id, spots, status, holder, held_until, starts_at,"
@@ -101,14 +99,8 @@ reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::st
 					true};
 		}
 	}
-	if (payment_ref) {
-		payment_ref_owner_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
-		if (Statement::rows() > 0)
-			throw Error(SqlState::InvalidParameterValue,
-						"payment_ref " + *payment_ref + " is already used by booking " +
-							std::to_string(*Statement::row(0).int8(1)),
-						"A payment reference belongs to one live hold or purchase.");
-	}
+	if (payment_ref)
+		store::require_payment_ref_free(*payment_ref);
 	if (!range_free(resource_id, capacity, starts, ends, now, 0))
 		return {std::nullopt, "conflict", std::nullopt};
 	try {

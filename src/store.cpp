@@ -1,9 +1,12 @@
 #include "store.hpp"
 
+#include <unordered_set>
+
 #include "booking/error.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace booking::store {
 
@@ -22,6 +25,21 @@ Statement peek_sql(
 	"                       FROM booking.pool_shard WHERE pool_id = p.pool_id AND p.shards > 1) AS s ON true"
 	" WHERE p.pool_id = $1",
 	{INT8OID});
+
+// The same for a pool without shards: the pool row alone. Starting an
+// executor for the lateral join and its aggregate cost more than the rest of
+// a sold-out answer.
+Statement peek_row_sql(
+	"SELECT p.path, p.capacity, p.confirmed, p.held, p.waitlisted, p.auto_promote, p.max_per_holder,"
+	"       p.next_expiry, coalesce(p.parent_id, 0), p.shards"
+	"  FROM booking.pool p WHERE p.pool_id = $1",
+	{INT8OID});
+
+// Pools this backend has seen with shard rows. A pool's shard count never
+// changes, so this only picks which peek statement runs first; a wrong
+// guess (an id reused after the extension was recreated) costs one
+// statement, never a wrong answer: peek_row_sql reports the shard count.
+std::unordered_set<int64_t> sharded_pools;
 
 // One shard's take: lock, check, count and record in one statement.
 Statement take_shard_sql(
@@ -263,6 +281,11 @@ Statement insert_ticket_sql(
 	" RETURNING booking_id",
 	{INT8OID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
 
+Statement payment_ref_owner_sql(
+	"SELECT booking_id FROM booking.booking"
+	" WHERE payment_ref = $1 AND status IN ('held', 'confirmed') AND booking_id <> $2",
+	{TEXTOID, INT8OID});
+
 Statement set_status_sql(
 	"UPDATE booking.booking SET status = $2, held_until = $3, payment_ref = coalesce($4, payment_ref),"
 	"       updated_at = $5"
@@ -317,9 +340,23 @@ Chain::ids() const
 Peek
 peek(int64_t pool_id)
 {
-	peek_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
-	if (Statement::rows() == 0)
-		throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+	bool full = sharded_pools.count(pool_id) > 0;
+	if (!full) {
+		peek_row_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
+		if (Statement::rows() == 0)
+			throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+		if (Statement::row(0).int4(10).value_or(1) > 1) {
+			if (sharded_pools.size() >= 65536)
+				sharded_pools.clear();
+			sharded_pools.insert(pool_id);
+			full = true;
+		}
+	}
+	if (full) {
+		peek_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
+		if (Statement::rows() == 0)
+			throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+	}
 	pg::Row r = Statement::row(0);
 	Peek p;
 	p.path = r.int8_array(1);
@@ -333,7 +370,7 @@ peek(int64_t pool_id)
 	p.next_expiry = r.timestamptz(8);
 	p.pool.parent_id = *r.int8(9);
 	// Only a root keeps shard rows; add what they sold.
-	if (r.int4(14).value_or(0) > 0) {
+	if (full && r.int4(14).value_or(0) > 0) {
 		p.shards = *r.int4(14);
 		p.pool.confirmed += *r.int4(11);
 		p.pool.held += *r.int4(12);
@@ -631,14 +668,35 @@ insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::opt
 }
 
 void
+require_payment_ref_free(const std::string &payment_ref, int64_t except_booking_id)
+{
+	payment_ref_owner_sql.run({pg::text_param(payment_ref), pg::int8_param(except_booking_id)}, SPI_OK_SELECT);
+	if (Statement::rows() > 0)
+		throw Error(SqlState::InvalidParameterValue,
+					"payment_ref " + payment_ref + " is already used by booking " +
+						std::to_string(*Statement::row(0).int8(1)),
+					"A payment reference belongs to one live hold or purchase.");
+}
+
+void
 set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
 		   const std::optional<std::string> &payment_ref, TimestampTz now)
 {
-	set_status_sql.run({pg::int8_param(booking_id), pg::text_param(status), pg::timestamptz_param(held_until),
-						pg::text_param(payment_ref), pg::timestamptz_param(now)},
-					   SPI_OK_UPDATE);
-	// Every confirm, release and expiry of one booking passes here.
 	std::string_view s(status);
+	if (payment_ref && (s == "confirmed" || s == "held"))
+		require_payment_ref_free(*payment_ref, booking_id);
+	try {
+		set_status_sql.run({pg::int8_param(booking_id), pg::text_param(status), pg::timestamptz_param(held_until),
+							pg::text_param(payment_ref), pg::timestamptz_param(now)},
+						   SPI_OK_UPDATE);
+	} catch (const pg::PgError &e) {
+		// Another transaction gave this reference to another booking meanwhile.
+		if (e.data()->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && payment_ref)
+			throw Error(SqlState::InvalidParameterValue, "payment_ref " + *payment_ref + " is already in use",
+						"A payment reference belongs to one live hold or purchase.");
+		throw;
+	}
+	// Every confirm, release and expiry of one booking passes here.
 	if (s == "confirmed")
 		stats::count(stats::Confirmed);
 	else if (s == "released")

@@ -182,6 +182,11 @@ int64_t
 insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
 
+// 22023 when another live (held or confirmed) booking carries payment_ref:
+// a payment reference ties one hold or purchase to an outside checkout.
+void
+require_payment_ref_free(const std::string &payment_ref, int64_t except_booking_id = 0);
+
 // Move a booking to status with the given hold end (NULL for none).
 void
 set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
