@@ -17,8 +17,10 @@ free_after(const std::vector<Seat> &row, std::size_t i, std::size_t from, std::s
 	return row[i].free && (i < from || i >= to);
 }
 
-// Whether taking [from, to) leaves a single free seat with taken seats (or a
-// gap in the numbering) on both sides, next to the block.
+// Whether taking [from, to) leaves a single free seat next to the block with
+// a taken seat on both sides. A row end or an aisle (a gap in the numbering)
+// is not a taken seat: the seat beside it can still be sold with its
+// neighbour.
 bool
 leaves_orphan(const std::vector<Seat> &row, std::size_t from, std::size_t to)
 {
