@@ -43,7 +43,6 @@ Statement find_by_key_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
 						  " WHERE resource_id = $1 AND idempotency_key = $2 AND kind = 'slot'",
 						  {INT8OID, TEXTOID});
 
-
 Statement insert_booking_sql(
 	"INSERT INTO booking.booking (booking_id, kind, resource_id, spots, status, holder, held_until, starts_at,"
 	"                             ends_at, payment_ref, idempotency_key, created_at, updated_at)"

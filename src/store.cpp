@@ -1,7 +1,5 @@
 #include "store.hpp"
 
-#include <unordered_set>
-
 #include "booking/error.hpp"
 #include "stats.hpp"
 
