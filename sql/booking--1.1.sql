@@ -431,6 +431,46 @@ REVOKE ALL ON TABLE booking.node_info FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('booking.node', '');
 
 ------------------------------------------------------------------------------
+-- A show's seat map for a buyer (1.1): a customer function, so that a
+-- PostgREST/Supabase caller, who may not read the views, can draw the map.
+------------------------------------------------------------------------------
+
+-- Every seat of the show with its status as a buyer sees it (available,
+-- held, sold; a lapsed hold is available) and, for the holder given, which
+-- seats are theirs, until when they hold them and in which booking (to
+-- confirm, extend or release it). Other buyers' holders, hold ends and
+-- bookings are not shown.
+CREATE FUNCTION booking.seat_map(show_id bigint, holder text DEFAULT NULL)
+RETURNS TABLE (seat_id bigint, section text, row_label text, number integer, status text, mine boolean,
+               held_until timestamptz, booking_id bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1000
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF seat_map.show_id IS NULL THEN
+        RAISE EXCEPTION 'argument "show_id" must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(seat_map.holder) > 256 THEN
+        RAISE EXCEPTION 'holder is % bytes long, the limit is 256', octet_length(seat_map.holder)
+            USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM booking.show s WHERE s.show_id = seat_map.show_id) THEN
+        RAISE EXCEPTION 'show % does not exist', seat_map.show_id USING ERRCODE = 'PT404';
+    END IF;
+    RETURN QUERY
+    SELECT v.seat_id, v.section, v.row_label, v.number, v.status,
+           coalesce(b.holder = seat_map.holder, false),
+           CASE WHEN b.holder = seat_map.holder THEN v.held_until END,
+           CASE WHEN b.holder = seat_map.holder THEN v.booking_id END
+      FROM booking.seats v
+      LEFT JOIN booking.booking b ON b.booking_id = v.booking_id
+     WHERE v.show_id = seat_map.show_id
+     ORDER BY v.section, v.row_label, v.number;
+END
+$$;
+
+------------------------------------------------------------------------------
 -- Checking and repairing
 ------------------------------------------------------------------------------
 

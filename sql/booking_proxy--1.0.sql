@@ -158,6 +158,26 @@ RETURNS booking.pool_availability
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$ SELECT * FROM booking.availability_on(pool_id) $$;
 
+-- A show's seat map for a buyer, from the show's node; STABLE like the
+-- node's, so it wraps a PL/Proxy function too.
+CREATE FUNCTION booking.seat_map_on(show_id bigint, holder text)
+RETURNS TABLE (seat_id bigint, section text, row_label text, number integer, status text, mine boolean,
+               held_until timestamptz, booking_id bigint)
+LANGUAGE plproxy VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1000
+AS $$
+    CLUSTER 'booking';
+    RUN ON booking.node_of(show_id);
+    TARGET booking.seat_map;
+$$;
+
+CREATE FUNCTION booking.seat_map(show_id bigint, holder text DEFAULT NULL)
+RETURNS TABLE (seat_id bigint, section text, row_label text, number integer, status text, mine boolean,
+               held_until timestamptz, booking_id bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 1000
+AS $$ SELECT * FROM booking.seat_map_on(show_id, holder) $$;
+
 ------------------------------------------------------------------------------
 -- Seats
 ------------------------------------------------------------------------------
@@ -539,6 +559,7 @@ REVOKE ALL ON FUNCTION booking.placement(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.partitions() FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.nodes_for(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.availability_on(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.seat_map_on(bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.payment_candidates(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.confirm_payment_on(bigint, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.expire_holds_all(integer) FROM PUBLIC;

@@ -157,6 +157,7 @@ SELECT * FROM booking.availability(:venue);
 SELECT count(*) FROM booking.pool_status;
 SELECT count(*) FROM booking.bookings;
 SELECT count(*) FROM booking.seats;
+SELECT count(*) FROM booking.seat_map(:play, 'cy');
 SELECT * FROM booking.node_info;
 SELECT * FROM booking.check();
 SELECT booking.reconcile();
@@ -178,6 +179,7 @@ SELECT status FROM booking.reserve_best_available(:play, 1, 'mallory');
 SELECT status FROM booking.reserve_slot(:room, '2030-01-02 10:00', '2030-01-02 11:00', 'mallory');
 SELECT status FROM booking.release(:mallory, 'mallory');
 SELECT * FROM booking.availability(:venue);
+SELECT count(*) FILTER (WHERE mine) AS mine FROM booking.seat_map(:play, 'mallory');
 SELECT public.raised('SELECT booking.release(' || :cy || ', ''mallory'')');   -- cy's booking: PT403
 SELECT public.raised('SELECT booking.confirm(' || :ann_hold || ', ''mallory'')');
 SELECT public.raised('SELECT booking.create_pool(5)');

@@ -121,3 +121,25 @@ SELECT raised('SELECT booking.create_show(notify => NULL)');
 SELECT count(*) AS held_or_sold FROM booking.seats WHERE show_id = :show AND status <> 'available';
 
 SELECT * FROM booking.check();
+
+-- The seat map a buyer may read (customer function): statuses as in the
+-- view, "mine" and the hold's end only for the holder asking.
+SELECT booking.create_show('map') AS map \gset
+SELECT array_length(booking.add_seats(:map, 'stalls', 'A', 1, 5), 1) AS seats;
+SELECT min(seat_id) AS m1 FROM booking.seats WHERE show_id = :map \gset
+SELECT status FROM booking.reserve_seats(:map, ARRAY[:m1, :m1 + 1], 'ann', '1 hour');
+SELECT booking_id AS sold FROM booking.reserve_seats(:map, ARRAY[:m1 + 2], 'bob') \gset
+SELECT status FROM booking.confirm(:sold, 'bob');
+SELECT status FROM booking.reserve_seats(:map, ARRAY[:m1 + 3], 'cy', '1 millisecond');
+SELECT pg_sleep(0.01);
+SELECT number, status, mine, held_until > now() AS holding FROM booking.seat_map(:map, 'ann');
+SELECT number, status, mine, booking_id = :sold AS bobs_booking FROM booking.seat_map(:map, 'bob');
+SELECT number, status, mine, held_until, booking_id FROM booking.seat_map(show_id => :map);
+CREATE ROLE regress_seat_reader;
+SET ROLE regress_seat_reader;
+SELECT count(*) AS seats_a_buyer_sees FROM booking.seat_map(:map, 'ann');
+RESET ROLE;
+DROP ROLE regress_seat_reader;
+SELECT raised('SELECT booking.seat_map(NULL)');
+SELECT raised('SELECT booking.seat_map(424242)');
+SELECT raised(format('SELECT booking.seat_map(%s, repeat(''x'', 257))', :map));

@@ -76,7 +76,8 @@ my $signature = q{
 	   AND p.proname IN ('create_pool', 'set_capacity', 'decrement_ticket', 'register', 'promote_waitlist',
 	                     'confirm', 'release', 'cancel', 'extend_hold', 'expire_holds', 'create_show', 'add_seats',
 	                     'reserve_seats', 'reserve_best_available', 'create_resource', 'reserve_slot',
-	                     'confirm_payment', 'availability', 'check', 'reconcile', 'stats_reset', 'set_node')
+	                     'confirm_payment', 'availability', 'seat_map', 'check', 'reconcile', 'stats_reset',
+	                     'set_node')
 	 ORDER BY 1;
 	SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod)
 	  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -181,6 +182,13 @@ is($proxy->safe_psql('postgres', q{
 $proxy->safe_psql('postgres', 'CREATE ROLE buyer');
 is(sqlstate($proxy, q{SET ROLE buyer; SELECT booking.decrement_ticket(4, 1, 'bea')}), 'ok',
 	'a customer buys through the proxy without any node account');
+is(sqlstate($proxy, q{SET ROLE buyer; SELECT count(*) FROM booking.seat_map(1, 'bea')}), 'ok',
+	'and reads a seat map');
+my $map = q{SELECT string_agg(format('%s:%s:%s', seat_id, status, mine), ' ' ORDER BY seat_id)
+              FROM booking.seat_map(1, 'ann')};
+is($proxy->safe_psql('postgres', $map), $node[1]->safe_psql('postgres', $map),
+	"seat_map through the proxy is show 1's node's own");
+is(sqlstate($proxy, 'SELECT booking.seat_map(999)'), 'PT404', 'PT404 for the seat map of an unknown show');
 is(sqlstate($proxy, 'SET ROLE buyer; SELECT booking.create_pool(5)'), '42501', 'but may not create a pool');
 is(sqlstate($proxy, 'SET ROLE buyer; SELECT * FROM booking.bookings'), '42501', 'nor read the bookings');
 is(sqlstate($proxy, 'SET ROLE buyer; SELECT * FROM booking.bookings_all()'), '42501', 'nor through their function');
