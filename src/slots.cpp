@@ -107,13 +107,8 @@ reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::st
 								pg::timestamptz_param(starts), pg::timestamptz_param(ends), pg::text_param(payment_ref),
 								pg::text_param(key), pg::timestamptz_param(now)},
 							   SPI_OK_INSERT_RETURNING);
-	} catch (const pg::PgError &e) {
-		// Another transaction took this payment reference for a hold on
-		// another resource meanwhile.
-		if (e.data()->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && payment_ref)
-			throw Error(SqlState::InvalidParameterValue, "payment_ref " + *payment_ref + " is already in use",
-						"A payment reference belongs to one live hold or purchase.");
-		throw;
+	} catch (const pg::PgError &) {
+		store::rethrow_payment_ref_taken(payment_ref);
 	}
 	return {*Statement::row(0).int8(1), "held", held_until};
 }

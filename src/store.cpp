@@ -665,6 +665,8 @@ insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::opt
 	return *Statement::row(0).int8(1);
 }
 
+constexpr const char *payment_ref_hint = "A payment reference belongs to one live hold or purchase.";
+
 void
 require_payment_ref_free(const std::string &payment_ref, int64_t except_booking_id)
 {
@@ -673,7 +675,20 @@ require_payment_ref_free(const std::string &payment_ref, int64_t except_booking_
 		throw Error(SqlState::InvalidParameterValue,
 					"payment_ref " + payment_ref + " is already used by booking " +
 						std::to_string(*Statement::row(0).int8(1)),
-					"A payment reference belongs to one live hold or purchase.");
+					payment_ref_hint);
+}
+
+void
+rethrow_payment_ref_taken(const std::optional<std::string> &payment_ref)
+{
+	try {
+		throw;
+	} catch (const pg::PgError &e) {
+		if (e.data()->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && payment_ref)
+			throw Error(SqlState::InvalidParameterValue, "payment_ref " + *payment_ref + " is already in use",
+						payment_ref_hint);
+		throw;
+	}
 }
 
 void
@@ -687,12 +702,8 @@ set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> he
 		set_status_sql.run({pg::int8_param(booking_id), pg::text_param(status), pg::timestamptz_param(held_until),
 							pg::text_param(payment_ref), pg::timestamptz_param(now)},
 						   SPI_OK_UPDATE);
-	} catch (const pg::PgError &e) {
-		// Another transaction gave this reference to another booking meanwhile.
-		if (e.data()->sqlerrcode == ERRCODE_UNIQUE_VIOLATION && payment_ref)
-			throw Error(SqlState::InvalidParameterValue, "payment_ref " + *payment_ref + " is already in use",
-						"A payment reference belongs to one live hold or purchase.");
-		throw;
+	} catch (const pg::PgError &) {
+		rethrow_payment_ref_taken(payment_ref);
 	}
 	// Every confirm, release and expiry of one booking passes here.
 	if (s == "confirmed")

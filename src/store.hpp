@@ -187,6 +187,12 @@ insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::opt
 void
 require_payment_ref_free(const std::string &payment_ref, int64_t except_booking_id = 0);
 
+// From a catch block around a write that sets payment_ref: a unique
+// violation means another transaction gave the reference to another live
+// booking meanwhile, so rethrow it as 22023; rethrow anything else as it is.
+[[noreturn]] void
+rethrow_payment_ref_taken(const std::optional<std::string> &payment_ref);
+
 // Move a booking to status with the given hold end (NULL for none).
 void
 set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
