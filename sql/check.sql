@@ -32,9 +32,17 @@ SELECT booking.reconcile();
 -- Rows changed behind the extension's back: an oversold pool.
 UPDATE booking.booking SET spots = 5 WHERE pool_id = :b;
 SELECT * FROM booking.check() ORDER BY 1, 2, 3;
--- The table itself refuses to store an oversold counter.
+-- reconcile() refuses to write counters that oversell (23514).
 SELECT raised(format('SELECT booking.reconcile(%s)', :b));
 UPDATE booking.booking SET spots = 4 WHERE pool_id = :b;
+-- Counters no function would write: over capacity, a shard over its budget
+-- (no CHECK constraint stops them; check() finds them, reconcile() repairs).
+UPDATE booking.pool SET confirmed = confirmed + 10 WHERE pool_id = :b;
+SELECT booking.create_pool(4, 'sharded', shards => 2) AS sh \gset
+UPDATE booking.pool_shard SET confirmed = budget + 1 WHERE pool_id = :sh AND shard = 0;
+SELECT object, problem FROM booking.check() ORDER BY 2;
+SELECT booking.reconcile();
+SELECT * FROM booking.check();
 
 -- A hold the next-expiry marker does not cover, and a booking of no pool.
 UPDATE booking.pool SET next_expiry = now() + interval '2 hours' WHERE pool_id = :a;

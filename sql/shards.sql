@@ -65,6 +65,33 @@ SELECT * FROM booking.availability(:hot);
 SELECT status, remaining FROM booking.decrement_ticket(:hot, 1);
 SELECT * FROM booking.check();
 
+-- A sold-out sharded pool: taking the budgets back drains the shards (each
+-- budget is what its shard sold), so the pool row alone answers sold_out,
+-- and a hold that lapsed in a shard still comes back.
+SELECT booking.create_pool(8, 'drain', shards => 4) AS drain \gset
+SELECT status FROM booking.decrement_ticket(:drain, 2, 'hal', '100 milliseconds');
+SELECT shards_drained FROM booking.pool WHERE pool_id = :drain;
+SELECT status, remaining FROM booking.decrement_ticket(:drain, 6);   -- more than a shard's budget
+SELECT shards_drained, sharded FROM booking.pool WHERE pool_id = :drain;
+SELECT status, remaining FROM booking.decrement_ticket(:drain, 1);
+SELECT pg_sleep(0.2);
+SELECT status, remaining FROM booking.decrement_ticket(:drain, 2);   -- hal's lapsed spots
+SELECT * FROM booking.check();
+-- Free spots go back to the shards only when there are as many as shards;
+-- fewer stay in the row.
+SELECT released FROM booking.release((SELECT booking_id FROM booking.bookings WHERE pool_id = :drain AND spots = 6));
+SELECT status, remaining FROM booking.decrement_ticket(:drain, 1);
+SELECT shards_drained, sharded FROM booking.pool WHERE pool_id = :drain;
+-- check() sees a drained flag that is not true; reconcile() makes it so.
+UPDATE booking.pool SET shards_drained = true WHERE pool_id = :drain;
+SELECT object, problem FROM booking.check() ORDER BY 2;
+SELECT booking.reconcile(:drain);
+SELECT shards_drained, sharded FROM booking.pool WHERE pool_id = :drain;
+SELECT status, remaining FROM booking.decrement_ticket(:drain, 3);
+SELECT shards_drained, sharded FROM booking.pool WHERE pool_id = :drain;
+SELECT * FROM booking.availability(:drain);
+SELECT * FROM booking.check();
+
 -- Shards are a root pool's; a child pool with shards just counts as one.
 SELECT booking.create_pool(5, 'child', parent_id => :hot, shards => 4) AS child \gset
 SELECT status FROM booking.decrement_ticket(:child, 1);

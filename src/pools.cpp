@@ -27,14 +27,18 @@ Statement insert_pool_sql(
 	{TEXTOID, INT8OID, INT8OID, INT8ARRAYOID, INT4OID, INT4OID, INT4OID, BOOLOID});
 
 // A sharded root pool's shards, its capacity spread over them.
-Statement insert_shards_sql(
-	"WITH shards AS ("
-	"  INSERT INTO booking.pool_shard (pool_id, shard, budget)"
-	"  SELECT $1, g, $2 / $3 + CASE WHEN g < $2 % $3 THEN 1 ELSE 0 END FROM generate_series(0, $3 - 1) AS g"
-	"  RETURNING 1"
+#define INSERT_SHARDS                                                                                        \
+	"WITH shards AS ("                                                                                       \
+	"  INSERT INTO booking.pool_shard (pool_id, shard, budget)"                                              \
+	"  SELECT $1, g, $2 / $3 + CASE WHEN g < $2 % $3 THEN 1 ELSE 0 END FROM generate_series(0, $3 - 1) AS g" \
+	"  RETURNING 1"                                                                                          \
 	")"
-	"UPDATE booking.pool SET sharded = $2 WHERE pool_id = $1",
-	{INT8OID, INT4OID, INT4OID});
+Statement insert_shards_sql(INSERT_SHARDS
+							"UPDATE booking.pool SET sharded = $2, shards_drained = ($2 = 0) WHERE pool_id = $1",
+							{INT8OID, INT4OID, INT4OID});
+// Before 1.2: no shards_drained.
+Statement insert_shards_11_sql(INSERT_SHARDS "UPDATE booking.pool SET sharded = $2 WHERE pool_id = $1",
+							   {INT8OID, INT4OID, INT4OID});
 
 Statement set_capacity_sql("UPDATE booking.pool SET capacity = $2 WHERE pool_id = $1", {INT8OID, INT4OID});
 
@@ -104,18 +108,20 @@ set_take_root_hint(int64_t pool_id, bool works)
 	}
 }
 
-// Take spots from a pool, all or nothing.
+// Take spots from a pool, all or nothing. spi is connected only when a
+// statement runs: a sold-out answer needs none.
 TicketOutcome
-take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
+take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
 {
 	// A buy from a plain root pool: one statement that checks everything the
 	// fast path needs (no parent, cap, shards, waiters or lapsed holds) and
 	// takes, if the spots fit. Tried first unless it failed last time for this
 	// pool (sold out, sharded, ...): then the unlocked read comes first, so a
-	// sold-out answer stays one statement. A wrong hint costs one statement.
+	// sold-out answer runs no statement. A wrong hint costs one statement.
 	bool root_first = !key && take_root_hint(pool_id);
 	if (root_first) {
+		spi.connect();
 		if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
 			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
 		set_take_root_hint(pool_id, false);
@@ -124,16 +130,26 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 	// A root pool with no key, no cap and no hold that may have lapsed needs
 	// no settling: answer sold out without a lock, or take on a shard.
 	store::Peek peek = store::peek(pool_id);
+	if (peek.shards > 1 && !store::has_shards_drained()) {
+		spi.connect();
+		store::count_shards(peek);
+	}
 	bool simple = peek.path.size() == 1 && !peek.max_per_holder && !key &&
 				  (!peek.next_expiry || *peek.next_expiry > now) && peek.pool.waitlisted == 0;
 	if (simple) {
-		int64_t available = core::available(peek.pool);
-		if (available < quantity)
-			return {std::nullopt, "sold_out", int32_t(std::max<int64_t>(available, 0)), std::nullopt, {}};
+		if (peek.available && *peek.available < quantity)
+			return {std::nullopt, "sold_out", int32_t(std::max<int64_t>(*peek.available, 0)), std::nullopt, {}};
+		spi.connect();
 		const char *status = held_until ? "held" : "confirmed";
+		// A shard's free budget was handed out while nobody waited, and is
+		// taken back before anyone waits or a hold is settled: taking from it
+		// needs no other check (a lapsed hold of a shard, not seen in the
+		// row, is settled by whoever takes the budgets back).
 		if (peek.shards > 1) {
-			if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
-				return {taken->booking_id, status, taken->remaining, held_until, {}};
+			// Drained shards (peek.available known) have nothing to give.
+			if (!peek.available)
+				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
+					return {taken->booking_id, status, taken->remaining, held_until, {}};
 		} else if (!root_first && !key) {
 			if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now)) {
 				set_take_root_hint(pool_id, true);
@@ -142,6 +158,7 @@ take_tickets(int64_t pool_id, int32_t quantity, const std::optional<std::string>
 		}
 	}
 
+	spi.connect();
 	store::Chain chain = store::lock_chain(pool_id, peek.path);
 	store::settle(chain, now);
 	TicketOutcome outcome = take_locked(chain, pool_id, quantity, holder, held_until, key, now);
@@ -228,7 +245,8 @@ create_pool(FunctionCallInfo fcinfo)
 		// Only a root keeps shard rows: a child's takes update its ancestors'
 		// rows anyway, so its shards would spread nothing.
 		if (*shards > 1 && !parent_id)
-			insert_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(*capacity), pg::int4_param(*shards)},
+			(store::has_shards_drained() ? insert_shards_sql : insert_shards_11_sql)
+				.run({pg::int8_param(pool_id), pg::int4_param(*capacity), pg::int4_param(*shards)},
 								  SPI_OK_UPDATE);
 	}
 	return Int64GetDatum(pool_id);
@@ -290,8 +308,8 @@ decrement_ticket(FunctionCallInfo fcinfo)
 
 	TicketOutcome outcome;
 	{
-		pg::Spi spi;
-		outcome = take_tickets(*pool_id, *quantity, holder, held_until, key, now);
+		pg::LazySpi spi;
+		outcome = take_tickets(spi, *pool_id, *quantity, holder, held_until, key, now);
 	}
 	const char *status = outcome.status ? outcome.status : outcome.status_text.c_str();
 	if (outcome.status)	 // not an idempotent repeat

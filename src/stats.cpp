@@ -108,7 +108,12 @@ flush() noexcept
 	for (int c = 0; c < NumCounters; c++)
 		any = any || pending[0][c] != 0;
 	if (any && shared && OidIsValid(MyDatabaseId)) {
-		if (Entry *e = entry_for(MyDatabaseId)) {
+		// Entries are never removed or moved: find this database's once, so
+		// a commit takes only its spinlock, not the shared LWLock as well.
+		static Entry *mine = nullptr;
+		if (mine == nullptr)
+			mine = entry_for(MyDatabaseId);
+		if (Entry *e = mine) {
 			SpinLockAcquire(&e->mutex);
 			for (int c = 0; c < NumCounters; c++)
 				e->counters[c] += pending[0][c];

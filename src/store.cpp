@@ -1,10 +1,10 @@
 #include "store.hpp"
 
 #include "booking/error.hpp"
+#include "pg/read.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
-#include <unordered_set>
 
 namespace booking::store {
 
@@ -12,32 +12,18 @@ using pg::Statement;
 
 namespace {
 
-// A pool as last committed, with what its shards sold (a child's shards,
-// if any, are never used and stay empty): one primary-key read.
-Statement peek_sql(
-	"SELECT p.path, p.capacity, p.confirmed, p.held, p.waitlisted, p.auto_promote, p.max_per_holder,"
-	"       p.next_expiry, coalesce(p.parent_id, 0), p.shards, s.confirmed, s.held, s.next_expiry, s.n"
-	"  FROM booking.pool p"
-	"  LEFT JOIN LATERAL (SELECT sum(confirmed)::integer AS confirmed, sum(held)::integer AS held,"
-	"                            min(next_expiry) AS next_expiry, count(*)::integer AS n"
-	"                       FROM booking.pool_shard WHERE pool_id = p.pool_id AND p.shards > 1) AS s ON true"
-	" WHERE p.pool_id = $1",
-	{INT8OID});
+// A pool's row, read without SPI (the hottest read: every buy and every
+// sold-out answer starts with it).
+pg::KeyRead pool_row("pool", "pool_pkey",
+					 {"path", "capacity", "confirmed", "held", "waitlisted", "auto_promote", "max_per_holder",
+					  "next_expiry", "parent_id", "shards", "sharded", "?shards_drained"});
 
-// The same for a pool without shards: the pool row alone. Starting an
-// executor for the lateral join and its aggregate cost more than the rest of
-// a sold-out answer.
-Statement peek_row_sql(
-	"SELECT p.path, p.capacity, p.confirmed, p.held, p.waitlisted, p.auto_promote, p.max_per_holder,"
-	"       p.next_expiry, coalesce(p.parent_id, 0), p.shards"
-	"  FROM booking.pool p WHERE p.pool_id = $1",
+// What a sharded root's shards sold and when their first hold lapses: for a
+// schema before 1.2, which has no pool.shards_drained (the library serves a
+// database until ALTER EXTENSION booking UPDATE).
+Statement shard_totals_sql(
+	"SELECT coalesce(sum(confirmed + held), 0)::bigint, min(next_expiry) FROM booking.pool_shard WHERE pool_id = $1",
 	{INT8OID});
-
-// Pools this backend has seen with shard rows. A pool's shard count never
-// changes, so this only picks which peek statement runs first; a wrong
-// guess (an id reused after the extension was recreated) costs one
-// statement, never a wrong answer: peek_row_sql reports the shard count.
-std::unordered_set<int64_t> sharded_pools;
 
 // One shard's take: lock, check, count and record in one statement.
 Statement take_shard_sql(
@@ -77,26 +63,46 @@ Statement shard_sums_sql(
 	{INT8OID});
 
 // Take the unused budgets back; the pool row then holds every free spot.
-Statement reclaim_sql(
-	"WITH shards AS ("
-	"  UPDATE booking.pool_shard SET budget = confirmed + held, next_expiry = NULL"
-	"   WHERE pool_id = $1 AND (budget <> confirmed + held OR next_expiry IS NOT NULL)"
-	"  RETURNING 1"
+// Before 1.2 (no shards_drained) the same without the mark.
+#define RECLAIM_SHARDS                                                                    \
+	"WITH shards AS ("                                                                    \
+	"  UPDATE booking.pool_shard SET budget = confirmed + held, next_expiry = NULL"       \
+	"   WHERE pool_id = $1 AND (budget <> confirmed + held OR next_expiry IS NOT NULL)" \
+	"  RETURNING 1"                                                                       \
 	")"
+Statement reclaim_sql(
+	RECLAIM_SHARDS
+	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3), shards_drained = true"
+	" WHERE pool_id = $1"
+	"   AND (sharded <> $2 OR $3 < next_expiry OR (next_expiry IS NULL AND $3 IS NOT NULL) OR NOT shards_drained)",
+	{INT8OID, INT4OID, TIMESTAMPTZOID});
+Statement reclaim_11_sql(
+	RECLAIM_SHARDS
 	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3)"
 	" WHERE pool_id = $1 AND (sharded <> $2 OR $3 < next_expiry OR (next_expiry IS NULL AND $3 IS NOT NULL))",
 	{INT8OID, INT4OID, TIMESTAMPTZOID});
 
-// Spread a root's free capacity over its (locked) shards.
-Statement refill_sql(
-	"WITH free AS ("
-	"  SELECT capacity - confirmed - held - sharded AS spots, $2::integer AS n FROM booking.pool WHERE pool_id = $1"
-	"), shards AS ("
-	"  UPDATE booking.pool_shard s"
-	"     SET budget = budget + free.spots / free.n + CASE WHEN s.shard < free.spots % free.n THEN 1 ELSE 0 END"
-	"    FROM free WHERE s.pool_id = $1 AND free.spots > 0"
-	"  RETURNING 1"
+// Spread a root's free capacity over its (locked) shards, if there are at
+// least as many free spots as shards. Fewer stay in the pool row: a shard
+// with one spot serves few buyers, while drained shards let the row answer
+// sold out for everyone who asks for more than is left, without a lock.
+// Before 1.2, any free spot goes out, as it did then.
+#define REFILL_SHARDS(least)                                                                                    \
+	"WITH free AS ("                                                                                            \
+	"  SELECT capacity - confirmed - held - sharded AS spots, $2::integer AS n FROM booking.pool WHERE pool_id = $1" \
+	"), shards AS ("                                                                                            \
+	"  UPDATE booking.pool_shard s"                                                                             \
+	"     SET budget = budget + free.spots / free.n + CASE WHEN s.shard < free.spots % free.n THEN 1 ELSE 0 END"  \
+	"    FROM free WHERE s.pool_id = $1 AND free.spots >= " least                                               \
+	"  RETURNING 1"                                                                                             \
 	")"
+Statement refill_sql(
+	REFILL_SHARDS("free.n")
+	"UPDATE booking.pool p SET sharded = sharded + free.spots, shards_drained = false"
+	"  FROM free WHERE p.pool_id = $1 AND free.spots >= free.n",
+	{INT8OID, INT4OID});
+Statement refill_11_sql(
+	REFILL_SHARDS("1")
 	"UPDATE booking.pool p SET sharded = sharded + free.spots FROM free WHERE p.pool_id = $1 AND free.spots > 0",
 	{INT8OID, INT4OID});
 
@@ -338,24 +344,9 @@ Chain::ids() const
 Peek
 peek(int64_t pool_id)
 {
-	bool full = sharded_pools.count(pool_id) > 0;
-	if (!full) {
-		peek_row_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
-		if (Statement::rows() == 0)
-			throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
-		if (Statement::row(0).int4(10).value_or(1) > 1) {
-			if (sharded_pools.size() >= 65536)
-				sharded_pools.clear();
-			sharded_pools.insert(pool_id);
-			full = true;
-		}
-	}
-	if (full) {
-		peek_sql.run({pg::int8_param(pool_id)}, SPI_OK_SELECT);
-		if (Statement::rows() == 0)
-			throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
-	}
-	pg::Row r = Statement::row(0);
+	if (!pool_row.read(pool_id))
+		throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+	const pg::KeyRead &r = pool_row;
 	Peek p;
 	p.path = r.int8_array(1);
 	p.pool.pool_id = pool_id;
@@ -366,17 +357,32 @@ peek(int64_t pool_id)
 	p.pool.auto_promote = *r.boolean(6);
 	p.max_per_holder = r.int4(7);
 	p.next_expiry = r.timestamptz(8);
-	p.pool.parent_id = *r.int8(9);
-	// Only a root keeps shard rows; add what they sold.
-	if (full && r.int4(14).value_or(0) > 0) {
-		p.shards = *r.int4(14);
-		p.pool.confirmed += *r.int4(11);
-		p.pool.held += *r.int4(12);
-		auto shard_expiry = r.timestamptz(13);
-		if (shard_expiry && (!p.next_expiry || *shard_expiry < *p.next_expiry))
-			p.next_expiry = shard_expiry;
-	}
+	p.pool.parent_id = r.int8(9).value_or(0);
+	// Only a root keeps shard rows.
+	p.shards = p.pool.parent_id == 0 ? *r.int4(10) : 1;
+	int64_t row_free = core::available(p.pool) - *r.int4(11);
+	if (p.shards <= 1 || r.boolean(12).value_or(false))
+		p.available = row_free;
 	return p;
+}
+
+bool
+has_shards_drained()
+{
+	return pool_row.has(12);
+}
+
+void
+count_shards(Peek &p)
+{
+	if (p.shards <= 1 || p.available)
+		return;
+	shard_totals_sql.run({pg::int8_param(p.pool.pool_id)}, SPI_OK_SELECT);
+	pg::Row r = Statement::row(0);
+	p.available = core::available(p.pool) - *r.int8(1);
+	auto shard_expiry = r.timestamptz(2);
+	if (shard_expiry && (!p.next_expiry || *shard_expiry < *p.next_expiry))
+		p.next_expiry = shard_expiry;
 }
 
 std::optional<ShardTake>
@@ -388,7 +394,9 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 	// path with it (which locks the pool row, then every shard) could
 	// deadlock, so a failed attempt rolls back and lets go of every lock.
 	pg::SubTransaction attempt;
-	int32_t mine = int32_t(MyProcPid % shards);
+	// Backend ids are small and dense (unlike pids): concurrent buyers get
+	// different shards whenever there are at least as many shards as buyers.
+	int32_t mine = int32_t(MyBackendId % shards);
 	auto take = [&](int32_t shard) -> std::optional<ShardTake> {
 		uint64_t n = take_shard_sql.run({pg::int8_param(pool_id), pg::int4_param(shard),
 										 pg::int4_param(hold_end ? 0 : spots), pg::int4_param(hold_end ? spots : 0),
@@ -418,7 +426,8 @@ refill_shards(const Chain &chain)
 {
 	if (chain.root_shards <= 1 || chain.pools.front().waitlisted > 0)
 		return;
-	refill_sql.run({pg::int8_param(chain.root_id()), pg::int4_param(chain.root_shards)}, SPI_OK_UPDATE);
+	(has_shards_drained() ? refill_sql : refill_11_sql)
+		.run({pg::int8_param(chain.root_id()), pg::int4_param(chain.root_shards)}, SPI_OK_UPDATE);
 }
 
 void
@@ -494,7 +503,8 @@ lock_chain(int64_t pool_id, const std::vector<int64_t> &path)
 		if (*r.int4(4) == 0)
 			chain.root_shards = 1;	// a sharded child pool keeps no shard rows
 		else {
-			reclaim_sql.run({pg::int8_param(chain.root_id()), pg::int4_param(confirmed + held),
+			(has_shards_drained() ? reclaim_sql : reclaim_11_sql)
+				.run({pg::int8_param(chain.root_id()), pg::int4_param(confirmed + held),
 							 pg::timestamptz_param(shard_expiry)},
 							SPI_OK_UPDATE);
 			chain.pools.front().confirmed += confirmed;

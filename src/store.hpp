@@ -39,13 +39,18 @@ struct Chain {
 	ids() const;
 };
 
-// A pool as last committed, read without a lock.
+// A pool as last committed, read from its row alone, without a lock.
 struct Peek {
-	core::PoolCounts pool;
+	core::PoolCounts pool;		// the row's own counters (a sharded root's shards not included)
 	std::vector<int64_t> path;	// ancestors and itself, root first
 	std::optional<int32_t> max_per_holder;
-	std::optional<TimestampTz> next_expiry;	 // the pool's own and its shards'; meaningful on a root
+	std::optional<TimestampTz> next_expiry;	 // on a root: no hold of the row's lapses before this
 	int32_t shards = 1;						 // shard rows (a sharded root), else 1
+	// The pool's free spots, when the row alone tells them: always without
+	// shards, and for a sharded root whose shards are drained (no free spot
+	// in any shard; its next_expiry then covers theirs too). Otherwise
+	// unknown: at least the row's free spots, and the shards may have more.
+	std::optional<int64_t> available;
 };
 
 // Lock a root pool unless another transaction holds it (SKIP LOCKED).
@@ -55,6 +60,16 @@ try_lock_root(int64_t root_id);
 // Read a pool without locking it; PT404 when it does not exist.
 Peek
 peek(int64_t pool_id);
+
+// Whether the schema has pool.shards_drained (1.2 on): before, a sharded
+// root's free spots and lapsed holds are only known from its shard rows.
+bool
+has_shards_drained();
+
+// Complete a peek of a sharded root without shards_drained by reading its
+// shards (a statement: needs SPI), so that it answers as before 1.2.
+void
+count_shards(Peek &p);
 
 // Lock pool_id and its ancestors; PT404 when the pool does not exist. A
 // sharded root's shards are locked too and their unused budgets taken back,

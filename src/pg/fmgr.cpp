@@ -91,12 +91,21 @@ composite(FunctionCallInfo fcinfo, std::initializer_list<Param> values)
 	}
 	int ncolumns = i;
 	return guard([fcinfo, &datums, &nulls, ncolumns] {
-		TupleDesc desc;
-		if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "booking: function must return a composite type");
-		if (desc->natts != ncolumns)
-			elog(ERROR, "booking: result type has %d columns, expected %d", desc->natts, ncolumns);
-		desc = BlessTupleDesc(desc);
+		// The result's descriptor, looked up and blessed once per call site:
+		// it lives as long as the FmgrInfo (fn_mcxt), like a set-returning
+		// function's.
+		TupleDesc desc = (TupleDesc) fcinfo->flinfo->fn_extra;
+		if (desc == nullptr) {
+			TupleDesc found;
+			if (get_call_result_type(fcinfo, nullptr, &found) != TYPEFUNC_COMPOSITE)
+				elog(ERROR, "booking: function must return a composite type");
+			if (found->natts != ncolumns)
+				elog(ERROR, "booking: result type has %d columns, expected %d", found->natts, ncolumns);
+			MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+			desc = BlessTupleDesc(CreateTupleDescCopy(found));
+			MemoryContextSwitchTo(old);
+			fcinfo->flinfo->fn_extra = desc;
+		}
 		return HeapTupleGetDatum(heap_form_tuple(desc, datums, nulls));
 	});
 }

@@ -173,18 +173,14 @@ Row::text(int column) const
 }
 
 std::vector<int64_t>
-Row::int8_array(int column) const
+int8_array_values(Datum array)
 {
-	bool isnull;
-	Datum d = value(column, &isnull);
-	if (isnull)
-		return {};
 	Datum *elems = nullptr;
 	bool *nulls = nullptr;
 	int n = 0;
-	guard([d, &elems, &nulls, &n] {
-		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems,
-						  &nulls, &n);
+	guard([array, &elems, &nulls, &n] {
+		deconstruct_array(DatumGetArrayTypeP(array), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+						  &elems, &nulls, &n);
 	});
 	std::vector<int64_t> values;
 	values.reserve(n);
@@ -194,6 +190,14 @@ Row::int8_array(int column) const
 		values.push_back(DatumGetInt64(elems[i]));
 	}
 	return values;
+}
+
+std::vector<int64_t>
+Row::int8_array(int column) const
+{
+	bool isnull;
+	Datum d = value(column, &isnull);
+	return isnull ? std::vector<int64_t>{} : int8_array_values(d);
 }
 
 SPIPlanPtr

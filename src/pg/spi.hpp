@@ -25,6 +25,21 @@ public:
 	Spi &operator=(const Spi &) = delete;
 };
 
+// An Spi connected on the first connect(), for bodies that may answer
+// without running any statement.
+class LazySpi {
+public:
+	void
+	connect()
+	{
+		if (!spi_)
+			spi_.emplace();
+	}
+
+private:
+	std::optional<Spi> spi_;
+};
+
 // A subtransaction for the life of a C++ scope, rolled back unless
 // commit() is called: its row locks (even those of rows a statement only
 // re-checked and skipped) go with it. Must be opened inside an Spi scope.
@@ -68,6 +83,10 @@ Param
 int8_array_param(const std::vector<int64_t> &values);
 Param
 int4_array_param(const std::vector<int32_t> &values);
+
+// The elements of a bigint[] without NULL elements.
+std::vector<int64_t>
+int8_array_values(Datum array);
 
 // A row of the last result. Column numbers start at 1, as in SPI.
 class Row {

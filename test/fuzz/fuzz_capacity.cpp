@@ -3,8 +3,8 @@
 // plan_promotions).
 //
 // Most inputs build a pool tree the database can hold: ids ascending from
-// parent to child, counters that include descendants and satisfy the
-// pool_not_oversold constraint, waiters in FIFO (booking id) order whose
+// parent to child, counters that include descendants and stay within
+// capacity (what booking.check() verifies), waiters in FIFO (booking id) order whose
 // spots add up to the waitlisted counters, and any promotion policy. Checked:
 //   - judge_take / judge_register give the documented verdict (holder limit
 //     first, then the waitlist, then room in every pool of the chain; a
