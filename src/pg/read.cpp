@@ -1,7 +1,5 @@
 #include "pg/read.hpp"
 
-#include "pg/spi.hpp"
-
 #include "booking/error.hpp"
 
 #include <string>
@@ -167,46 +165,6 @@ KeyRead::value(int column, bool *isnull) const
 											" was not read");
 	*isnull = nulls_[column - 1];
 	return values_[column - 1];
-}
-
-std::optional<int64_t>
-KeyRead::int8(int column) const
-{
-	bool isnull;
-	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<int64_t>(DatumGetInt64(d));
-}
-
-std::optional<int32_t>
-KeyRead::int4(int column) const
-{
-	bool isnull;
-	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<int32_t>(DatumGetInt32(d));
-}
-
-std::optional<bool>
-KeyRead::boolean(int column) const
-{
-	bool isnull;
-	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<bool>(DatumGetBool(d));
-}
-
-std::optional<TimestampTz>
-KeyRead::timestamptz(int column) const
-{
-	bool isnull;
-	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(d));
-}
-
-std::vector<int64_t>
-KeyRead::int8_array(int column) const
-{
-	bool isnull;
-	Datum d = value(column, &isnull);
-	return isnull ? std::vector<int64_t>{} : int8_array_values(d);
 }
 
 }  // namespace booking::pg

@@ -15,7 +15,7 @@
 // end of the transaction).
 #pragma once
 
-#include "pg/boundary.hpp"
+#include "pg/spi.hpp"
 
 #include <cstdint>
 #include <initializer_list>
@@ -24,7 +24,7 @@
 
 namespace booking::pg {
 
-class KeyRead {
+class KeyRead : public Columns {
 public:
 	static constexpr int max_columns = 16;
 
@@ -42,19 +42,13 @@ public:
 	bool
 	read(int64_t key);
 
-	// Columns of the row last read.
-	std::optional<int64_t> int8(int column) const;
-	std::optional<int32_t> int4(int column) const;
-	std::optional<bool> boolean(int column) const;
-	std::optional<TimestampTz> timestamptz(int column) const;
-	// A bigint[] column without NULL elements; empty when NULL.
-	std::vector<int64_t> int8_array(int column) const;
+	// Columns of the row last read: int8(), int4(), ... (see Columns).
 
 private:
 	void
 	resolve();
 	Datum
-	value(int column, bool *isnull) const;
+	value(int column, bool *isnull) const override;
 
 	const char *table_;
 	const char *index_;

@@ -130,7 +130,7 @@ Row::value(int column, bool *isnull) const
 }
 
 std::optional<int64_t>
-Row::int8(int column) const
+Columns::int8(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
@@ -138,7 +138,7 @@ Row::int8(int column) const
 }
 
 std::optional<int32_t>
-Row::int4(int column) const
+Columns::int4(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
@@ -146,7 +146,7 @@ Row::int4(int column) const
 }
 
 std::optional<bool>
-Row::boolean(int column) const
+Columns::boolean(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
@@ -154,7 +154,7 @@ Row::boolean(int column) const
 }
 
 std::optional<TimestampTz>
-Row::timestamptz(int column) const
+Columns::timestamptz(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
@@ -162,7 +162,7 @@ Row::timestamptz(int column) const
 }
 
 std::optional<std::string>
-Row::text(int column) const
+Columns::text(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
@@ -173,14 +173,18 @@ Row::text(int column) const
 }
 
 std::vector<int64_t>
-int8_array_values(Datum array)
+Columns::int8_array(int column) const
 {
+	bool isnull;
+	Datum d = value(column, &isnull);
+	if (isnull)
+		return {};
 	Datum *elems = nullptr;
 	bool *nulls = nullptr;
 	int n = 0;
-	guard([array, &elems, &nulls, &n] {
-		deconstruct_array(DatumGetArrayTypeP(array), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
-						  &elems, &nulls, &n);
+	guard([d, &elems, &nulls, &n] {
+		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems,
+						  &nulls, &n);
 	});
 	std::vector<int64_t> values;
 	values.reserve(n);
@@ -190,14 +194,6 @@ int8_array_values(Datum array)
 		values.push_back(DatumGetInt64(elems[i]));
 	}
 	return values;
-}
-
-std::vector<int64_t>
-Row::int8_array(int column) const
-{
-	bool isnull;
-	Datum d = value(column, &isnull);
-	return isnull ? std::vector<int64_t>{} : int8_array_values(d);
 }
 
 SPIPlanPtr

@@ -84,14 +84,10 @@ int8_array_param(const std::vector<int64_t> &values);
 Param
 int4_array_param(const std::vector<int32_t> &values);
 
-// The elements of a bigint[] without NULL elements.
-std::vector<int64_t>
-int8_array_values(Datum array);
-
-// A row of the last result. Column numbers start at 1, as in SPI.
-class Row {
+// Typed reads of one row's columns, numbered from 1 as in SPI; NULL reads
+// as nullopt. What a row is (an SPI result, a KeyRead) is value()'s.
+class Columns {
 public:
-	Row(HeapTuple tuple, TupleDesc desc) : tuple_(tuple), desc_(desc) {}
 	std::optional<int64_t> int8(int column) const;
 	std::optional<int32_t> int4(int column) const;
 	std::optional<bool> boolean(int column) const;
@@ -100,8 +96,18 @@ public:
 	// A bigint[] column without NULL elements; empty when NULL.
 	std::vector<int64_t> int8_array(int column) const;
 
+protected:
+	~Columns() = default;
+	virtual Datum value(int column, bool *isnull) const = 0;
+};
+
+// A row of the last result.
+class Row : public Columns {
+public:
+	Row(HeapTuple tuple, TupleDesc desc) : tuple_(tuple), desc_(desc) {}
+
 private:
-	Datum value(int column, bool *isnull) const;
+	Datum value(int column, bool *isnull) const override;
 	HeapTuple tuple_;
 	TupleDesc desc_;
 };
