@@ -146,8 +146,8 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 		// needs no other check (a lapsed hold of a shard, not seen in the
 		// row, is settled by whoever takes the budgets back).
 		if (peek.shards > 1) {
-			// Drained shards (peek.available known) have nothing to give.
-			if (!peek.available)
+			// Drained shards have nothing to give.
+			if (!peek.drained)
 				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
 					return {taken->booking_id, status, taken->remaining, held_until, {}};
 		} else if (!root_first && !key) {

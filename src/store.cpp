@@ -361,7 +361,8 @@ peek(int64_t pool_id)
 	// Only a root keeps shard rows.
 	p.shards = p.pool.parent_id == 0 ? *r.int4(10) : 1;
 	int64_t row_free = core::available(p.pool) - *r.int4(11);
-	if (p.shards <= 1 || r.boolean(12).value_or(false))
+	p.drained = p.shards > 1 && r.boolean(12).value_or(false);
+	if (p.shards <= 1 || p.drained)
 		p.available = row_free;
 	return p;
 }

@@ -51,6 +51,9 @@ struct Peek {
 	// in any shard; its next_expiry then covers theirs too). Otherwise
 	// unknown: at least the row's free spots, and the shards may have more.
 	std::optional<int64_t> available;
+	// A sharded root whose shards have no free spot (pool.shards_drained):
+	// a shard take would find nothing.
+	bool drained = false;
 };
 
 // Lock a root pool unless another transaction holds it (SKIP LOCKED).
