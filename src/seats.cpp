@@ -13,6 +13,7 @@
 #include "core/seatmap.hpp"
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
+#include "pg/read.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
@@ -22,8 +23,6 @@ namespace booking {
 namespace {
 
 using pg::Statement;
-
-Statement show_sql("SELECT notify FROM booking.show WHERE show_id = $1", {INT8OID});
 
 Statement insert_show_sql(
 	"INSERT INTO booking.show (show_id, name, notify) VALUES (nextval('booking.show_id_seq'), $1, $2)"
@@ -41,23 +40,19 @@ Statement insert_seats_sql(
 	" RETURNING seat_id",
 	{INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID});
 
-#define REQUEST_COLUMNS                                                                 \
-	"SELECT s.seat_id, s.show_id, s.booking_id, s.held_until, b.holder, b.status"      \
-	"  FROM booking.seat s LEFT JOIN booking.booking b ON b.booking_id = s.booking_id" \
-	" WHERE s.seat_id = ANY ($1) ORDER BY s.seat_id"
+// A seat's owner and its show, read without SPI: the rows of a request
+// are read by key (no plan, so no plan that goes bad while the bookings
+// table grows from empty before autovacuum first analyses it), and a
+// conflict is answered from them without a lock or a statement.
+pg::KeyRead seat_row("seat", "seat_pkey", {"show_id", "booking_id", "held_until"});
+pg::KeyRead owner_row("booking", "booking_pkey", {"holder", "status"});
+pg::KeyRead show_row("show", "show_pkey", {"notify"});
 
-// The requested seats with their owners and their show's notify flag, as
-// last committed: a conflict is answered from this without taking a lock
-// (so without a durable commit).
-Statement peek_request_sql(
-	"SELECT s.seat_id, s.show_id, s.booking_id, s.held_until, b.holder, b.status, sh.notify"
-	"  FROM booking.seat s JOIN booking.show sh ON sh.show_id = s.show_id"
-	"  LEFT JOIN booking.booking b ON b.booking_id = s.booking_id"
-	" WHERE s.seat_id = ANY ($1) ORDER BY s.seat_id",
+// The requested seats, locked in ascending id order, with their owners.
+Statement lock_request_sql(
+	"SELECT seat_id, show_id, booking_id, held_until FROM booking.seat"
+	" WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE",
 	{INT8ARRAYOID});
-
-// The same, locked in ascending id order.
-Statement lock_request_sql(REQUEST_COLUMNS " FOR NO KEY UPDATE OF s", {INT8ARRAYOID});
 
 Statement lock_seats_sql(
 	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE", {INT8ARRAYOID});
@@ -87,8 +82,8 @@ Statement insert_booking_sql(
 	"  VALUES (nextval('booking.booking_id_seq'), 'seats', $1, cardinality($2), 'held', $3, $4, $5, $2, $6, $6)"
 	"  RETURNING booking_id"
 	"), assigned AS ("
-	"  UPDATE booking.seat s SET booking_id = held.booking_id, held_until = $4"
-	"    FROM held WHERE s.seat_id = ANY ($2)"
+	"  UPDATE booking.seat SET booking_id = (SELECT booking_id FROM held), held_until = $4"
+	"   WHERE seat_id = ANY ($2)"
 	"  RETURNING 1"
 	")"
 	"SELECT booking_id, (SELECT count(*) FROM assigned) FROM held",
@@ -136,10 +131,8 @@ notify_changed(int64_t show_id, std::vector<int64_t> seat_ids, std::optional<boo
 {
 	if (seat_ids.empty())
 		return;
-	if (!notify) {
-		show_sql.run({pg::int8_param(show_id)}, SPI_OK_SELECT);
-		notify = Statement::rows() > 0 && *Statement::row(0).boolean(1);
-	}
+	if (!notify)
+		notify = show_row.read(show_id) && show_row.boolean(1).value_or(false);
 	if (!*notify)
 		return;
 	std::sort(seat_ids.begin(), seat_ids.end());
@@ -156,13 +149,13 @@ notify_changed(int64_t show_id, std::vector<int64_t> seat_ids, std::optional<boo
 	}
 }
 
-// Raise PT404 unless the show exists.
-void
+// Raise PT404 unless the show exists; else whether it notifies.
+bool
 require_show(int64_t show_id)
 {
-	show_sql.run({pg::int8_param(show_id)}, SPI_OK_SELECT);
-	if (Statement::rows() == 0)
+	if (!show_row.read(show_id))
 		throw Error(SqlState::NotFound, "show " + std::to_string(show_id) + " does not exist");
+	return show_row.boolean(1).value_or(false);
 }
 
 struct Reservation {
@@ -204,70 +197,130 @@ hold_seats(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::str
 	return {id, "held", held_until, seat_ids, {}};
 }
 
-// Who has the requested seats, from the rows of REQUEST_COLUMNS.
+// One requested seat as read: its show and who has it.
+struct SeatState {
+	int64_t seat_id;
+	int64_t show_id;
+	std::optional<int64_t> owner;
+	std::optional<TimestampTz> held_until;
+	bool owner_holds = false;  // owner is a live hold (status held)
+	std::optional<std::string> holder;
+};
+
+// Fill in who holds the seats held (not bought, not free, not lapsed) at
+// now, in one snapshot. A bought seat (held_until NULL) is someone's for
+// good whoever it is, so its owner is not read.
+void
+read_owners(std::vector<SeatState> &seats, TimestampTz now)
+{
+	pg::ReadScope scope;
+	for (SeatState &s : seats) {
+		if (!s.owner || !s.held_until || *s.held_until <= now)
+			continue;
+		if (owner_row.read(*s.owner)) {
+			s.holder = owner_row.text(1);
+			s.owner_holds = owner_row.text(2) == std::string("held");
+		}
+	}
+}
+
+// The requested seats (sorted ids) and their owners as last committed,
+// read by key in one snapshot. Seats that do not exist are left out.
+std::vector<SeatState>
+peek_request(const std::vector<int64_t> &seat_ids, TimestampTz now)
+{
+	std::vector<SeatState> seats;
+	seats.reserve(seat_ids.size());
+	{
+		pg::ReadScope scope;
+		for (int64_t id : seat_ids) {
+			pg::check_for_interrupts();
+			if (seat_row.read(id))
+				seats.push_back({id, *seat_row.int8(1), seat_row.int8(2), seat_row.timestamptz(3)});
+		}
+	}
+	read_owners(seats, now);
+	return seats;
+}
+
+// The requested seats locked (in ascending id order), with their owners.
+std::vector<SeatState>
+lock_request(const std::vector<int64_t> &seat_ids, TimestampTz now)
+{
+	lock_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
+	std::vector<SeatState> seats;
+	seats.reserve(Statement::rows());
+	for (uint64_t i = 0; i < Statement::rows(); i++) {
+		pg::Row r = Statement::row(i);
+		seats.push_back({*r.int8(1), *r.int8(2), r.int8(3), r.timestamptz(4)});
+	}
+	// A new snapshot, taken after the locks: it sees the commits waited for.
+	read_owners(seats, now);
+	return seats;
+}
+
+// Who has the requested seats.
 struct RequestScan {
 	std::vector<int64_t> unavailable;				// held or sold by someone else
 	std::vector<std::pair<int64_t, int64_t>> mine;	// (booking, seat) of the holder's own live holds
 };
 
 RequestScan
-scan_request(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz now)
+scan_request(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::vector<SeatState> &seats,
+			 const std::string &holder, TimestampTz now)
 {
 	RequestScan scan;
-	uint64_t n = Statement::rows();
 	std::size_t next = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		pg::Row r = Statement::row(i);
-		int64_t seat = *r.int8(1);
-		if (next < seat_ids.size() && seat_ids[next] < seat)
+	for (const SeatState &s : seats) {
+		if (next < seat_ids.size() && seat_ids[next] < s.seat_id)
 			throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
 		next++;
-		if (*r.int8(2) != show_id) {
-			require_show(show_id);	// an unknown show is PT404 (this ends the scan)
+		if (s.show_id != show_id) {
+			require_show(show_id);	// an unknown show is PT404
 			throw Error(SqlState::InvalidParameterValue,
-						"seat " + std::to_string(seat) + " is not in show " + std::to_string(show_id));
+						"seat " + std::to_string(s.seat_id) + " is not in show " + std::to_string(show_id));
 		}
-		auto owner = r.int8(3);
-		auto until = r.timestamptz(4);
-		if (!owner || (until && *until <= now))
+		if (!s.owner || (s.held_until && *s.held_until <= now))
 			continue;  // free, or its hold lapsed
-		if (until && r.text(5) == holder && r.text(6) == std::string("held"))
-			scan.mine.emplace_back(*owner, seat);
+		if (s.held_until && s.owner_holds && s.holder == holder)
+			scan.mine.emplace_back(*s.owner, s.seat_id);
 		else
-			scan.unavailable.push_back(seat);
+			scan.unavailable.push_back(s.seat_id);
 	}
 	if (next < seat_ids.size())
 		throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids[next]) + " does not exist");
 	return scan;
 }
 
-// Take seat ids (sorted) for holder, all or none.
+// Take seat ids (sorted) for holder, all or none. A conflict seen in the
+// last committed state is answered before spi connects.
 Reservation
 reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
-		const std::optional<std::string> &key, TimestampTz now)
+		const std::optional<std::string> &key, TimestampTz now, pg::LazySpi &spi)
 {
+	bool notify = false;
 	if (key) {
-		require_show(show_id);
+		notify = require_show(show_id);
+		spi.connect();
 		if (auto repeat = repeat_of(show_id, key, now))
 			return *repeat;
 	}
 
 	// Seats someone else has in the last committed state: answer at once.
-	peek_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
-	if (Statement::rows() == 0) {
+	std::vector<SeatState> seats = peek_request(seat_ids, now);
+	if (seats.empty()) {
 		// None of the seats exists: PT404 for the show before the seats.
-		// (require_show runs a statement of its own, so nothing of the
-		// request's result may be read after it.)
 		require_show(show_id);
 		throw Error(SqlState::NotFound, "seat " + std::to_string(seat_ids.front()) + " does not exist");
 	}
-	bool notify = Statement::rows() > 0 && Statement::row(0).boolean(7).value_or(false);
-	RequestScan scan = scan_request(show_id, seat_ids, holder, now);
+	RequestScan scan = scan_request(show_id, seat_ids, seats, holder, now);
 	if (!scan.unavailable.empty())
 		return {std::nullopt, "conflict", std::nullopt, seat_ids, scan.unavailable};
+	if (!key)
+		notify = require_show(show_id);
 
-	lock_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
-	scan = scan_request(show_id, seat_ids, holder, now);
+	spi.connect();
+	scan = scan_request(show_id, seat_ids, lock_request(seat_ids, now), holder, now);
 	if (!scan.unavailable.empty())
 		return {std::nullopt, "conflict", std::nullopt, seat_ids, scan.unavailable};
 	std::vector<std::pair<int64_t, int64_t>> &mine = scan.mine;
@@ -564,8 +617,8 @@ reserve_seats(FunctionCallInfo fcinfo)
 
 	Reservation r;
 	{
-		pg::Spi spi;
-		r = reserve(a.show_id, ids, a.holder, a.held_until, a.key, a.now);
+		pg::LazySpi spi;
+		r = reserve(a.show_id, ids, a.holder, a.held_until, a.key, a.now, spi);
 	}
 	return seats_result(fcinfo, r);
 }

@@ -29,6 +29,9 @@ namespace {
 uint64_t generation = 1;
 bool callback_registered = false;
 
+// ReadScopes alive: reads then use the scope's snapshot.
+int scopes = 0;
+
 void
 invalidate(Datum, Oid)
 {
@@ -43,8 +46,12 @@ fetch(Oid relid, Oid indexid, int64_t key, const AttrNumber *attnums, int ncolum
 	Relation index = index_open(indexid, AccessShareLock);
 	// As SPI does for each statement of a VOLATILE function: see what this
 	// transaction wrote so far, and what others committed (READ COMMITTED).
-	CommandCounterIncrement();
-	PushActiveSnapshot(GetTransactionSnapshot());
+	// Inside a ReadScope, its snapshot is the active one.
+	bool own_snapshot = scopes == 0;
+	if (own_snapshot) {
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
 	volatile bool found = false;
 	PG_TRY();
 	{
@@ -74,7 +81,8 @@ fetch(Oid relid, Oid indexid, int64_t key, const AttrNumber *attnums, int ncolum
 	}
 	PG_FINALLY();
 	{
-		PopActiveSnapshot();
+		if (own_snapshot)
+			PopActiveSnapshot();
 	}
 	PG_END_TRY();
 	// The locks stay until the transaction ends, as a statement's do.
@@ -84,6 +92,25 @@ fetch(Oid relid, Oid indexid, int64_t key, const AttrNumber *attnums, int ncolum
 }
 
 }  // namespace
+
+ReadScope::ReadScope()
+{
+	snapshot_ = guard([] {
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		return GetActiveSnapshot();
+	});
+	scopes++;
+}
+
+ReadScope::~ReadScope()
+{
+	scopes--;
+	// An error on the way out may have left other snapshots above this one:
+	// the end of the (sub)transaction pops those and this one.
+	if (ActiveSnapshotSet() && GetActiveSnapshot() == snapshot_)
+		PopActiveSnapshot();
+}
 
 KeyRead::KeyRead(const char *table, const char *index, std::initializer_list<const char *> columns)
 	: table_(table), index_(index)

@@ -24,6 +24,22 @@
 
 namespace booking::pg {
 
+// While a ReadScope lives, every KeyRead::read() uses the one snapshot the
+// scope took when it began, as the reads of one statement would: rows read
+// together (seats and the bookings that hold them) are one committed state,
+// and one snapshot is taken instead of one per row. Run no SPI statement
+// inside a scope.
+class ReadScope {
+public:
+	ReadScope();
+	~ReadScope();
+	ReadScope(const ReadScope &) = delete;
+	ReadScope &operator=(const ReadScope &) = delete;
+
+private:
+	Snapshot snapshot_ = nullptr;
+};
+
 class KeyRead : public Columns {
 public:
 	static constexpr int max_columns = 16;
