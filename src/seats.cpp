@@ -208,12 +208,11 @@ struct SeatState {
 };
 
 // Fill in who holds the seats held (not bought, not free, not lapsed) at
-// now, in one snapshot. A bought seat (held_until NULL) is someone's for
-// good whoever it is, so its owner is not read.
+// now, inside the caller's ReadScope. A bought seat (held_until NULL) is
+// someone's for good whoever it is, so its owner is not read.
 void
 read_owners(std::vector<SeatState> &seats, TimestampTz now)
 {
-	pg::ReadScope scope;
 	for (SeatState &s : seats) {
 		if (!s.owner || !s.held_until || *s.held_until <= now)
 			continue;
@@ -231,13 +230,11 @@ peek_request(const std::vector<int64_t> &seat_ids, TimestampTz now)
 {
 	std::vector<SeatState> seats;
 	seats.reserve(seat_ids.size());
-	{
-		pg::ReadScope scope;
-		for (int64_t id : seat_ids) {
-			pg::check_for_interrupts();
-			if (seat_row.read(id))
-				seats.push_back({id, *seat_row.int8(1), seat_row.int8(2), seat_row.timestamptz(3)});
-		}
+	pg::ReadScope scope;
+	for (int64_t id : seat_ids) {
+		pg::check_for_interrupts();
+		if (seat_row.read(id))
+			seats.push_back({id, *seat_row.int8(1), seat_row.int8(2), seat_row.timestamptz(3)});
 	}
 	read_owners(seats, now);
 	return seats;
@@ -255,6 +252,7 @@ lock_request(const std::vector<int64_t> &seat_ids, TimestampTz now)
 		seats.push_back({*r.int8(1), *r.int8(2), r.int8(3), r.timestamptz(4)});
 	}
 	// A new snapshot, taken after the locks: it sees the commits waited for.
+	pg::ReadScope scope;
 	read_owners(seats, now);
 	return seats;
 }
