@@ -143,3 +143,17 @@ DROP ROLE regress_seat_reader;
 SELECT raised('SELECT booking.seat_map(NULL)');
 SELECT raised('SELECT booking.seat_map(424242)');
 SELECT raised(format('SELECT booking.seat_map(%s, repeat(''x'', 257))', :map));
+
+-- A schema damaged by hand (a table or column the seat requests read by key
+-- renamed) is a clear error naming what is missing, and changes nothing;
+-- put back, the same request works.
+SELECT min(seat_id) + 4 AS m5 FROM booking.seats WHERE show_id = :map \gset
+ALTER TABLE booking.seat RENAME TO seat_renamed;
+SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY[%s], ''dan'')', :map, :m5));
+ALTER TABLE booking.seat_renamed RENAME TO seat;
+ALTER TABLE booking.seat RENAME COLUMN held_until TO held_until_renamed;
+SELECT raised(format('SELECT booking.reserve_seats(%s, ARRAY[%s], ''dan'')', :map, :m5));
+ALTER TABLE booking.seat RENAME COLUMN held_until_renamed TO held_until;
+SELECT count(*) AS dans_bookings FROM booking.bookings WHERE holder = 'dan';
+SELECT status, seat_ids = ARRAY[:m5]::bigint[] AS the_seat FROM booking.reserve_seats(:map, ARRAY[:m5], 'dan');
+SELECT * FROM booking.check();
