@@ -48,14 +48,12 @@ pg::KeyRead seat_row("seat", "seat_pkey", {"show_id", "booking_id", "held_until"
 pg::KeyRead owner_row("booking", "booking_pkey", {"holder", "status"});
 pg::KeyRead show_row("show", "show_pkey", {"notify"});
 
-// The requested seats, locked in ascending id order, with their owners.
-Statement lock_request_sql(
+// Seats locked in ascending id order (so overlapping requests never
+// deadlock), with their show and owner as of the lock.
+Statement lock_seats_sql(
 	"SELECT seat_id, show_id, booking_id, held_until FROM booking.seat"
 	" WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE",
 	{INT8ARRAYOID});
-
-Statement lock_seats_sql(
-	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE", {INT8ARRAYOID});
 
 Statement lock_seats_skip_sql(
 	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
@@ -244,7 +242,7 @@ peek_request(const std::vector<int64_t> &seat_ids, TimestampTz now)
 std::vector<SeatState>
 lock_request(const std::vector<int64_t> &seat_ids, TimestampTz now)
 {
-	lock_request_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
+	lock_seats_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
 	std::vector<SeatState> seats;
 	seats.reserve(Statement::rows());
 	for (uint64_t i = 0; i < Statement::rows(); i++) {
