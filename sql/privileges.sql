@@ -73,12 +73,17 @@ RESET ROLE;
 SELECT * FROM booking.availability(:pool);
 
 -- Customer functions are executable by PUBLIC, organiser functions are not;
--- every function runs as the owner with a pinned search_path.
+-- every function runs as the owner with a pinned search_path: SQL and
+-- PL/pgSQL ones with SET, C ones in their code (src/pg/spi.hpp; hostile.sql
+-- shows a planted operator stays out).
 SELECT p.proname,
        has_function_privilege('regress_buyer', p.oid, 'EXECUTE') AS buyer_may_call,
        p.prosecdef AS security_definer,
-       p.proconfig
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+       l.lanname AS language,
+       CASE WHEN p.proconfig = '{"search_path=pg_catalog, pg_temp"}' THEN 'SET'
+            WHEN l.lanname = 'c' AND p.proconfig IS NULL THEN 'code'
+            ELSE 'not pinned: ' || coalesce(p.proconfig::text, 'no SET') END AS search_path_pinned_by
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
  WHERE n.nspname = 'booking'
  ORDER BY p.proname;
 

@@ -70,7 +70,9 @@ $proxy->safe_psql('postgres', qq{
 # and types) and who may read the views: identical on a node and the proxy.
 my $signature = q{
 	SELECT p.proname, pg_get_function_arguments(p.oid), pg_get_function_result(p.oid), p.provolatile,
-	       p.proconfig, has_function_privilege('public', p.oid, 'EXECUTE')
+	       -- search_path pinned: with SET, or (a node's C functions) in the code
+	       p.proconfig = '{"search_path=pg_catalog, pg_temp"}' OR (p.proconfig IS NULL AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')),
+	       has_function_privilege('public', p.oid, 'EXECUTE')
 	  FROM pg_proc p
 	 WHERE p.pronamespace = 'booking'::regnamespace
 	   AND p.proname IN ('create_pool', 'set_capacity', 'decrement_ticket', 'register', 'promote_waitlist',
