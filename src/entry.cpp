@@ -4,6 +4,7 @@
 #include "bodies.hpp"
 #include "pg/boundary.hpp"
 
+#include "sold_out.hpp"
 #include "stats.hpp"
 #include "worker.hpp"
 
@@ -21,6 +22,7 @@ _PG_init(void)
 	bool preloaded = process_shared_preload_libraries_in_progress;
 	booking::worker::init(preloaded);
 	booking::stats::init(preloaded);
+	booking::sold_out::init(preloaded);
 }
 
 #define BOOKING_ENTRY(name)                                    \

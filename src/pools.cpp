@@ -4,6 +4,7 @@
 #include "booking/error.hpp"
 #include "core/validate.hpp"
 #include "pg/fmgr.hpp"
+#include "sold_out.hpp"
 #include "stats.hpp"
 #include "store.hpp"
 
@@ -119,6 +120,11 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	// takes, if the spots fit. Tried first unless it failed last time for this
 	// pool (sold out, sharded, ...): then the unlocked read comes first, so a
 	// sold-out answer runs no statement. A wrong hint costs one statement.
+	// A pool this backend found sold out, unchanged since: answer from memory.
+	if (!key)
+		if (auto remaining = sold_out::known_short(pool_id, quantity, now))
+			return {std::nullopt, "sold_out", *remaining, std::nullopt, {}};
+
 	bool root_first = !key && take_root_hint(pool_id);
 	if (root_first) {
 		spi.connect();
@@ -129,6 +135,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 
 	// A root pool with no key, no cap and no hold that may have lapsed needs
 	// no settling: answer sold out without a lock, or take on a shard.
+	uint64_t generation = sold_out::generation();	// before the row's snapshot
 	store::Peek peek = store::peek(pool_id);
 	if (peek.shards > 1 && !store::has_shards_drained()) {
 		spi.connect();
@@ -137,8 +144,11 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	bool simple = peek.path.size() == 1 && !peek.max_per_holder && !key &&
 				  (!peek.next_expiry || *peek.next_expiry > now) && peek.pool.waitlisted == 0;
 	if (simple) {
-		if (peek.available && *peek.available < quantity)
-			return {std::nullopt, "sold_out", int32_t(std::max<int64_t>(*peek.available, 0)), std::nullopt, {}};
+		if (peek.available && *peek.available < quantity) {
+			int32_t remaining = int32_t(std::max<int64_t>(*peek.available, 0));
+			sold_out::remember(pool_id, generation, remaining, peek.next_expiry);
+			return {std::nullopt, "sold_out", remaining, std::nullopt, {}};
+		}
 		spi.connect();
 		const char *status = held_until ? "held" : "confirmed";
 		// A shard's free budget was handed out while nobody waited, and is

@@ -15,11 +15,10 @@
 #include "bodies.hpp"
 #include "booking/error.hpp"
 #include "pg/fmgr.hpp"
+#include "shmem.hpp"
 
 extern "C" {
-#include "storage/ipc.h"
 #include "storage/lwlock.h"
-#include "storage/shmem.h"
 #include "storage/spin.h"
 }
 
@@ -50,9 +49,6 @@ Shared *shared = nullptr;
 bool enabled = false;
 int64 pending[max_levels][NumCounters];
 int deepest = 0;  // highest level with pending counts
-
-shmem_request_hook_type prev_shmem_request_hook = nullptr;
-shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
 
 int
 level_index() noexcept
@@ -155,35 +151,21 @@ subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
 	}
 }
 
-Size
-shared_size() noexcept
-{
-	return MAXALIGN(sizeof(Shared));
-}
-
 void
-shmem_request() noexcept
+request_lock()
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(shared_size());
 	RequestNamedLWLockTranche("booking", 1);
 }
 
 void
-shmem_startup()
+attach(void *memory, bool found)
 {
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	bool found;
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = static_cast<Shared *>(ShmemInitStruct("booking stats", shared_size(), &found));
+	shared = static_cast<Shared *>(memory);
 	if (!found) {
-		std::memset(shared, 0, shared_size());
+		std::memset(shared, 0, sizeof(Shared));
 		shared->lock = &(GetNamedLWLockTranche("booking"))->lock;
 		shared->started_at = GetCurrentTimestamp();
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
 // Raise 55000 unless the shared counters exist.
@@ -233,10 +215,7 @@ init(bool preloaded)
 	if (!preloaded)
 		return;
 	enabled = true;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = shmem_startup;
+	shmem::add({"booking stats", sizeof(Shared), request_lock, attach});
 	RegisterXactCallback(xact_callback, nullptr);
 	RegisterSubXactCallback(subxact_callback, nullptr);
 }
