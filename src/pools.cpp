@@ -115,16 +115,16 @@ TicketOutcome
 take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
 {
-	// A buy from a plain root pool: one statement that checks everything the
-	// fast path needs (no parent, cap, shards, waiters or lapsed holds) and
-	// takes, if the spots fit. Tried first unless it failed last time for this
-	// pool (sold out, sharded, ...): then the unlocked read comes first, so a
-	// sold-out answer runs no statement. A wrong hint costs one statement.
 	// A pool this backend found sold out, unchanged since: answer from memory.
 	if (!key)
 		if (auto remaining = sold_out::known_short(pool_id, quantity, now))
 			return {std::nullopt, "sold_out", *remaining, std::nullopt, {}};
 
+	// A buy from a plain root pool: one statement that checks everything the
+	// fast path needs (no parent, cap, shards, waiters or lapsed holds) and
+	// takes, if the spots fit. Tried first unless it failed last time for this
+	// pool (sold out, sharded, ...): then the unlocked read comes first, so a
+	// sold-out answer runs no statement. A wrong hint costs one statement.
 	bool root_first = !key && take_root_hint(pool_id);
 	if (root_first) {
 		spi.connect();

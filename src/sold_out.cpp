@@ -41,18 +41,6 @@ slot() noexcept
 	return &shared->generation[MyDatabaseId % slots];
 }
 
-uint64_t
-current() noexcept
-{
-	if (!shared || !OidIsValid(MyDatabaseId) || max_prepared_xacts > 0 || IsolationUsesXactSnapshot() ||
-		TransactionIdIsValid(GetTopTransactionIdIfAny()))
-		return 0;
-	uint64_t g = pg_atomic_read_u64(slot());
-	// Read before any snapshot taken after this returns.
-	pg_memory_barrier();
-	return g + 1;  // never 0
-}
-
 // Whether this transaction changed booking.pool or booking.pool_shard.
 // Called at pre-commit, inside the transaction: catalog lookups are allowed
 // (by name each time: the syscache keeps them cheap and always current).
@@ -122,8 +110,15 @@ attach(void *memory, bool found)
 uint64_t
 generation() noexcept
 {
-	return current();
+	if (!shared || !OidIsValid(MyDatabaseId) || max_prepared_xacts > 0 || IsolationUsesXactSnapshot() ||
+		TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		return 0;
+	uint64_t g = pg_atomic_read_u64(slot());
+	// Read before any snapshot taken after this returns.
+	pg_memory_barrier();
+	return g + 1;  // never 0
 }
+
 
 void
 remember(int64_t pool_id, uint64_t generation, int32_t available, std::optional<TimestampTz> hold_end) noexcept
@@ -148,7 +143,7 @@ known_short(int64_t pool_id, int32_t quantity, TimestampTz now) noexcept
 	if (it == remembered.end())
 		return std::nullopt;
 	const Remembered &r = it->second;
-	uint64_t now_generation = current();
+	uint64_t now_generation = generation();
 	if (now_generation == 0)
 		return std::nullopt;  // not now (this transaction wrote, ...): keep it
 	if (r.generation != now_generation || (r.hold_end && *r.hold_end <= now)) {
