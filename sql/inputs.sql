@@ -244,7 +244,7 @@ INSERT INTO inputs_variant VALUES
 CREATE TEMP TABLE inputs_extra (fn text, arg text, ord int, label text, expr text);
 INSERT INTO inputs_extra VALUES
     ('create_pool', 'parent_id', 1, 'deleted pool 3', '3'),
-    ('create_pool', 'shards', 1, '64', '64'), ('create_pool', 'shards', 2, '65', '65'),
+    ('create_pool', 'shards', 1, '256', '256'), ('create_pool', 'shards', 2, '257', '257'),
     ('create_pool', 'name', 1, '1025 bytes', 'repeat(''n'', 1025)'),
     ('set_capacity', 'pool_id', 1, 'deleted pool 3', '3'),
     ('set_capacity', 'capacity', 1, '3 (= taken)', '3'),

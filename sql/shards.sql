@@ -96,5 +96,5 @@ SELECT * FROM booking.check();
 SELECT booking.create_pool(5, 'child', parent_id => :hot, shards => 4) AS child \gset
 SELECT status FROM booking.decrement_ticket(:child, 1);
 SELECT shards FROM booking.pool_status WHERE pool_id = :child;
-SELECT raised('SELECT booking.create_pool(10, shards => 65)');
+SELECT raised('SELECT booking.create_pool(10, shards => 257)');
 SELECT * FROM booking.check();

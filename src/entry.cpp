@@ -6,6 +6,7 @@
 
 #include "sold_out.hpp"
 #include "stats.hpp"
+#include "tally.hpp"
 #include "worker.hpp"
 
 extern "C" {
@@ -23,6 +24,7 @@ _PG_init(void)
 	booking::worker::init(preloaded);
 	booking::stats::init(preloaded);
 	booking::sold_out::init(preloaded);
+	booking::tally::init(preloaded);
 }
 
 #define BOOKING_ENTRY(name)                                    \

@@ -3,6 +3,7 @@
 #include "booking/error.hpp"
 #include "pg/read.hpp"
 #include "stats.hpp"
+#include "tally.hpp"
 
 #include <algorithm>
 
@@ -31,21 +32,29 @@ Statement take_shard_sql(
 	"  UPDATE booking.pool_shard"
 	"     SET confirmed = confirmed + $3, held = held + $4, next_expiry = least(next_expiry, $5)"
 	"   WHERE pool_id = $1 AND shard = $2 AND budget - confirmed - held >= $3 + $4"
-	"  RETURNING shard"
+	"  RETURNING confirmed + held AS used"
 	"), recorded AS ("
 	"  INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until, shard,"
 	"                               created_at, updated_at)"
-	"  SELECT nextval('booking.booking_id_seq'), 'ticket', $1, $3 + $4, $7, $8, $5, taken.shard, $6, $6"
+	"  SELECT nextval('booking.booking_id_seq'), 'ticket', $1, $3 + $4, $7, $8, $5, $2, $6, $6"
 	"    FROM taken"
 	"  RETURNING booking_id"
 	")"
-	// The pool's available spots: as of this statement's snapshot, less this take.
-	"SELECT r.booking_id,"
-	"       (SELECT p.capacity - p.confirmed - p.held"
-	"               - coalesce((SELECT sum(s.confirmed + s.held) FROM booking.pool_shard s WHERE s.pool_id = $1), 0)"
-	"          FROM booking.pool p WHERE p.pool_id = $1)::integer - ($3 + $4)"
-	"  FROM recorded r",
+	"SELECT recorded.booking_id, taken.used FROM recorded, taken",
 	{INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID});
+
+// What a sharded pool's other shards have taken, read after a take when
+// their tallies are not all known (see tally.hpp).
+Statement shards_used_sql(
+	"SELECT coalesce(sum(confirmed + held), 0)::bigint FROM booking.pool_shard WHERE pool_id = $1 AND shard <> $2",
+	{INT8OID, INT4OID});
+
+// The other shards nobody is writing, locked so their tallies can be
+// published at commit.
+Statement lock_idle_shards_sql(
+	"SELECT shard, confirmed + held FROM booking.pool_shard WHERE pool_id = $1 AND shard <> $2"
+	" FOR NO KEY UPDATE SKIP LOCKED",
+	{INT8OID, INT4OID});
 
 // Another shard with room that nobody is using right now.
 Statement free_shard_sql(
@@ -387,8 +396,8 @@ count_shards(Peek &p)
 }
 
 std::optional<ShardTake>
-try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::optional<std::string> &holder,
-			   std::optional<TimestampTz> hold_end, TimestampTz now)
+try_take_shard(int64_t pool_id, int32_t shards, int64_t row_free, int32_t spots,
+			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now)
 {
 	// A statement that waited for a shard another buyer updated and then
 	// found it dry still holds that shard's lock. Going on to the general
@@ -407,7 +416,27 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 		if (n == 0)
 			return std::nullopt;
 		pg::Row r = Statement::row(0);
-		return ShardTake{*r.int8(1), shard, *r.int4(2)};
+		int64_t booking_id = *r.int8(1);
+		int32_t used = *r.int4(2);
+		tally::took(pool_id, shard, used);
+		int64_t taken_elsewhere;
+		if (auto known = tally::used_elsewhere(pool_id, shards, shard))
+			taken_elsewhere = *known;
+		else {
+			if (tally::fillable()) {
+				uint64_t rows = lock_idle_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)},
+														 SPI_OK_SELECT);
+				for (uint64_t i = 0; i < rows; i++) {
+					pg::Row r = Statement::row(i);
+					tally::locked(pool_id, *r.int4(1), *r.int4(2));
+				}
+			}
+			shards_used_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)}, SPI_OK_SELECT);
+			taken_elsewhere = *Statement::row(0).int8(1);
+		}
+		// The pool's available spots just after the take.
+		int32_t remaining = int32_t(row_free - taken_elsewhere - used);
+		return ShardTake{booking_id, shard, remaining};
 	};
 	std::optional<ShardTake> taken = take(mine);
 	if (!taken) {

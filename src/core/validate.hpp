@@ -28,7 +28,7 @@ void
 check_capacity(int64_t capacity);
 
 // Most shards a pool may have.
-constexpr int64_t max_shards = 64;
+constexpr int64_t max_shards = 256;
 
 // Raise 22023 unless shards is a supported shard count.
 void

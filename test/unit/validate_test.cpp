@@ -51,8 +51,8 @@ TEST(Validate, ShardsOutOfRange)
 	EXPECT_EQ(raised([] { check_shards(1); }), "");
 	EXPECT_EQ(raised([] { check_shards(0); }), "22023: shards 0 is out of range");
 	EXPECT_EQ(raised([] { check_shards(8); }), "");
-	EXPECT_EQ(raised([] { check_shards(64); }), "");
-	EXPECT_EQ(raised([] { check_shards(65); }), "22023: shards 65 is out of range");
+	EXPECT_EQ(raised([] { check_shards(256); }), "");
+	EXPECT_EQ(raised([] { check_shards(257); }), "22023: shards 257 is out of range");
 	EXPECT_EQ(raised([] { check_shards(-1); }), "22023: shards -1 is out of range");
 }
 

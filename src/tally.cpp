@@ -1,0 +1,422 @@
+// Locking contract: an entry's key and slots are read and written under its
+// spinlock; an entry is given to another pool only under the LWLock
+// "booking tally" (exclusive), so one pool never has two entries. Nothing
+// here raises an error while holding either.
+#include "tally.hpp"
+
+#include "core/validate.hpp"
+#include "shmem.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+}
+
+#include <cstring>
+
+namespace booking::tally {
+
+namespace {
+
+constexpr int max_shards = int(core::max_shards);
+constexpr int ways = 4;				 // an entry's pool is found among 4 places
+constexpr int nentries = 32 * ways;  // sharded pools remembered at once
+constexpr int epochs = 256;			 // databases share epochs by OID
+constexpr int max_pending = 256;	 // (pool, shard) pairs a transaction keeps
+
+struct Slot {
+	uint64 epoch;  // 0: stale
+	TransactionId xid;
+	int32 used;
+};
+
+struct Entry {
+	slock_t mutex;
+	Oid db;	 // InvalidOid: free
+	Oid rel;  // booking.pool_shard of that database
+	int64 pool_id;
+	uint64 touched;
+	Slot slots[max_shards];
+};
+
+struct Shared {
+	LWLock *lock;
+	pg_atomic_uint64 tick;
+	pg_atomic_uint64 epoch[epochs];
+	Entry entries[nentries];
+};
+
+Shared *shared = nullptr;
+
+// The shard rows this transaction took from (count: how many updates) or
+// locked (count 0), in order; consecutive ones of one shard at one
+// subtransaction level share a line.
+struct Pending {
+	int64 pool_id;
+	int32 shard;
+	int32 used;
+	int level;
+	int64 count;
+};
+Pending pending[max_pending];
+int npending = 0;
+bool overflow = false;
+// Set while this transaction's slots are published and its commit may fail.
+TransactionId published_xid = InvalidTransactionId;
+Oid published_rel = InvalidOid;
+
+// booking.pool_shard of this database, looked up once per relcache reset.
+bool rel_known = false;
+Oid rel_cached = InvalidOid;
+
+Oid
+shard_rel() noexcept
+{
+	if (!rel_known) {
+		Oid nsp = get_namespace_oid("booking", true);
+		rel_cached = OidIsValid(nsp) ? get_relname_relid("pool_shard", nsp) : InvalidOid;
+		rel_known = true;
+	}
+	return rel_cached;
+}
+
+void
+forget_rel(Datum, Oid) noexcept
+{
+	rel_known = false;
+}
+
+pg_atomic_uint64 *
+epoch() noexcept
+{
+	return &shared->epoch[MyDatabaseId % epochs];
+}
+
+void
+bump() noexcept
+{
+	pg_atomic_fetch_add_u64(epoch(), 1);
+}
+
+// Rows of rel this transaction inserted, updated or deleted; -1 when that
+// cannot be told (truncated).
+int64
+writes(Oid rel) noexcept
+{
+	PgStat_TableStatus *status = find_tabstat_entry(rel);
+	if (!status)
+		return 0;
+	int64 n = 0;
+	for (PgStat_TableXactStatus *t = status->trans; t; t = t->upper) {
+		if (t->truncdropped)
+			return -1;
+		n += t->tuples_inserted + t->tuples_updated + t->tuples_deleted;
+	}
+	return n;
+}
+
+int64
+pending_takes() noexcept
+{
+	int64 n = 0;
+	for (int i = 0; i < npending; i++)
+		n += pending[i].count;
+	return n;
+}
+
+// Every write this transaction made to pool_shard is a take it recorded.
+bool
+only_takes(Oid rel) noexcept
+{
+	return !overflow && writes(rel) == pending_takes();
+}
+
+int
+first_way(Oid rel, int64 pool_id) noexcept
+{
+	uint64 h = (uint64(MyDatabaseId) * 0x9E3779B97F4A7C15ULL) ^ (uint64(rel) * 0xC2B2AE3D27D4EB4FULL) ^
+			   (uint64(pool_id) * 0x165667B19E3779F9ULL);
+	h ^= h >> 29;
+	return int(h % (nentries / ways)) * ways;
+}
+
+bool
+is(const Entry &e, Oid rel, int64 pool_id) noexcept
+{
+	return e.db == MyDatabaseId && e.rel == rel && e.pool_id == pool_id;
+}
+
+// The pool's entry, its spinlock held; null when it has none.
+Entry *
+find_locked(Oid rel, int64 pool_id) noexcept
+{
+	int first = first_way(rel, pool_id);
+	for (int w = 0; w < ways; w++) {
+		Entry *e = &shared->entries[first + w];
+		if (!is(*e, rel, pool_id))	// unlocked glance, checked again below
+			continue;
+		SpinLockAcquire(&e->mutex);
+		if (is(*e, rel, pool_id))
+			return e;
+		SpinLockRelease(&e->mutex);
+	}
+	return nullptr;
+}
+
+// The pool's entry, given the least recently written place of its four
+// when it has none; its spinlock held.
+Entry *
+claim_locked(Oid rel, int64 pool_id) noexcept
+{
+	if (Entry *e = find_locked(rel, pool_id))
+		return e;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	Entry *e = find_locked(rel, pool_id);  // claimed meanwhile
+	if (!e) {
+		int first = first_way(rel, pool_id);
+		Entry *victim = &shared->entries[first];
+		for (int w = 1; w < ways; w++) {
+			Entry *other = &shared->entries[first + w];
+			if (other->touched < victim->touched)
+				victim = other;
+		}
+		SpinLockAcquire(&victim->mutex);
+		victim->db = MyDatabaseId;
+		victim->rel = rel;
+		victim->pool_id = pool_id;
+		for (Slot &s : victim->slots)
+			s = Slot{0, InvalidTransactionId, 0};
+		e = victim;
+	}
+	LWLockRelease(shared->lock);
+	return e;
+}
+
+// Pre-commit: write each taken shard's new total into its slot.
+void
+publish(Oid rel, TransactionId xid) noexcept
+{
+	uint64 now_epoch = pg_atomic_read_u64(epoch());
+	for (int i = 0; i < npending; i++) {
+		const Pending &p = pending[i];
+		Entry *e = claim_locked(rel, p.pool_id);
+		e->slots[p.shard] = Slot{now_epoch, xid, p.used};
+		e->touched = pg_atomic_fetch_add_u64(&shared->tick, 1);
+		SpinLockRelease(&e->mutex);
+	}
+	published_xid = xid;
+	published_rel = rel;
+}
+
+// The commit failed after pre-commit: the slots this transaction wrote (and
+// nobody wrote since) are stale.
+void
+unpublish() noexcept
+{
+	for (int i = 0; i < npending; i++) {
+		const Pending &p = pending[i];
+		if (Entry *e = find_locked(published_rel, p.pool_id)) {
+			Slot &s = e->slots[p.shard];
+			if (s.xid == published_xid)
+				s.epoch = 0;
+			SpinLockRelease(&e->mutex);
+		}
+	}
+}
+
+void
+reset() noexcept
+{
+	npending = 0;
+	overflow = false;
+	published_xid = InvalidTransactionId;
+	published_rel = InvalidOid;
+}
+
+// At pre-commit and pre-prepare: publish this transaction's takes, or make
+// every slot of the database stale when it wrote pool_shard otherwise (or
+// will commit later, from another session).
+void
+before_commit(bool prepare) noexcept
+{
+	TransactionId xid = GetTopTransactionIdIfAny();
+	if (!TransactionIdIsValid(xid) || !OidIsValid(MyDatabaseId))
+		return;	 // wrote nothing
+	if (!pgstat_track_counts) {
+		bump();	 // no per-table counts to tell: any write counts
+		return;
+	}
+	Oid rel = shard_rel();
+	if (!OidIsValid(rel))
+		return;
+	if (npending == 0 && writes(rel) == 0)
+		return;
+	if (prepare || !only_takes(rel))
+		bump();
+	else
+		publish(rel, xid);
+}
+
+void
+xact_callback(XactEvent event, void *) noexcept
+{
+	switch (event) {
+	case XACT_EVENT_PRE_COMMIT:
+		before_commit(false);
+		break;
+	case XACT_EVENT_PRE_PREPARE:
+		before_commit(true);
+		break;
+	case XACT_EVENT_ABORT:
+		if (TransactionIdIsValid(published_xid))
+			unpublish();
+		reset();
+		break;
+	case XACT_EVENT_COMMIT:
+	case XACT_EVENT_PREPARE:
+		reset();
+		break;
+	default:
+		break;
+	}
+}
+
+// A subtransaction's takes leave with it when it aborts, and become its
+// parent's when it commits.
+void
+subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *) noexcept
+{
+	int level = GetCurrentTransactionNestLevel();
+	if (event == SUBXACT_EVENT_ABORT_SUB) {
+		while (npending > 0 && pending[npending - 1].level >= level)
+			npending--;
+	} else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+		for (int i = npending - 1; i >= 0 && pending[i].level >= level; i--)
+			pending[i].level = level - 1;
+	}
+}
+
+// A shard row this transaction wrote (writes: 1) or locked (0), and the
+// total it holds now.
+void
+record(int64_t pool_id, int32_t shard, int32_t used, int64 writes) noexcept
+{
+	if (!shared || shard < 0 || shard >= max_shards)
+		return;
+	int level = GetCurrentTransactionNestLevel();
+	if (npending > 0) {
+		Pending &last = pending[npending - 1];
+		if (last.pool_id == pool_id && last.shard == shard && last.level == level) {
+			last.used = used;
+			last.count += writes;
+			return;
+		}
+	}
+	if (npending == max_pending) {
+		overflow = true;
+		return;
+	}
+	pending[npending++] = Pending{pool_id, shard, used, level, writes};
+}
+
+void
+request_lock()
+{
+	RequestNamedLWLockTranche("booking tally", 1);
+}
+
+void
+attach(void *memory, bool found)
+{
+	shared = static_cast<Shared *>(memory);
+	if (!found) {
+		std::memset(static_cast<void *>(shared), 0, sizeof(Shared));
+		shared->lock = &(GetNamedLWLockTranche("booking tally"))->lock;
+		pg_atomic_init_u64(&shared->tick, 1);
+		for (pg_atomic_uint64 &e : shared->epoch)
+			pg_atomic_init_u64(&e, 1);
+		for (Entry &e : shared->entries)
+			SpinLockInit(&e.mutex);
+	}
+}
+
+}  // namespace
+
+void
+took(int64_t pool_id, int32_t shard, int32_t used) noexcept
+{
+	record(pool_id, shard, used, 1);
+}
+
+std::optional<int64_t>
+used_elsewhere(int64_t pool_id, int32_t shards, int32_t except) noexcept
+{
+	if (!shared || !OidIsValid(MyDatabaseId) || IsolationUsesXactSnapshot() || !pgstat_track_counts ||
+		shards > max_shards)
+		return std::nullopt;
+	Oid rel = shard_rel();
+	if (!OidIsValid(rel) || !only_takes(rel))
+		return std::nullopt;
+	// This transaction's own takes: its latest total per shard.
+	int32 own[max_shards];
+	bool mine[max_shards] = {};
+	for (int i = 0; i < npending; i++)
+		if (pending[i].pool_id == pool_id) {
+			own[pending[i].shard] = pending[i].used;
+			mine[pending[i].shard] = true;
+		}
+	uint64 now_epoch = pg_atomic_read_u64(epoch());
+	Entry *e = find_locked(rel, pool_id);
+	if (!e)
+		return std::nullopt;
+	int64 sum = 0;
+	bool known = true;
+	for (int s = 0; s < shards && known; s++) {
+		if (s == except)
+			continue;
+		if (mine[s])
+			sum += own[s];
+		else if (e->slots[s].epoch == now_epoch)
+			sum += e->slots[s].used;
+		else
+			known = false;
+	}
+	SpinLockRelease(&e->mutex);
+	if (!known)
+		return std::nullopt;
+	return sum;
+}
+
+bool
+fillable() noexcept
+{
+	if (!shared || !OidIsValid(MyDatabaseId) || IsolationUsesXactSnapshot() || !pgstat_track_counts)
+		return false;
+	Oid rel = shard_rel();
+	return OidIsValid(rel) && only_takes(rel);
+}
+
+void
+locked(int64_t pool_id, int32_t shard, int32_t used) noexcept
+{
+	record(pool_id, shard, used, 0);
+}
+
+void
+init(bool preloaded)
+{
+	if (!preloaded)
+		return;
+	shmem::add({"booking tally", sizeof(Shared), request_lock, attach});
+	RegisterXactCallback(xact_callback, nullptr);
+	RegisterSubXactCallback(subxact_callback, nullptr);
+	CacheRegisterRelcacheCallback(forget_rel, Datum(0));
+}
+
+}  // namespace booking::tally

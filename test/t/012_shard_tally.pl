@@ -1,0 +1,114 @@
+# The shards' tallies in shared memory (src/tally.hpp), with booking
+# preloaded: after churn that publishes, rolls back, releases, cancels,
+# hands budgets back and out again and fails serializable commits, every
+# `remaining` a take reports stays within what the rows allow, sequential
+# takes report exactly availability(), and a take reads its pool's shard
+# rows once (the update), not twice (the update and the sum).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('shard_tally');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'booking'
+max_connections = 100
+});
+$node->start;
+# 32 shards, 24 buyers: 8 shards nobody takes from, whose tallies a buyer
+# fills from the rows.
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION booking;
+	SELECT booking.create_pool(10000000, 'hot', shards => 32);
+});
+
+my %churn = (
+	'001_buy@6' => q{
+		\set q random(1, 4)
+		SELECT status FROM booking.decrement_ticket(1, :q);
+	},
+	'002_hold@2' => q{
+		\set q random(1, 4)
+		SELECT status FROM booking.decrement_ticket(1, :q, 'h' || :client_id, '1 hour');
+	},
+	'003_cancel@1' => q{
+		SELECT (booking.cancel(b.booking_id)).released FROM (
+		    SELECT booking_id FROM booking.booking
+		     WHERE pool_id = 1 AND status IN ('held', 'confirmed') ORDER BY random() LIMIT 1) AS b;
+	},
+	'004_rollback@1' => q{
+		BEGIN;
+		SELECT status FROM booking.decrement_ticket(1, 3);
+		ROLLBACK;
+	},
+	'005_savepoint@1' => q{
+		BEGIN;
+		SAVEPOINT s;
+		SELECT status FROM booking.decrement_ticket(1, 2);
+		ROLLBACK TO SAVEPOINT s;
+		SELECT status FROM booking.decrement_ticket(1, 1);
+		COMMIT;
+	},
+	'006_serializable@1' => q{
+		BEGIN ISOLATION LEVEL SERIALIZABLE;
+		SELECT available FROM booking.availability(1);
+		SELECT status FROM booking.decrement_ticket(1, 1);
+		COMMIT;
+	});
+# Serializable takes fail, some at commit (after the pre-commit that
+# published their tallies), and are retried; a few may fail for good.
+$node->pgbench('--no-vacuum --client=24 --jobs=2 --transactions=150 --max-tries=20', 0,
+	[qr{processed: \d+/3600}, qr{number of transactions retried: [1-9]}], [qr{^$}],
+	'churn: 24 clients buy, hold, cancel, roll back', \%churn);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty after churn');
+
+# Takes only: what is available can only shrink, so a take's `remaining`
+# is at most what was available before it, less its own spots.
+$node->pgbench('--no-vacuum --client=24 --jobs=2 --transactions=100', 0,
+	[qr{processed: 2400/2400}], [qr{^$}], 'takes report no more than was available before them',
+	{ '007_bounded' => q{
+		\set q random(1, 4)
+		SELECT available AS before FROM booking.availability(1) \gset
+		SELECT remaining FROM booking.decrement_ticket(1, :q) \gset
+		SELECT CASE WHEN :remaining > :before - :q
+		            THEN 1 / 0 END AS remaining_too_high;
+	} });
+
+# One after another, from eight backends (eight shards): exact.
+my @wrong;
+for my $i (1 .. 8)
+{
+	my ($remaining, $available) = split /\n/, $node->safe_psql('postgres', q{
+		SELECT remaining FROM booking.decrement_ticket(1, 1);
+		SELECT available FROM booking.availability(1);});
+	push @wrong, "$remaining/$available" if $remaining != $available;
+}
+is(join(', ', @wrong), '', 'sequential takes report exactly the available spots');
+
+# A take reads its shard rows once: the shard's update. Without the tallies
+# it would also scan them all for the sum.
+my $scans = q{SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0) FROM pg_stat_user_tables
+	WHERE relid = 'booking.pool_shard'::regclass};
+my $updates = q{SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = 'booking.pool_shard'::regclass};
+$node->safe_psql('postgres', 'SELECT pg_stat_force_next_flush()');
+my $before = $node->safe_psql('postgres', $scans);
+my $updated = $node->safe_psql('postgres', $updates);
+$node->pgbench('--no-vacuum --client=24 --jobs=2 --transactions=100', 0,
+	[qr{processed: 2400/2400}], [qr{^$}], '24 clients take 2400 times',
+	{ '008_take' => q{
+		SELECT status FROM booking.decrement_ticket(1, 1);
+	} });
+# Each backend flushes its table counts when it exits: wait for all 2400
+# shard updates (one per take) to be counted.
+$node->poll_query_until('postgres', "SELECT ($updates) >= $updated + 2400")
+  or die 'table counts never arrived';
+my $after = $node->safe_psql('postgres', $scans);
+note('shard row scans by 2400 takes: ' . ($after - $before));
+cmp_ok($after - $before, '<', 2400 * 1.25, 'takes read the shard rows about once each');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty');
+
+$node->stop;
+done_testing();
