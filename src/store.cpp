@@ -423,7 +423,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int64_t row_free, int32_t spots,
 		if (auto known = tally::used_elsewhere(pool_id, shards, shard))
 			taken_elsewhere = *known;
 		else {
-			if (tally::fillable()) {
+			if (tally::fillable(pool_id)) {
 				uint64_t rows = lock_idle_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)},
 														 SPI_OK_SELECT);
 				for (uint64_t i = 0; i < rows; i++) {

@@ -19,6 +19,7 @@ extern "C" {
 }
 
 #include <cstring>
+#include <unordered_map>
 
 namespace booking::tally {
 
@@ -26,7 +27,7 @@ namespace {
 
 constexpr int max_shards = int(core::max_shards);
 constexpr int ways = 4;				 // an entry's pool is found among 4 places
-constexpr int nentries = 32 * ways;  // sharded pools remembered at once
+constexpr int nentries = 128 * ways;	 // sharded pools remembered at once
 constexpr int epochs = 256;			 // databases share epochs by OID
 constexpr int max_pending = 256;	 // (pool, shard) pairs a transaction keeps
 
@@ -70,6 +71,9 @@ bool overflow = false;
 // Set while this transaction's slots are published and its commit may fail.
 TransactionId published_xid = InvalidTransactionId;
 Oid published_rel = InvalidOid;
+
+// The epoch under which this backend last locked each pool's idle shards.
+std::unordered_map<int64_t, uint64> filled;
 
 // booking.pool_shard of this database, looked up once per relcache reset.
 bool rel_known = false;
@@ -394,12 +398,29 @@ used_elsewhere(int64_t pool_id, int32_t shards, int32_t except) noexcept
 }
 
 bool
-fillable() noexcept
+fillable(int64_t pool_id) noexcept
 {
 	if (!shared || !OidIsValid(MyDatabaseId) || IsolationUsesXactSnapshot() || !pgstat_track_counts)
 		return false;
 	Oid rel = shard_rel();
-	return OidIsValid(rel) && only_takes(rel);
+	if (!OidIsValid(rel) || !only_takes(rel))
+		return false;
+	// Once per pool and epoch in a backend: when more sharded pools are hot
+	// than there are entries, they push each other out, and locking the
+	// rows again would only add to the sum each take then runs anyway.
+	uint64 now_epoch = pg_atomic_read_u64(epoch());
+	try {
+		if (filled.size() >= 4096)
+			filled.clear();
+		uint64 &last = filled[pool_id];
+		if (last == now_epoch)
+			return false;
+		last = now_epoch;
+	} catch (...) {
+		filled.clear();
+		return false;
+	}
+	return true;
 }
 
 void

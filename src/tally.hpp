@@ -56,9 +56,9 @@ used_elsewhere(int64_t pool_id, int32_t shards, int32_t except) noexcept;
 // true, a take that had to sum the rows locks the other shards' rows it
 // can (SKIP LOCKED) and reports them with locked(). A lock holds a row's
 // total until the commit, as a take's update does, so its slot is
-// published the same way.
+// published the same way. At most once per pool and epoch in a backend.
 bool
-fillable() noexcept;
+fillable(int64_t pool_id) noexcept;
 
 void
 locked(int64_t pool_id, int32_t shard, int32_t used) noexcept;
