@@ -158,8 +158,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 		if (peek.shards > 1) {
 			// Drained shards have nothing to give.
 			if (!peek.drained)
-				if (auto taken = store::try_take_shard(pool_id, peek.shards, core::available(peek.pool), quantity,
-															holder, held_until, now))
+				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
 					return {taken->booking_id, status, taken->remaining, held_until, {}};
 		} else if (!root_first && !key) {
 			if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now)) {

@@ -43,10 +43,15 @@ Statement take_shard_sql(
 	"SELECT recorded.booking_id, taken.used FROM recorded, taken",
 	{INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID});
 
-// What a sharded pool's other shards have taken, read after a take when
-// their tallies are not all known (see tally.hpp).
-Statement shards_used_sql(
-	"SELECT coalesce(sum(confirmed + held), 0)::bigint FROM booking.pool_shard WHERE pool_id = $1 AND shard <> $2",
+// A sharded pool's free spots but for one shard, from its row and its
+// other shards' rows in one snapshot: read after a take when the shards'
+// tallies are not all known (see tally.hpp). One snapshot, because a
+// release moves its spots from a shard row to the pool row.
+Statement free_elsewhere_sql(
+	"SELECT p.capacity - p.confirmed - p.held"
+	"       - coalesce((SELECT sum(s.confirmed + s.held) FROM booking.pool_shard s"
+	"                    WHERE s.pool_id = $1 AND s.shard <> $2), 0)::bigint"
+	"  FROM booking.pool p WHERE p.pool_id = $1",
 	{INT8OID, INT4OID});
 
 // The other shards nobody is writing, locked so their tallies can be
@@ -376,6 +381,15 @@ peek(int64_t pool_id)
 	return p;
 }
 
+// The pool row's capacity less its own confirmed and held spots, read now.
+int64_t
+pool_free(int64_t pool_id)
+{
+	if (!pool_row.read(pool_id))
+		throw Error(SqlState::NotFound, "pool " + std::to_string(pool_id) + " does not exist");
+	return int64_t(*pool_row.int4(2)) - *pool_row.int4(3) - *pool_row.int4(4);
+}
+
 bool
 has_shards_drained()
 {
@@ -396,7 +410,7 @@ count_shards(Peek &p)
 }
 
 std::optional<ShardTake>
-try_take_shard(int64_t pool_id, int32_t shards, int64_t row_free, int32_t spots,
+try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now)
 {
 	// A statement that waited for a shard another buyer updated and then
@@ -419,10 +433,20 @@ try_take_shard(int64_t pool_id, int32_t shards, int64_t row_free, int32_t spots,
 		int64_t booking_id = *r.int8(1);
 		int32_t used = *r.int4(2);
 		tally::took(pool_id, shard, used);
-		int64_t taken_elsewhere;
-		if (auto known = tally::used_elsewhere(pool_id, shards, shard))
-			taken_elsewhere = *known;
-		else {
+		// The pool row is read again after the tallies, and they are used
+		// only if no release (which moves spots from a shard row to the pool
+		// row) reached its commit in between; else the sum below reads both
+		// in one snapshot.
+		int64_t free_elsewhere = 0;
+		std::optional<tally::Reading> known = tally::used_elsewhere(pool_id, shards, shard);
+		if (known) {
+			int64_t row_free = pool_free(pool_id);
+			if (tally::unchanged(*known))
+				free_elsewhere = row_free - known->used;
+			else
+				known.reset();
+		}
+		if (!known) {
 			if (tally::fillable(pool_id)) {
 				uint64_t rows = lock_idle_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)},
 														 SPI_OK_SELECT);
@@ -431,11 +455,11 @@ try_take_shard(int64_t pool_id, int32_t shards, int64_t row_free, int32_t spots,
 					tally::locked(pool_id, *r.int4(1), *r.int4(2));
 				}
 			}
-			shards_used_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)}, SPI_OK_SELECT);
-			taken_elsewhere = *Statement::row(0).int8(1);
+			free_elsewhere_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)}, SPI_OK_SELECT);
+			free_elsewhere = *Statement::row(0).int8(1);
 		}
 		// The pool's available spots just after the take.
-		int32_t remaining = int32_t(row_free - taken_elsewhere - used);
+		int32_t remaining = int32_t(std::clamp<int64_t>(free_elsewhere - used, INT32_MIN, INT32_MAX));
 		return ShardTake{booking_id, shard, remaining};
 	};
 	std::optional<ShardTake> taken = take(mine);

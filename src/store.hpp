@@ -87,15 +87,14 @@ lock_chain(int64_t pool_id, const std::vector<int64_t> &path);
 // The flash sale's take from a sharded root pool: one shard's budget, chosen
 // by backend so concurrent buyers update different rows; another shard
 // (SKIP LOCKED) when it is dry. nullopt when no shard has room: the caller
-// then takes the general path, which takes the budgets back. row_free is
-// the pool row's capacity less its own confirmed and held spots (peek).
+// then takes the general path, which takes the budgets back.
 struct ShardTake {
 	int64_t booking_id;
 	int32_t shard;
 	int32_t remaining;	// the pool's available spots after the take
 };
 std::optional<ShardTake>
-try_take_shard(int64_t pool_id, int32_t shards, int64_t row_free, int32_t spots,
+try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now);
 
 // Hand a sharded root pool's free capacity back to its shards (locked by

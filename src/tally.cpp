@@ -5,6 +5,7 @@
 #include "tally.hpp"
 
 #include "core/validate.hpp"
+#include "pg/boundary.hpp"
 #include "shmem.hpp"
 
 extern "C" {
@@ -29,7 +30,7 @@ constexpr int max_shards = int(core::max_shards);
 constexpr int ways = 4;				 // an entry's pool is found among 4 places
 constexpr int nentries = 128 * ways;	 // sharded pools remembered at once
 constexpr int epochs = 256;			 // databases share epochs by OID
-constexpr int max_pending = 256;	 // (pool, shard) pairs a transaction keeps
+constexpr int max_pending = 1024;	 // (pool, shard) lines a transaction keeps
 
 struct Slot {
 	uint64 epoch;  // 0: stale
@@ -88,6 +89,13 @@ shard_rel() noexcept
 		rel_known = true;
 	}
 	return rel_cached;
+}
+
+// The same from a C++ frame: a catalog error comes back as an exception.
+Oid
+shard_rel_guarded()
+{
+	return pg::guard([] { return shard_rel(); });
 }
 
 void
@@ -174,7 +182,9 @@ find_locked(Oid rel, int64 pool_id) noexcept
 }
 
 // The pool's entry, given the least recently written place of its four
-// when it has none; its spinlock held.
+// when it has none; its spinlock held. Null in the rare case the entry is
+// given away again before it is locked: then the pool has none, and no
+// slot of it can be stale.
 Entry *
 claim_locked(Oid rel, int64 pool_id) noexcept
 {
@@ -182,7 +192,9 @@ claim_locked(Oid rel, int64 pool_id) noexcept
 		return e;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	Entry *e = find_locked(rel, pool_id);  // claimed meanwhile
-	if (!e) {
+	if (e)
+		SpinLockRelease(&e->mutex);
+	else {
 		int first = first_way(rel, pool_id);
 		Entry *victim = &shared->entries[first];
 		for (int w = 1; w < ways; w++) {
@@ -194,12 +206,13 @@ claim_locked(Oid rel, int64 pool_id) noexcept
 		victim->db = MyDatabaseId;
 		victim->rel = rel;
 		victim->pool_id = pool_id;
-		for (Slot &s : victim->slots)
-			s = Slot{0, InvalidTransactionId, 0};
-		e = victim;
+		victim->touched = pg_atomic_fetch_add_u64(&shared->tick, 1);
+		for (Slot &slot : victim->slots)
+			slot = Slot{0, InvalidTransactionId, 0};
+		SpinLockRelease(&victim->mutex);
 	}
 	LWLockRelease(shared->lock);
-	return e;
+	return find_locked(rel, pool_id);
 }
 
 // Pre-commit: write each taken shard's new total into its slot.
@@ -210,6 +223,8 @@ publish(Oid rel, TransactionId xid) noexcept
 	for (int i = 0; i < npending; i++) {
 		const Pending &p = pending[i];
 		Entry *e = claim_locked(rel, p.pool_id);
+		if (!e)
+			continue;
 		e->slots[p.shard] = Slot{now_epoch, xid, p.used};
 		e->touched = pg_atomic_fetch_add_u64(&shared->tick, 1);
 		SpinLockRelease(&e->mutex);
@@ -358,13 +373,13 @@ took(int64_t pool_id, int32_t shard, int32_t used) noexcept
 	record(pool_id, shard, used, 1);
 }
 
-std::optional<int64_t>
-used_elsewhere(int64_t pool_id, int32_t shards, int32_t except) noexcept
+std::optional<Reading>
+used_elsewhere(int64_t pool_id, int32_t shards, int32_t except)
 {
 	if (!shared || !OidIsValid(MyDatabaseId) || IsolationUsesXactSnapshot() || !pgstat_track_counts ||
 		shards > max_shards)
 		return std::nullopt;
-	Oid rel = shard_rel();
+	Oid rel = shard_rel_guarded();
 	if (!OidIsValid(rel) || !only_takes(rel))
 		return std::nullopt;
 	// This transaction's own takes: its latest total per shard.
@@ -394,15 +409,23 @@ used_elsewhere(int64_t pool_id, int32_t shards, int32_t except) noexcept
 	SpinLockRelease(&e->mutex);
 	if (!known)
 		return std::nullopt;
-	return sum;
+	return Reading{sum, now_epoch};
 }
 
 bool
-fillable(int64_t pool_id) noexcept
+unchanged(const Reading &reading) noexcept
+{
+	// After the caller's read of the pool row.
+	pg_memory_barrier();
+	return pg_atomic_read_u64(epoch()) == reading.epoch;
+}
+
+bool
+fillable(int64_t pool_id)
 {
 	if (!shared || !OidIsValid(MyDatabaseId) || IsolationUsesXactSnapshot() || !pgstat_track_counts)
 		return false;
-	Oid rel = shard_rel();
+	Oid rel = shard_rel_guarded();
 	if (!OidIsValid(rel) || !only_takes(rel))
 		return false;
 	// Once per pool and epoch in a backend: when more sharded pools are hot
@@ -432,7 +455,10 @@ locked(int64_t pool_id, int32_t shard, int32_t used) noexcept
 void
 init(bool preloaded)
 {
-	if (!preloaded)
+	// From PostgreSQL 17 find_tabstat_entry() hands out a copy without the
+	// transaction's counts, which this relies on: no tallies there (every
+	// take runs the SQL sum) until that is ported.
+	if (!preloaded || PG_VERSION_NUM >= 170000)
 		return;
 	shmem::add({"booking tally", sizeof(Shared), request_lock, attach});
 	RegisterXactCallback(xact_callback, nullptr);

@@ -28,6 +28,13 @@
 // then does every backend run the commit hooks). Shared memory holds only
 // what takes rebuild: after a restart every slot is stale.
 //
+// What it cannot see: a superuser who turns track_counts off, edits shard
+// rows by hand and turns it on again within one transaction that also
+// takes leaves those shards' tallies stale until their next take. Only
+// `remaining` can be off then; what a take may take is decided by the
+// rows. Values are published at pre-commit, so a reader may count a take
+// that is committing (or, rarely, whose commit then fails).
+//
 // test/isolation/specs/shard_tally.spec checks `remaining` against
 // availability() through rollbacks, savepoints, releases and hand edits;
 // test/t/012_shard_tally.pl checks it after churn and that a take reads
@@ -47,9 +54,19 @@ void
 took(int64_t pool_id, int32_t shard, int32_t used) noexcept;
 
 // Spots taken in the shards of pool_id other than `except`, as committed
-// or as this transaction left them; nothing when not known for all.
-std::optional<int64_t>
-used_elsewhere(int64_t pool_id, int32_t shards, int32_t except) noexcept;
+// or as this transaction left them, and the epoch they were read under;
+// nothing when not known for all.
+struct Reading {
+	int64_t used;
+	uint64_t epoch;
+};
+std::optional<Reading>
+used_elsewhere(int64_t pool_id, int32_t shards, int32_t except);
+
+// No write other than takes has reached pre-commit since the reading: a
+// pool row read after the reading and before this agrees with it.
+bool
+unchanged(const Reading &reading) noexcept;
 
 // Filling the slots of shards no take wrote since the last epoch bump (a
 // 256-shard pool bought from by 64 buyers has 192 of them): when this is
@@ -58,7 +75,7 @@ used_elsewhere(int64_t pool_id, int32_t shards, int32_t except) noexcept;
 // total until the commit, as a take's update does, so its slot is
 // published the same way. At most once per pool and epoch in a backend.
 bool
-fillable(int64_t pool_id) noexcept;
+fillable(int64_t pool_id);
 
 void
 locked(int64_t pool_id, int32_t shard, int32_t used) noexcept;
