@@ -127,8 +127,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	// sold-out answer runs no statement. A wrong hint costs one statement.
 	bool root_first = !key && take_root_hint(pool_id);
 	if (root_first) {
-		spi.connect();
-		if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now))
+		if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now))
 			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
 		set_take_root_hint(pool_id, false);
 	}
@@ -161,7 +160,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
 					return {taken->booking_id, status, taken->remaining, held_until, {}};
 		} else if (!root_first && !key) {
-			if (auto taken = store::try_take_root(pool_id, quantity, holder, held_until, now)) {
+			if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now)) {
 				set_take_root_hint(pool_id, true);
 				return {taken->booking_id, status, taken->remaining, held_until, {}};
 			}

@@ -2,6 +2,7 @@
 
 #include "booking/error.hpp"
 #include "pg/read.hpp"
+#include "pg/write.hpp"
 #include "stats.hpp"
 #include "tally.hpp"
 
@@ -182,6 +183,60 @@ Statement take_root_sql(
 	")"
 	"SELECT recorded.booking_id, taken.remaining FROM recorded, taken",
 	{INT8OID, INT4OID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID});
+
+// The same take without the executor, when its writes can stand in for the
+// statement exactly (pg/write.hpp): the pool row's columns it reads and
+// writes, and the booking's it sets.
+pg::DirectTable pool_writes("pool", "pool_pkey",
+							{"parent_id", "max_per_holder", "waitlisted", "shards", "next_expiry", "capacity",
+							 "confirmed", "held", "sharded"});
+pg::DirectTable booking_writes("booking", "booking_pkey",
+							   {"booking_id", "kind", "pool_id", "spots", "status", "holder", "held_until",
+								"created_at", "updated_at"});
+
+struct RootTakeArgs {
+	int32_t confirmed;
+	int32_t held;
+	std::optional<TimestampTz> hold_end;
+	TimestampTz now;
+	int32_t remaining;	// out: the pool's available spots after the take
+};
+
+// take_root_sql's WHERE and SET on the pool row (pool_writes' columns).
+bool
+decide_root_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool *replace, void *arg) noexcept
+{
+	auto *a = static_cast<RootTakeArgs *>(arg);
+	enum { parent_id, max_per_holder, waitlisted, shards, next_expiry, capacity, confirmed, held, sharded };
+	if (!n[parent_id] || !n[max_per_holder])
+		return false;
+	for (int c : {waitlisted, shards, capacity, confirmed, held, sharded})
+		if (n[c])
+			return false;
+	if (DatumGetInt32(v[waitlisted]) != 0 || DatumGetInt32(v[shards]) != 1)
+		return false;
+	if (!n[next_expiry] && DatumGetTimestampTz(v[next_expiry]) <= a->now)
+		return false;
+	int64_t free = int64_t(DatumGetInt32(v[capacity])) - DatumGetInt32(v[confirmed]) - DatumGetInt32(v[held]) -
+				   DatumGetInt32(v[sharded]);
+	if (free < int64_t(a->confirmed) + a->held)
+		return false;
+	int64_t now_confirmed = int64_t(DatumGetInt32(v[confirmed])) + a->confirmed;
+	int64_t now_held = int64_t(DatumGetInt32(v[held])) + a->held;
+	if (now_confirmed > PG_INT32_MAX || now_held > PG_INT32_MAX)
+		return false;  // the statement reports the overflow
+	out[confirmed] = Int32GetDatum(int32_t(now_confirmed));
+	out[held] = Int32GetDatum(int32_t(now_held));
+	replace[confirmed] = replace[held] = true;
+	// least(next_expiry, hold end), which ignores NULLs.
+	if (a->hold_end && (n[next_expiry] || *a->hold_end < DatumGetTimestampTz(v[next_expiry]))) {
+		out[next_expiry] = TimestampTzGetDatum(*a->hold_end);
+		out_null[next_expiry] = false;
+		replace[next_expiry] = true;
+	}
+	a->remaining = int32_t(int64_t(DatumGetInt32(v[capacity])) - now_confirmed - now_held);
+	return true;
+}
 
 #define POOL_COLUMNS                                                                            \
 	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held, waitlisted, auto_promote," \
@@ -492,12 +547,36 @@ detach_from_shard(const Booking &b)
 }
 
 std::optional<RootTake>
-try_take_root(int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
+try_take_root(pg::LazySpi &spi, int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> hold_end, TimestampTz now)
 {
+	const char *status = hold_end ? "held" : "confirmed";
+	if (pool_writes.usable() && booking_writes.usable()) {
+		// booking_writes' columns.
+		bool nulls[] = {false, false, false, false, false, !holder, !hold_end, false, false};
+		if (booking_writes.can_insert(nulls)) {
+			RootTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, now, 0};
+			if (pool_writes.update_by_key(pool_id, decide_root_take, &args) != pg::DirectTable::Update::Done)
+				return std::nullopt;
+			int64_t booking_id = pg::next_value("booking_id_seq");
+			Datum values[] = {Int64GetDatum(booking_id),
+							  pg::text_param("ticket").value,
+							  Int64GetDatum(pool_id),
+							  Int32GetDatum(spots),
+							  pg::text_param(status).value,
+							  pg::text_param(holder).value,
+							  hold_end ? TimestampTzGetDatum(*hold_end) : Datum(0),
+							  TimestampTzGetDatum(now),
+							  TimestampTzGetDatum(now)};
+			booking_writes.insert(values, nulls);
+			return RootTake{booking_id, args.remaining};
+		}
+	}
+
+	spi.connect();
 	uint64_t n = take_root_sql.run({pg::int8_param(pool_id), pg::int4_param(hold_end ? 0 : spots),
 									pg::int4_param(hold_end ? spots : 0), pg::timestamptz_param(hold_end),
-									pg::timestamptz_param(now), pg::text_param(hold_end ? "held" : "confirmed"),
+									pg::timestamptz_param(now), pg::text_param(status),
 									pg::text_param(holder)},
 								   SPI_OK_SELECT);
 	if (n == 0)

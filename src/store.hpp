@@ -110,9 +110,11 @@ struct RootTake {
 // The one-statement take for a root pool with nothing to settle: take the
 // spots and record the booking (held when hold_end) if they fit, nobody
 // waits, no cap applies and no hold may have lapsed; nullopt when any of
-// that does not hold (the caller then takes the general path).
+// that does not hold (the caller then takes the general path). Written
+// directly (pg/write.hpp) when that stands in exactly for the statement;
+// spi is connected only for the statement.
 std::optional<RootTake>
-try_take_root(int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
+try_take_root(pg::LazySpi &spi, int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> hold_end, TimestampTz now);
 
 // Expire the tree's lapsed holds when one may have lapsed, let waiters take
