@@ -111,8 +111,26 @@ COMMIT;
 SELECT confirmed, held FROM booking.pool WHERE pool_id = :c;
 SELECT count(*), sum(spots) FROM booking.booking WHERE pool_id = :c;
 
+-- A foreign key a user adds to booking.booking is checked.
+ALTER TABLE booking.booking ADD CONSTRAINT booking_pool_fk FOREIGN KEY (pool_id) REFERENCES booking.pool (pool_id);
+SELECT status, remaining FROM booking.decrement_ticket(:c, 1);
+ALTER TABLE booking.booking DROP CONSTRAINT booking_pool_fk;
+
+-- A sharded pool's buys write the shard row directly: held and confirmed,
+-- with the shard's next expiry.
+SELECT booking.create_pool(40, 'sharded', shards => 4) AS s \gset
+SELECT status FROM booking.decrement_ticket(:s, 2);
+SELECT status FROM booking.decrement_ticket(:s, 3, 'cy', '1 hour');
+SELECT sum(confirmed) AS confirmed, sum(held) AS held, count(next_expiry) AS expiring
+  FROM booking.pool_shard WHERE pool_id = :s;
+SELECT status, spots, shard IS NOT NULL AS from_shard FROM booking.booking WHERE pool_id = :s ORDER BY booking_id;
+SELECT available FROM booking.availability(:s);
+
 SELECT * FROM booking.check();
 SELECT public.indexes_whole();
+SELECT count(*) || ' indexes whole' AS pool_shard
+  FROM (SELECT bt_index_check(i.indexrelid, true) FROM pg_index i
+         WHERE i.indrelid = 'booking.pool_shard'::regclass) AS checked;
 DROP TABLE public.audit;
 DROP FUNCTION public.audit_booking();
 DROP FUNCTION public.indexes_whole();

@@ -188,11 +188,59 @@ Statement take_root_sql(
 // statement exactly (pg/write.hpp): the pool row's columns it reads and
 // writes, and the booking's it sets.
 pg::DirectTable pool_writes("pool", "pool_pkey",
-							{"parent_id", "max_per_holder", "waitlisted", "shards", "next_expiry", "capacity",
-							 "confirmed", "held", "sharded"});
+							{{"parent_id", INT8OID},
+							 {"max_per_holder", INT4OID},
+							 {"waitlisted", INT4OID},
+							 {"shards", INT4OID},
+							 {"next_expiry", TIMESTAMPTZOID},
+							 {"capacity", INT4OID},
+							 {"confirmed", INT4OID},
+							 {"held", INT4OID},
+							 {"sharded", INT4OID}});
+pg::DirectTable shard_writes("pool_shard", "pool_shard_pkey",
+							 {{"budget", INT4OID}, {"confirmed", INT4OID}, {"held", INT4OID}, {"next_expiry", TIMESTAMPTZOID}});
 pg::DirectTable booking_writes("booking", "booking_pkey",
-							   {"booking_id", "kind", "pool_id", "spots", "status", "holder", "held_until",
-								"created_at", "updated_at"});
+							   {{"booking_id", INT8OID},
+								{"kind", TEXTOID},
+								{"pool_id", INT8OID},
+								{"spots", INT4OID},
+								{"status", TEXTOID},
+								{"holder", TEXTOID},
+								{"held_until", TIMESTAMPTZOID},
+								{"shard", INT4OID},
+								{"created_at", TIMESTAMPTZOID},
+								{"updated_at", TIMESTAMPTZOID}});
+
+// booking_writes' NULL flags for a ticket booking.
+struct TicketNulls {
+	bool flags[10];
+	TicketNulls(const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, bool has_shard)
+		: flags{false, false, false, false, false, !holder, !hold_end, !has_shard, false, false}
+	{
+	}
+};
+
+// Record a ticket booking taken directly (its pool or shard row already
+// written): the INSERT of take_root_sql and take_shard_sql.
+int64_t
+record_ticket(int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
+			  std::optional<TimestampTz> hold_end, std::optional<int32_t> shard, TimestampTz now,
+			  const TicketNulls &nulls)
+{
+	int64_t booking_id = pg::next_value("booking_id_seq");
+	Datum values[] = {Int64GetDatum(booking_id),
+					  pg::text_param("ticket").value,
+					  Int64GetDatum(pool_id),
+					  Int32GetDatum(spots),
+					  pg::text_param(hold_end ? "held" : "confirmed").value,
+					  pg::text_param(holder).value,
+					  hold_end ? TimestampTzGetDatum(*hold_end) : Datum(0),
+					  shard ? Int32GetDatum(*shard) : Datum(0),
+					  TimestampTzGetDatum(now),
+					  TimestampTzGetDatum(now)};
+	booking_writes.insert(values, nulls.flags);
+	return booking_id;
+}
 
 struct RootTakeArgs {
 	int32_t confirmed;
@@ -224,7 +272,7 @@ decide_root_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool
 	int64_t now_confirmed = int64_t(DatumGetInt32(v[confirmed])) + a->confirmed;
 	int64_t now_held = int64_t(DatumGetInt32(v[held])) + a->held;
 	if (now_confirmed > PG_INT32_MAX || now_held > PG_INT32_MAX)
-		return false;  // the statement reports the overflow
+		return false;  // the general path's statements report the overflow
 	out[confirmed] = Int32GetDatum(int32_t(now_confirmed));
 	out[held] = Int32GetDatum(int32_t(now_held));
 	replace[confirmed] = replace[held] = true;
@@ -235,6 +283,39 @@ decide_root_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool
 		replace[next_expiry] = true;
 	}
 	a->remaining = int32_t(int64_t(DatumGetInt32(v[capacity])) - now_confirmed - now_held);
+	return true;
+}
+
+struct ShardTakeArgs {
+	int32_t confirmed;
+	int32_t held;
+	std::optional<TimestampTz> hold_end;
+	int32_t used;  // out: the shard's confirmed + held after the take
+};
+
+// take_shard_sql's WHERE and SET on the shard row (shard_writes' columns).
+bool
+decide_shard_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool *replace, void *arg) noexcept
+{
+	auto *a = static_cast<ShardTakeArgs *>(arg);
+	enum { budget, confirmed, held, next_expiry };
+	if (n[budget] || n[confirmed] || n[held])
+		return false;
+	int64_t now_confirmed = int64_t(DatumGetInt32(v[confirmed])) + a->confirmed;
+	int64_t now_held = int64_t(DatumGetInt32(v[held])) + a->held;
+	if (int64_t(DatumGetInt32(v[budget])) - now_confirmed - now_held < 0)
+		return false;
+	if (now_confirmed > PG_INT32_MAX || now_held > PG_INT32_MAX || now_confirmed + now_held > PG_INT32_MAX)
+		return false;  // the statement of the general path reports the overflow
+	out[confirmed] = Int32GetDatum(int32_t(now_confirmed));
+	out[held] = Int32GetDatum(int32_t(now_held));
+	replace[confirmed] = replace[held] = true;
+	if (a->hold_end && (n[next_expiry] || *a->hold_end < DatumGetTimestampTz(v[next_expiry]))) {
+		out[next_expiry] = TimestampTzGetDatum(*a->hold_end);
+		out_null[next_expiry] = false;
+		replace[next_expiry] = true;
+	}
+	a->used = int32_t(now_confirmed + now_held);
 	return true;
 }
 
@@ -476,17 +557,30 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 	// Backend ids are small and dense (unlike pids): concurrent buyers get
 	// different shards whenever there are at least as many shards as buyers.
 	int32_t mine = int32_t(MyBackendId % shards);
+	TicketNulls nulls(holder, hold_end, true);
+	bool direct = shard_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags);
 	auto take = [&](int32_t shard) -> std::optional<ShardTake> {
-		uint64_t n = take_shard_sql.run({pg::int8_param(pool_id), pg::int4_param(shard),
-										 pg::int4_param(hold_end ? 0 : spots), pg::int4_param(hold_end ? spots : 0),
-										 pg::timestamptz_param(hold_end), pg::timestamptz_param(now),
-										 pg::text_param(hold_end ? "held" : "confirmed"), pg::text_param(holder)},
-										SPI_OK_SELECT);
-		if (n == 0)
-			return std::nullopt;
-		pg::Row r = Statement::row(0);
-		int64_t booking_id = *r.int8(1);
-		int32_t used = *r.int4(2);
+		int64_t booking_id;
+		int32_t used;
+		if (direct) {
+			ShardTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, 0};
+			if (shard_writes.update_by_key({Int64GetDatum(pool_id), Int32GetDatum(shard)}, decide_shard_take,
+										   &args) != pg::DirectTable::Update::Done)
+				return std::nullopt;
+			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls);
+			used = args.used;
+		} else {
+			uint64_t n = take_shard_sql.run(
+				{pg::int8_param(pool_id), pg::int4_param(shard), pg::int4_param(hold_end ? 0 : spots),
+				 pg::int4_param(hold_end ? spots : 0), pg::timestamptz_param(hold_end), pg::timestamptz_param(now),
+				 pg::text_param(hold_end ? "held" : "confirmed"), pg::text_param(holder)},
+				SPI_OK_SELECT);
+			if (n == 0)
+				return std::nullopt;
+			pg::Row r = Statement::row(0);
+			booking_id = *r.int8(1);
+			used = *r.int4(2);
+		}
 		tally::took(pool_id, shard, used);
 		// The pool row is read again after the tallies, and they are used
 		// only if no release (which moves spots from a shard row to the pool
@@ -551,26 +645,13 @@ try_take_root(pg::LazySpi &spi, int64_t pool_id, int32_t spots, const std::optio
 			  std::optional<TimestampTz> hold_end, TimestampTz now)
 {
 	const char *status = hold_end ? "held" : "confirmed";
-	if (pool_writes.usable() && booking_writes.usable()) {
-		// booking_writes' columns.
-		bool nulls[] = {false, false, false, false, false, !holder, !hold_end, false, false};
-		if (booking_writes.can_insert(nulls)) {
-			RootTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, now, 0};
-			if (pool_writes.update_by_key(pool_id, decide_root_take, &args) != pg::DirectTable::Update::Done)
-				return std::nullopt;
-			int64_t booking_id = pg::next_value("booking_id_seq");
-			Datum values[] = {Int64GetDatum(booking_id),
-							  pg::text_param("ticket").value,
-							  Int64GetDatum(pool_id),
-							  Int32GetDatum(spots),
-							  pg::text_param(status).value,
-							  pg::text_param(holder).value,
-							  hold_end ? TimestampTzGetDatum(*hold_end) : Datum(0),
-							  TimestampTzGetDatum(now),
-							  TimestampTzGetDatum(now)};
-			booking_writes.insert(values, nulls);
-			return RootTake{booking_id, args.remaining};
-		}
+	TicketNulls nulls(holder, hold_end, false);
+	if (pool_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags)) {
+		RootTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, now, 0};
+		if (pool_writes.update_by_key({Int64GetDatum(pool_id)}, decide_root_take, &args) !=
+			pg::DirectTable::Update::Done)
+			return std::nullopt;
+		return RootTake{record_ticket(pool_id, spots, holder, hold_end, std::nullopt, now, nulls), args.remaining};
 	}
 
 	spi.connect();

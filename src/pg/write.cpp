@@ -14,17 +14,21 @@ extern "C" {
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_constraint.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
+#include "nodes/nodeFuncs.h"
+#include "storage/proc.h"
 #include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 }
 
 namespace booking::pg {
@@ -46,7 +50,7 @@ bool callback_registered = false;
 // meanwhile (CREATE and DROP INDEX, even CONCURRENTLY, wait for it).
 void
 insert_index_entries(Relation rel, HeapTuple tuple, const Oid *index_ids, IndexInfo *const *infos,
-					 ExprState *const *predicates, int nindexes)
+					 ExprState *const *predicates, int nindexes, const bool *replaced = nullptr)
 {
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecStoreHeapTuple(tuple, slot, false);
@@ -61,12 +65,19 @@ insert_index_entries(Relation rel, HeapTuple tuple, const Oid *index_ids, IndexI
 			if (!holds)
 				continue;
 		}
+		// After an update, whether the entry repeats the old version's (a
+		// hint for btree's bottom-up deletion, as ExecUpdate gives it).
+		bool unchanged = replaced != nullptr;
+		for (int k = 0; unchanged && k < infos[i]->ii_NumIndexAttrs; k++) {
+			AttrNumber a = infos[i]->ii_IndexAttrNumbers[k];
+			unchanged = a <= 0 || !replaced[a - 1];
+		}
 		Relation index = index_open(index_ids[i], RowExclusiveLock);
 		Datum values[INDEX_MAX_KEYS];
 		bool isnull[INDEX_MAX_KEYS];
 		FormIndexDatum(infos[i], slot, nullptr, values, isnull);
 		index_insert(index, values, isnull, &tuple->t_self, rel,
-					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, infos[i]);
+					 index->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, unchanged, infos[i]);
 		index_close(index, NoLock);	 // the lock stays to the end of the transaction
 	}
 	FreeExprContext(econtext, true);
@@ -98,14 +109,29 @@ direct_table_invalidate(Datum, Oid relid)
 	}
 }
 
-DirectTable::DirectTable(const char *table, const char *key_index, std::initializer_list<const char *> columns)
+DirectTable::DirectTable(const char *table, const char *key_index, std::initializer_list<Column> columns)
 	: table_(table), key_index_(key_index)
 {
-	for (const char *c : columns)
+	for (const Column &c : columns)
 		if (ncolumns_ < max_columns)
 			columns_[ncolumns_++] = c;
 	if (ntables < max_tables)
 		tables[ntables++] = this;
+}
+
+// Whether an expression calls a function that is not built in: compiled
+// predicates are kept across transactions, which only built-in functions
+// are known to allow (no state in fn_extra beyond a query).
+bool
+calls_user_function(Node *node, void *context)
+{
+	if (node == nullptr)
+		return false;
+	auto user = [](Oid function, void *) { return function >= FirstNormalObjectId; };
+	if (check_functions_in_node(node, user, nullptr))
+		return true;
+	return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(calls_user_function)),
+								  context);
 }
 
 // Read the table's shape (rel is open and locked) and decide whether direct
@@ -113,39 +139,89 @@ DirectTable::DirectTable(const char *table, const char *key_index, std::initiali
 bool
 DirectTable::build(Relation rel)
 {
-	stale_ = false;
-	usable_ = insertable_ = false;
-	nindexes_ = 0;
+	stale_ = false;	 // an invalidation during the build sets it again
+	built_ = usable_ = insertable_ = false;
+	nindexes_ = nforeign_keys_ = 0;
 	if (cxt_ == nullptr)
 		cxt_ = AllocSetContextCreate(CacheMemoryContext, "booking direct writes", ALLOCSET_SMALL_SIZES);
 	else
 		MemoryContextReset(cxt_);
+	MemoryContext old = MemoryContextSwitchTo(cxt_);
+	usable_ = build_shape(rel);
+	MemoryContextSwitchTo(old);
+	built_ = true;
+	return usable_;
+}
 
+bool
+DirectTable::build_shape(Relation rel)
+{
 	TupleDesc desc = RelationGetDescr(rel);
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relrowsecurity || rel->rd_rules != nullptr)
+	// A plain heap table, alone: not a partition, no inheritance children
+	// (an UPDATE would reach them), no row security, rules or CHECK, no
+	// generated column.
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		rel->rd_rel->relispartition || rel->rd_rel->relhassubclass || rel->rd_rel->relrowsecurity ||
+		rel->rd_rules != nullptr)
 		return false;
 	if (desc->constr && (desc->constr->num_check > 0 || desc->constr->has_generated_stored))
 		return false;
-	// Triggers: only those of a foreign key from the table to itself (pool's
-	// parent_id), which an update that changes no key column never fires.
-	if (rel->trigdesc)
-		for (int i = 0; i < rel->trigdesc->numtriggers; i++) {
-			const Trigger &trigger = rel->trigdesc->triggers[i];
-			if (RI_FKey_trigger_type(trigger.tgfoid) == RI_TRIGGER_NONE || trigger.tgconstrrelid != relid_)
-				return false;
-		}
 
+	// The named columns, of exactly the types the caller reads and writes
+	// (no domain, no length limit).
 	if (ncolumns_ == 0 || ncolumns_ > max_columns)
 		return false;
 	for (int i = 0; i < ncolumns_; i++) {
-		attnums_[i] = get_attnum(relid_, columns_[i]);
+		attnums_[i] = get_attnum(relid_, columns_[i].name);
 		if (attnums_[i] == InvalidAttrNumber)
 			return false;  // the SQL statement reports the missing column
-		notnull_[i] = TupleDescAttr(desc, attnums_[i] - 1)->attnotnull;
+		Form_pg_attribute att = TupleDescAttr(desc, attnums_[i] - 1);
+		if (att->atttypid != columns_[i].type || att->atttypmod != -1)
+			return false;
+		notnull_[i] = att->attnotnull;
 	}
+
+	// Triggers: only those of foreign keys. One that references this table
+	// fires on an update of the referenced columns: none may be named (the
+	// writes change only named columns). The table's own foreign keys are
+	// checked in update_row() and rule out inserts.
+	if (rel->trigdesc)
+		for (int i = 0; i < rel->trigdesc->numtriggers; i++) {
+			const Trigger &trigger = rel->trigdesc->triggers[i];
+			int type = RI_FKey_trigger_type(trigger.tgfoid);
+			if (type == RI_TRIGGER_NONE)
+				return false;
+			if (type != RI_TRIGGER_PK)
+				continue;
+			HeapTuple constraint = SearchSysCache1(CONSTROID, ObjectIdGetDatum(trigger.tgconstraint));
+			if (!HeapTupleIsValid(constraint))
+				return false;
+			int nkeys = 0;
+			AttrNumber conkey[INDEX_MAX_KEYS], confkey[INDEX_MAX_KEYS];
+			DeconstructFkConstraintRow(constraint, &nkeys, conkey, confkey, nullptr, nullptr, nullptr, nullptr,
+									   nullptr);
+			ReleaseSysCache(constraint);
+			for (int k = 0; k < nkeys; k++)
+				for (int i = 0; i < ncolumns_; i++)
+					if (attnums_[i] == confkey[k])
+						return false;
+		}
+	List *foreign_keys = RelationGetFKeyList(rel);
+	ListCell *lc;
+	foreach (lc, foreign_keys) {
+		auto *fk = static_cast<ForeignKeyCacheInfo *>(lfirst(lc));
+		if (nforeign_keys_ == max_foreign_keys || fk->nkeys > max_key_columns)
+			return false;
+		foreign_key_columns_[nforeign_keys_] = fk->nkeys;
+		for (int k = 0; k < fk->nkeys; k++)
+			foreign_key_attnums_[nforeign_keys_][k] = fk->conkey[k];
+		nforeign_keys_++;
+	}
+
 	// For an insert, a column it does not set must become NULL, as it would
-	// from SQL: no default, identity, generation or NOT NULL.
-	insertable_ = true;
+	// from SQL: no default, identity, generation or NOT NULL. And no foreign
+	// key of the table's own to check.
+	insertable_ = nforeign_keys_ == 0;
 	for (int a = 0; a < desc->natts && insertable_; a++) {
 		Form_pg_attribute att = TupleDescAttr(desc, a);
 		if (att->attisdropped)
@@ -157,44 +233,50 @@ DirectTable::build(Relation rel)
 			insertable_ = false;
 	}
 
-	MemoryContext old = MemoryContextSwitchTo(cxt_);
 	List *index_ids = RelationGetIndexList(rel);
-	bool ok = list_length(index_ids) <= max_indexes;
+	if (list_length(index_ids) > max_indexes)
+		return false;
 	bool has_key = key_index_ == nullptr;
-	ListCell *lc;
 	foreach (lc, index_ids) {
-		if (!ok)
-			break;
 		Oid index_id = lfirst_oid(lc);
 		Relation index = index_open(index_id, RowExclusiveLock);
 		IndexInfo *info = BuildIndexInfo(index);
 		// A btree on plain columns, checked at once if unique: what
 		// index_insert() alone maintains exactly.
-		ok = index->rd_rel->relam == BTREE_AM_OID && info->ii_Expressions == NIL &&
-			 info->ii_ExclusionOps == nullptr && (!index->rd_index->indisunique || index->rd_index->indimmediate);
+		bool ok = index->rd_rel->relam == BTREE_AM_OID && info->ii_Expressions == NIL &&
+				  info->ii_ExclusionOps == nullptr && (!index->rd_index->indisunique || index->rd_index->indimmediate);
 		ExprState *predicate = nullptr;
 		if (ok && info->ii_Predicate != NIL) {
-			// Compiled once and kept: only immutable functions, so no
-			// evaluation depends on anything a later transaction may change.
-			ok = !contain_mutable_functions((Node *) info->ii_Predicate);
+			// Compiled once and kept: only immutable, built-in functions, so
+			// no evaluation depends on anything a later transaction changes.
+			ok = !contain_mutable_functions((Node *) info->ii_Predicate) &&
+				 !calls_user_function((Node *) info->ii_Predicate, nullptr);
 			if (ok)
 				predicate = ExecInitQual((List *) expression_planner((Expr *) info->ii_Predicate), nullptr);
 		}
-		if (ok) {
-			if (key_index_ && strcmp(RelationGetRelationName(index), key_index_) == 0) {
-				has_key = index->rd_index->indisunique && info->ii_NumIndexKeyAttrs == 1;
-				key_index_id_ = index_id;
+		if (ok && key_index_ && strcmp(RelationGetRelationName(index), key_index_) == 0) {
+			// Valid, whole (no predicate), on bigint and integer columns:
+			// update_by_key() compares them with their own equality.
+			has_key = index->rd_index->indisunique && index->rd_index->indisvalid && info->ii_Predicate == NIL &&
+					  info->ii_NumIndexKeyAttrs <= max_key_columns;
+			key_columns_ = info->ii_NumIndexKeyAttrs;
+			for (int k = 0; has_key && k < key_columns_; k++) {
+				key_attnums_[k] = info->ii_IndexAttrNumbers[k];
+				Oid type = key_attnums_[k] > 0 ? TupleDescAttr(desc, key_attnums_[k] - 1)->atttypid : InvalidOid;
+				key_equal_[k] = type == INT8OID ? F_INT8EQ : F_INT4EQ;
+				has_key = type == INT8OID || type == INT4OID;
 			}
-			index_ids_[nindexes_] = index_id;
-			index_info_[nindexes_] = info;
-			predicate_[nindexes_] = predicate;
-			nindexes_++;
+			key_index_id_ = index_id;
 		}
 		index_close(index, NoLock);
+		if (!ok)
+			return false;
+		index_ids_[nindexes_] = index_id;
+		index_info_[nindexes_] = info;
+		predicate_[nindexes_] = predicate;
+		nindexes_++;
 	}
-	MemoryContextSwitchTo(old);
-	usable_ = ok && has_key;
-	return usable_;
+	return has_key;
 }
 
 bool
@@ -220,16 +302,24 @@ DirectTable::usable()
 			// the end of the transaction: while it is held, nothing can
 			// change the table's shape (a concurrent CREATE INDEX waits).
 			Relation rel = table_open(relid_, RowExclusiveLock);
-			if (stale_)
+			if (stale_ || !built_)
 				build(rel);
 			table_close(rel, NoLock);
 			if (!stale_)
 				break;
 		}
 		// The privileges the SQL statement would need, as the function's owner.
-		return usable_ && pg_class_aclmask(relid_, GetUserId(), ACL_SELECT | ACL_INSERT | ACL_UPDATE, ACLMASK_ALL) ==
-							  (ACL_SELECT | ACL_INSERT | ACL_UPDATE);
+		bool ok = usable_ && pg_class_aclmask(relid_, GetUserId(), ACL_SELECT | ACL_INSERT | ACL_UPDATE,
+											  ACLMASK_ALL) == (ACL_SELECT | ACL_INSERT | ACL_UPDATE);
+		opened_in_ = ok ? MyProc->lxid : InvalidLocalTransactionId;
+		return ok;
 	});
+}
+
+bool
+DirectTable::opened() const
+{
+	return usable_ && opened_in_ != InvalidLocalTransactionId && opened_in_ == MyProc->lxid;
 }
 
 bool
@@ -244,18 +334,19 @@ DirectTable::can_insert(const bool *nulls) const
 }
 
 DirectTable::Update
-DirectTable::update_by_key(int64_t key, Decide decide, void *arg)
+DirectTable::update_by_key(std::initializer_list<Datum> key, Decide decide, void *arg)
 {
-	if (!usable_)
+	if (!opened() || int(key.size()) != key_columns_)
 		throw Error(SqlState::Internal, "booking: booking." + std::string(table_) + " is not open to direct writes");
-	return guard([this, key, decide, arg] {
+	const Datum *values = key.begin();
+	return guard([this, values, decide, arg] {
 		// As SPI does before each statement of a VOLATILE function.
 		CommandCounterIncrement();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		volatile Update result = Update::Missing;
 		PG_TRY();
 		{
-			result = update_row(key, decide, arg);
+			result = update_row(values, decide, arg);
 		}
 		PG_FINALLY();
 		{
@@ -268,7 +359,7 @@ DirectTable::update_by_key(int64_t key, Decide decide, void *arg)
 
 // The scan, decision and writes of update_by_key(), under its snapshot.
 DirectTable::Update
-DirectTable::update_row(int64_t key, Decide decide, void *arg)
+DirectTable::update_row(const Datum *key, Decide decide, void *arg)
 {
 	Relation rel = table_open(relid_, RowExclusiveLock);
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
@@ -276,10 +367,11 @@ DirectTable::update_row(int64_t key, Decide decide, void *arg)
 	Update result = Update::Missing;
 	Snapshot snapshot = GetActiveSnapshot();
 	TupleTableSlot *slot = table_slot_create(rel, nullptr);
-	IndexScanDesc scan = index_beginscan(rel, key_index, snapshot, 1, 0);
-	ScanKeyData skey;
-	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	index_rescan(scan, &skey, 1, nullptr, 0);
+	IndexScanDesc scan = index_beginscan(rel, key_index, snapshot, key_columns_, 0);
+	ScanKeyData skeys[max_key_columns];
+	for (int k = 0; k < key_columns_; k++)
+		ScanKeyInit(&skeys[k], AttrNumber(k + 1), BTEqualStrategyNumber, key_equal_[k], key[k]);
+	index_rescan(scan, skeys, key_columns_, nullptr, 0);
 	bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	index_close(key_index, NoLock);
@@ -300,14 +392,32 @@ DirectTable::update_row(int64_t key, Decide decide, void *arg)
 			result = Update::Refused;
 			break;
 		}
+		bool refuse = false;
 		for (int i = 0; i < ncolumns_; i++) {
 			int a = attnums_[i] - 1;
 			replace_row[a] = replace[i];
 			new_row[a] = new_values[i];
 			new_row_nulls[a] = new_nulls[i];
+			refuse |= replace[i] && new_nulls[i] && notnull_[i];  // the statement reports the violation
 		}
 		bool should_free;
 		HeapTuple old_tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+		// A foreign key of the row's own is checked by an UPDATE when its
+		// columns change or the row is this transaction's (the check of its
+		// insert may be deferred): leave that to the statement.
+		for (int f = 0; f < nforeign_keys_ && !refuse; f++) {
+			bool set = false, changed = false;
+			for (int k = 0; k < foreign_key_columns_[f]; k++) {
+				AttrNumber a = foreign_key_attnums_[f][k];
+				set |= !heap_attisnull(old_tuple, a, desc);
+				changed |= replace_row[a - 1];
+			}
+			refuse = set && (changed || TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(old_tuple->t_data)));
+		}
+		if (refuse) {
+			result = Update::Refused;
+			break;
+		}
 		HeapTuple new_tuple = heap_modify_tuple(old_tuple, desc, new_row, new_row_nulls, replace_row);
 		ItemPointerData tid = slot->tts_tid;
 		TM_FailureData tmfd;
@@ -315,7 +425,7 @@ DirectTable::update_row(int64_t key, Decide decide, void *arg)
 		TM_Result updated = heap_update(rel, &tid, new_tuple, cid, InvalidSnapshot, true, &tmfd, &lockmode);
 		if (updated == TM_Ok) {
 			if (!HeapTupleIsHeapOnly(new_tuple))
-				insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_);
+				insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_, replace_row);
 			result = Update::Done;
 			break;
 		}
@@ -331,6 +441,18 @@ DirectTable::update_row(int64_t key, Decide decide, void *arg)
 			break;	// Missing
 		if (locked != TM_Ok)
 			elog(ERROR, "booking: unexpected result %d locking a row of booking.%s", int(locked), table_);
+		// The newest version must still have the key, as EvalPlanQual
+		// re-checks the whole WHERE clause.
+		for (int k = 0; k < key_columns_ && result != Update::Refused; k++) {
+			bool isnull;
+			Datum value = slot_getattr(slot, key_attnums_[k], &isnull);
+			bool same = !isnull && (key_equal_[k] == F_INT8EQ ? DatumGetInt64(value) == DatumGetInt64(key[k])
+															  : DatumGetInt32(value) == DatumGetInt32(key[k]));
+			if (!same)
+				result = Update::Refused;
+		}
+		if (result == Update::Refused)
+			break;
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
@@ -340,7 +462,7 @@ DirectTable::update_row(int64_t key, Decide decide, void *arg)
 void
 DirectTable::insert(const Datum *values, const bool *nulls)
 {
-	if (!usable_ || !can_insert(nulls))
+	if (!opened() || !can_insert(nulls))
 		throw Error(SqlState::Internal, "booking: booking." + std::string(table_) + " is not open to direct writes");
 	guard([this, values, nulls] {
 		Relation rel = table_open(relid_, RowExclusiveLock);

@@ -41,6 +41,8 @@ class DirectTable {
 public:
 	static constexpr int max_columns = 16;
 	static constexpr int max_indexes = 32;
+	static constexpr int max_key_columns = 4;
+	static constexpr int max_foreign_keys = 4;
 
 	// Decides a row change from the row's current values (one per named
 	// column, in order): fills the values (and NULL flags) of the columns to
@@ -49,16 +51,25 @@ public:
 	using Decide = bool (*)(const Datum *values, const bool *nulls, Datum *new_values, bool *new_nulls,
 							bool *replace, void *arg) noexcept;
 
-	// table of schema booking, its unique index on one bigint column (for
-	// update_by_key; may be null for a table only inserted into), and the
-	// columns the caller reads and writes.
-	DirectTable(const char *table, const char *key_index, std::initializer_list<const char *> columns);
+	// A column the caller reads or writes, and its type: a table whose
+	// column has another type (a domain, a length limit) is not usable().
+	struct Column {
+		const char *name;
+		Oid type;
+	};
+
+	// table of schema booking, its unique index on bigint and integer
+	// columns (for update_by_key; may be null for a table only inserted
+	// into), and the columns the caller reads and writes.
+	DirectTable(const char *table, const char *key_index, std::initializer_list<Column> columns);
 	DirectTable(const DirectTable &) = delete;
 	DirectTable &operator=(const DirectTable &) = delete;
 
-	// Open the table for writing in this transaction (RowExclusiveLock on it
-	// and its indexes, kept to the end, as a statement takes them) and say
-	// whether a direct write stands in exactly for the executor (see above).
+	// Open the table for writing in this transaction (RowExclusiveLock, kept
+	// to the end, as a statement takes it; an index is locked when written)
+	// and say whether a direct write stands in exactly for the executor (see
+	// above). update_by_key() and insert() require it in the same
+	// transaction.
 	bool
 	usable();
 
@@ -71,16 +82,20 @@ public:
 
 	enum class Update { Missing, Refused, Done };
 
-	// UPDATE ... WHERE key = $1, as READ COMMITTED runs it: the row visible
-	// to a new snapshot is offered to decide(); if it agrees, the row is
-	// written, waiting for a concurrent writer first; if that writer changed
-	// it, its newest version is locked and offered to decide() again (the
-	// lock stays when decide() then refuses, as an UPDATE's re-check leaves
-	// it). Missing: no row (or deleted meanwhile). usable() must be true,
-	// and decide() must change neither a key nor a foreign key column: the
-	// foreign key triggers usable() lets through then have nothing to check.
+	// UPDATE ... WHERE (the key index's columns) = key, as READ COMMITTED
+	// runs it: the row visible to a new snapshot is offered to decide(); if
+	// it agrees, the row is written, waiting for a concurrent writer first;
+	// if that writer changed it, its newest version is locked and offered to
+	// decide() again (the lock stays when decide() then refuses, as an
+	// UPDATE's re-check leaves it). Missing: no row (or deleted meanwhile).
+	// Refused also when the newest version lost the key, and when only the
+	// statement can write the row exactly: a NULL into a NOT NULL column, or
+	// a foreign key of the row's own that the UPDATE would check.
+	// usable() must be true, and decide() must change neither a key nor a
+	// foreign key column: the foreign key triggers usable() lets through
+	// then have nothing to check.
 	Update
-	update_by_key(int64_t key, Decide decide, void *arg);
+	update_by_key(std::initializer_list<Datum> key, Decide decide, void *arg);
 
 	// INSERT of one row: values of the named columns, NULL in every other.
 	// usable() and can_insert() must be true.
@@ -91,22 +106,34 @@ private:
 	friend void direct_table_invalidate(Datum, Oid relid);
 
 	bool
+	opened() const;
+	bool
 	build(Relation rel);
+	bool
+	build_shape(Relation rel);
 	Update
-	update_row(int64_t key, Decide decide, void *arg);
+	update_row(const Datum *key, Decide decide, void *arg);
 
 	const char *table_;
 	const char *key_index_;
-	const char *columns_[max_columns];
+	Column columns_[max_columns];
 	int ncolumns_ = 0;
 
 	// Set-up, valid while stale_ is false; kept in cxt_.
 	bool stale_ = true;
+	bool built_ = false;  // the last build finished (an error leaves it false)
+	LocalTransactionId opened_in_ = 0;	// usable() said yes in this transaction
 	bool usable_ = false;	  // the table's shape allows direct writes
 	bool insertable_ = false;  // ... and inserts of the named columns alone
 	MemoryContext cxt_ = nullptr;
 	Oid relid_ = InvalidOid;
 	Oid key_index_id_ = InvalidOid;
+	int key_columns_ = 0;
+	AttrNumber key_attnums_[max_key_columns];
+	int nforeign_keys_ = 0;	 // the table's own foreign keys
+	int foreign_key_columns_[max_foreign_keys];
+	AttrNumber foreign_key_attnums_[max_foreign_keys][max_key_columns];
+	Oid key_equal_[max_key_columns];  // equality function of each key column
 	AttrNumber attnums_[max_columns];
 	bool notnull_[max_columns];
 	int nindexes_ = 0;

@@ -110,5 +110,15 @@ note('shard row scans by 2400 takes: ' . ($after - $before));
 cmp_ok($after - $before, '<', 2400 * 1.25, 'takes read the shard rows about once each');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty');
 
+# Shard takes write the shard row and the booking directly (pg/write.hpp):
+# every index of the tables they write holds exactly the rows' entries.
+$node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM (
+	    SELECT bt_index_check(i.indexrelid, true) FROM pg_index i
+	     WHERE i.indrelid IN ('booking.pool'::regclass, 'booking.pool_shard'::regclass,
+	                          'booking.booking'::regclass)) AS checked}),
+	'14', 'amcheck finds every index of booking.pool, pool_shard and booking whole');
+
 $node->stop;
 done_testing();
