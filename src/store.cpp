@@ -242,6 +242,36 @@ record_ticket(int64_t pool_id, int32_t spots, const std::optional<std::string> &
 	return booking_id;
 }
 
+// A take's SET on a pool or shard row (column positions of its
+// DirectTable): confirmed and held grow by the take, and a hold's end lowers
+// next_expiry (least(), which ignores NULLs). Gives the counters after the
+// take; false when one would overflow int4 (the general path's statement
+// then reports it).
+struct TakeColumns {
+	int confirmed, held, next_expiry;
+};
+bool
+set_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool *replace, TakeColumns at,
+		 int32_t add_confirmed, int32_t add_held, std::optional<TimestampTz> hold_end, int64_t &now_confirmed,
+		 int64_t &now_held) noexcept
+{
+	if (n[at.confirmed] || n[at.held])
+		return false;
+	now_confirmed = int64_t(DatumGetInt32(v[at.confirmed])) + add_confirmed;
+	now_held = int64_t(DatumGetInt32(v[at.held])) + add_held;
+	if (now_confirmed > PG_INT32_MAX || now_held > PG_INT32_MAX || now_confirmed + now_held > PG_INT32_MAX)
+		return false;
+	out[at.confirmed] = Int32GetDatum(int32_t(now_confirmed));
+	out[at.held] = Int32GetDatum(int32_t(now_held));
+	replace[at.confirmed] = replace[at.held] = true;
+	if (hold_end && (n[at.next_expiry] || *hold_end < DatumGetTimestampTz(v[at.next_expiry]))) {
+		out[at.next_expiry] = TimestampTzGetDatum(*hold_end);
+		out_null[at.next_expiry] = false;
+		replace[at.next_expiry] = true;
+	}
+	return true;
+}
+
 struct RootTakeArgs {
 	int32_t confirmed;
 	int32_t held;
@@ -256,33 +286,20 @@ decide_root_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool
 {
 	auto *a = static_cast<RootTakeArgs *>(arg);
 	enum { parent_id, max_per_holder, waitlisted, shards, next_expiry, capacity, confirmed, held, sharded };
-	if (!n[parent_id] || !n[max_per_holder])
+	if (!n[parent_id] || !n[max_per_holder] || n[waitlisted] || n[shards] || n[capacity] || n[sharded])
 		return false;
-	for (int c : {waitlisted, shards, capacity, confirmed, held, sharded})
-		if (n[c])
-			return false;
 	if (DatumGetInt32(v[waitlisted]) != 0 || DatumGetInt32(v[shards]) != 1)
 		return false;
 	if (!n[next_expiry] && DatumGetTimestampTz(v[next_expiry]) <= a->now)
 		return false;
-	int64_t free = int64_t(DatumGetInt32(v[capacity])) - DatumGetInt32(v[confirmed]) - DatumGetInt32(v[held]) -
-				   DatumGetInt32(v[sharded]);
-	if (free < int64_t(a->confirmed) + a->held)
+	int64_t now_confirmed, now_held;
+	if (!set_take(v, n, out, out_null, replace, {confirmed, held, next_expiry}, a->confirmed, a->held, a->hold_end,
+				  now_confirmed, now_held))
 		return false;
-	int64_t now_confirmed = int64_t(DatumGetInt32(v[confirmed])) + a->confirmed;
-	int64_t now_held = int64_t(DatumGetInt32(v[held])) + a->held;
-	if (now_confirmed > PG_INT32_MAX || now_held > PG_INT32_MAX)
-		return false;  // the general path's statements report the overflow
-	out[confirmed] = Int32GetDatum(int32_t(now_confirmed));
-	out[held] = Int32GetDatum(int32_t(now_held));
-	replace[confirmed] = replace[held] = true;
-	// least(next_expiry, hold end), which ignores NULLs.
-	if (a->hold_end && (n[next_expiry] || *a->hold_end < DatumGetTimestampTz(v[next_expiry]))) {
-		out[next_expiry] = TimestampTzGetDatum(*a->hold_end);
-		out_null[next_expiry] = false;
-		replace[next_expiry] = true;
-	}
-	a->remaining = int32_t(int64_t(DatumGetInt32(v[capacity])) - now_confirmed - now_held);
+	int64_t remaining = int64_t(DatumGetInt32(v[capacity])) - now_confirmed - now_held;
+	if (remaining - DatumGetInt32(v[sharded]) < 0)
+		return false;
+	a->remaining = int32_t(remaining);
 	return true;
 }
 
@@ -299,22 +316,12 @@ decide_shard_take(const Datum *v, const bool *n, Datum *out, bool *out_null, boo
 {
 	auto *a = static_cast<ShardTakeArgs *>(arg);
 	enum { budget, confirmed, held, next_expiry };
-	if (n[budget] || n[confirmed] || n[held])
+	int64_t now_confirmed, now_held;
+	if (n[budget] || !set_take(v, n, out, out_null, replace, {confirmed, held, next_expiry}, a->confirmed, a->held,
+							   a->hold_end, now_confirmed, now_held))
 		return false;
-	int64_t now_confirmed = int64_t(DatumGetInt32(v[confirmed])) + a->confirmed;
-	int64_t now_held = int64_t(DatumGetInt32(v[held])) + a->held;
 	if (int64_t(DatumGetInt32(v[budget])) - now_confirmed - now_held < 0)
 		return false;
-	if (now_confirmed > PG_INT32_MAX || now_held > PG_INT32_MAX || now_confirmed + now_held > PG_INT32_MAX)
-		return false;  // the statement of the general path reports the overflow
-	out[confirmed] = Int32GetDatum(int32_t(now_confirmed));
-	out[held] = Int32GetDatum(int32_t(now_held));
-	replace[confirmed] = replace[held] = true;
-	if (a->hold_end && (n[next_expiry] || *a->hold_end < DatumGetTimestampTz(v[next_expiry]))) {
-		out[next_expiry] = TimestampTzGetDatum(*a->hold_end);
-		out_null[next_expiry] = false;
-		replace[next_expiry] = true;
-	}
 	a->used = int32_t(now_confirmed + now_held);
 	return true;
 }
