@@ -209,7 +209,8 @@ pg::DirectTable booking_writes("booking", "booking_pkey",
 								{"held_until", TIMESTAMPTZOID},
 								{"shard", INT4OID},
 								{"created_at", TIMESTAMPTZOID},
-								{"updated_at", TIMESTAMPTZOID}});
+								{"updated_at", TIMESTAMPTZOID}},
+							   "booking_id_seq");
 
 // booking_writes' NULL flags for a ticket booking.
 struct TicketNulls {
@@ -227,7 +228,7 @@ record_ticket(int64_t pool_id, int32_t spots, const std::optional<std::string> &
 			  std::optional<TimestampTz> hold_end, std::optional<int32_t> shard, TimestampTz now,
 			  const TicketNulls &nulls)
 {
-	int64_t booking_id = pg::next_value("booking_id_seq");
+	int64_t booking_id = booking_writes.next_key();
 	Datum values[] = {Int64GetDatum(booking_id),
 					  pg::text_param("ticket").value,
 					  Int64GetDatum(pool_id),

@@ -101,7 +101,7 @@ direct_table_invalidate(Datum, Oid relid)
 {
 	for (int t = 0; t < ntables; t++) {
 		DirectTable *table = tables[t];
-		bool hit = relid == InvalidOid || relid == table->relid_;
+		bool hit = relid == InvalidOid || relid == table->relid_ || relid == table->sequence_id_;
 		for (int i = 0; !hit && i < table->nindexes_; i++)
 			hit = relid == table->index_ids_[i];
 		if (hit)
@@ -109,8 +109,9 @@ direct_table_invalidate(Datum, Oid relid)
 	}
 }
 
-DirectTable::DirectTable(const char *table, const char *key_index, std::initializer_list<Column> columns)
-	: table_(table), key_index_(key_index)
+DirectTable::DirectTable(const char *table, const char *key_index, std::initializer_list<Column> columns,
+						 const char *sequence)
+	: table_(table), key_index_(key_index), sequence_(sequence)
 {
 	for (const Column &c : columns)
 		if (ncolumns_ < max_columns)
@@ -157,6 +158,11 @@ bool
 DirectTable::build_shape(Relation rel)
 {
 	TupleDesc desc = RelationGetDescr(rel);
+	if (sequence_) {
+		sequence_id_ = get_relname_relid(sequence_, RelationGetNamespace(rel));
+		if (!OidIsValid(sequence_id_) || get_rel_relkind(sequence_id_) != RELKIND_SEQUENCE)
+			return false;  // the SQL statement reports it
+	}
 	// A plain heap table, alone: not a partition, no inheritance children
 	// (an UPDATE would reach them), no row security, rules or CHECK, no
 	// generated column.
@@ -494,16 +500,12 @@ DirectTable::insert(const Datum *values, const bool *nulls)
 }
 
 int64_t
-next_value(const char *sequence)
+DirectTable::next_key()
 {
-	return guard([sequence] {
-		Oid nsp = get_namespace_oid("booking", false);
-		Oid relid = get_relname_relid(sequence, nsp);
-		if (!OidIsValid(relid))
-			ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("booking: sequence booking.%s is missing", sequence),
-							errhint("Reinstall the extension: DROP EXTENSION booking; CREATE EXTENSION booking;")));
-		return int64_t(nextval_internal(relid, true));
-	});
+	if (!opened() || !OidIsValid(sequence_id_))
+		throw Error(SqlState::Internal, "booking: booking." + std::string(table_) + " has no sequence to draw from");
+	Oid sequence = sequence_id_;
+	return guard([sequence] { return int64_t(nextval_internal(sequence, true)); });
 }
 
 }  // namespace booking::pg

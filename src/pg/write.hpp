@@ -60,8 +60,10 @@ public:
 
 	// table of schema booking, its unique index on bigint and integer
 	// columns (for update_by_key; may be null for a table only inserted
-	// into), and the columns the caller reads and writes.
-	DirectTable(const char *table, const char *key_index, std::initializer_list<Column> columns);
+	// into), the columns the caller reads and writes, and the sequence of
+	// schema booking its keys come from (for next_key; may be null).
+	DirectTable(const char *table, const char *key_index, std::initializer_list<Column> columns,
+				const char *sequence = nullptr);
 	DirectTable(const DirectTable &) = delete;
 	DirectTable &operator=(const DirectTable &) = delete;
 
@@ -102,6 +104,12 @@ public:
 	void
 	insert(const Datum *values, const bool *nulls);
 
+	// nextval() of the table's sequence, with its privilege check (the
+	// sequence is looked up with the table's set-up, not on every call).
+	// usable() must be true.
+	int64_t
+	next_key();
+
 private:
 	friend void direct_table_invalidate(Datum, Oid relid);
 
@@ -116,6 +124,7 @@ private:
 
 	const char *table_;
 	const char *key_index_;
+	const char *sequence_;
 	Column columns_[max_columns];
 	int ncolumns_ = 0;
 
@@ -127,6 +136,7 @@ private:
 	bool insertable_ = false;  // ... and inserts of the named columns alone
 	MemoryContext cxt_ = nullptr;
 	Oid relid_ = InvalidOid;
+	Oid sequence_id_ = InvalidOid;
 	Oid key_index_id_ = InvalidOid;
 	int key_columns_ = 0;
 	AttrNumber key_attnums_[max_key_columns];
@@ -141,9 +151,5 @@ private:
 	struct IndexInfo *index_info_[max_indexes];
 	struct ExprState *predicate_[max_indexes];	// NULL: not partial
 };
-
-// nextval() of a sequence of schema booking, with its privilege check.
-int64_t
-next_value(const char *sequence);
 
 }  // namespace booking::pg
