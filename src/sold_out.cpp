@@ -41,21 +41,31 @@ slot() noexcept
 	return &shared->generation[MyDatabaseId % slots];
 }
 
+// booking.pool and booking.pool_shard of this database (InvalidOid where
+// missing), looked up once per relcache reset (forget_all): every commit
+// that wrote anything asks, and three syscache probes per commit showed in
+// perf of W2.
+bool pool_rels_known = false;
+Oid pool_rels[2];
+
 // Whether this transaction changed booking.pool or booking.pool_shard.
-// Called at pre-commit, inside the transaction: catalog lookups are allowed
-// (by name each time: the syscache keeps them cheap and always current).
+// Called at pre-commit, inside the transaction: catalog lookups are allowed.
 bool
 wrote_pools() noexcept
 {
 	if (!TransactionIdIsValid(GetTopTransactionIdIfAny()))
 		return false;  // wrote nothing at all
-	Oid nsp = get_namespace_oid("booking", true);
-	if (!OidIsValid(nsp))
+	if (!pool_rels_known) {
+		Oid nsp = get_namespace_oid("booking", true);
+		pool_rels[0] = OidIsValid(nsp) ? get_relname_relid("pool", nsp) : InvalidOid;
+		pool_rels[1] = OidIsValid(nsp) ? get_relname_relid("pool_shard", nsp) : InvalidOid;
+		pool_rels_known = true;
+	}
+	if (!OidIsValid(pool_rels[0]) && !OidIsValid(pool_rels[1]))
 		return false;
 	if (!pgstat_track_counts)
 		return true;  // no per-table counts to tell: any write counts
-	for (const char *table : {"pool", "pool_shard"}) {
-		Oid relid = get_relname_relid(table, nsp);
+	for (Oid relid : pool_rels) {
 		if (!OidIsValid(relid))
 			continue;
 		PgStat_TableStatus *status = find_tabstat_entry(relid);
@@ -94,6 +104,7 @@ void
 forget_all(Datum, Oid) noexcept
 {
 	remembered.clear();
+	pool_rels_known = false;
 }
 
 void
