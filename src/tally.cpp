@@ -13,6 +13,7 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "pgstat.h"
 #include "port/atomics.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "utils/inval.h"
@@ -75,6 +76,7 @@ Oid published_rel = InvalidOid;
 
 // The epoch under which this backend last locked each pool's idle shards.
 std::unordered_map<int64_t, uint64> filled;
+Oid filled_rel = InvalidOid;  // the pool_shard table those pools are of
 
 // booking.pool_shard of this database, looked up once per relcache reset.
 bool rel_known = false;
@@ -114,6 +116,24 @@ void
 bump() noexcept
 {
 	pg_atomic_fetch_add_u64(epoch(), 1);
+}
+
+// Whether this transaction holds a lock on rel that writing takes: every
+// INSERT, UPDATE, DELETE, MERGE and COPY takes RowExclusiveLock on the
+// table, TRUNCATE AccessExclusiveLock. Without one it wrote no row of rel
+// that can commit (a rolled-back subtransaction lets go of its locks with
+// its writes). A probe of the backend's own lock table: the pgstat lookup
+// below costs a shared hash probe, on every commit of every transaction
+// that wrote anything.
+bool
+locked_for_write(Oid rel) noexcept
+{
+	LOCKTAG tag;
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, rel);
+	for (LOCKMODE mode = RowExclusiveLock; mode <= AccessExclusiveLock; mode++)
+		if (LockHeldByMe(&tag, mode))
+			return true;
+	return false;
 }
 
 // Rows of rel this transaction inserted, updated or deleted; -1 when that
@@ -274,7 +294,7 @@ before_commit(bool prepare) noexcept
 	Oid rel = shard_rel();
 	if (!OidIsValid(rel))
 		return;
-	if (npending == 0 && writes(rel) == 0)
+	if (npending == 0 && (!locked_for_write(rel) || writes(rel) == 0))
 		return;
 	if (prepare || !only_takes(rel))
 		bump();
@@ -433,8 +453,10 @@ fillable(int64_t pool_id)
 	// rows again would only add to the sum each take then runs anyway.
 	uint64 now_epoch = pg_atomic_read_u64(epoch());
 	try {
-		if (filled.size() >= 4096)
+		// A new pool_shard table (the extension made again) starts over.
+		if (filled.size() >= 4096 || rel != filled_rel)
 			filled.clear();
+		filled_rel = rel;
 		uint64 &last = filled[pool_id];
 		if (last == now_epoch)
 			return false;
