@@ -92,6 +92,21 @@ SELECT shards_drained, sharded FROM booking.pool WHERE pool_id = :drain;
 SELECT * FROM booking.availability(:drain);
 SELECT * FROM booking.check();
 
+-- A backend that took on a shard goes to its shard first next time and
+-- reads the pool row after the take: a hold of the row that lapsed
+-- meanwhile is still settled first (the take is undone), as when the row is
+-- read first. ivy's hold (a key: the general path) is the row's.
+SELECT booking.create_pool(8, 'hinted', shards => 2) AS hinted \gset
+SELECT status, remaining FROM booking.decrement_ticket(:hinted, 1);
+SELECT status FROM booking.decrement_ticket(:hinted, 2, 'ivy', '100 milliseconds', idempotency_key => 'i1');
+SELECT held, sharded, next_expiry IS NOT NULL AS expires FROM booking.pool WHERE pool_id = :hinted;
+SELECT pg_sleep(0.2);
+SELECT status, remaining FROM booking.decrement_ticket(:hinted, 1);
+SELECT status FROM booking.booking WHERE holder = 'ivy';
+SELECT status, remaining FROM booking.decrement_ticket(:hinted, 1);
+SELECT * FROM booking.availability(:hinted);
+SELECT * FROM booking.check();
+
 -- Shards are a root pool's; a child pool with shards just counts as one.
 SELECT booking.create_pool(5, 'child', parent_id => :hot, shards => 4) AS child \gset
 SELECT status FROM booking.decrement_ticket(:child, 1);

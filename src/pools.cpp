@@ -9,6 +9,7 @@
 #include "store.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace booking {
@@ -109,6 +110,33 @@ set_take_root_hint(int64_t pool_id, bool works)
 	}
 }
 
+// Sharded pools whose last buy in this backend took on a shard, and their
+// shard counts: the next buy of one goes to its shard first and checks the
+// pool row after (try_take_shard's row_unread), which saves the flash
+// sale's buyer one read. A hint too: a wrong one costs a rolled-back take.
+std::unordered_map<int64_t, int32_t> took_on_shard;
+
+std::optional<int32_t>
+shard_hint(int64_t pool_id)
+{
+	auto it = took_on_shard.find(pool_id);
+	if (it == took_on_shard.end())
+		return std::nullopt;
+	return it->second;
+}
+
+void
+set_shard_hint(int64_t pool_id, std::optional<int32_t> shards)
+{
+	if (!shards)
+		took_on_shard.erase(pool_id);
+	else {
+		if (took_on_shard.size() >= 65536)
+			took_on_shard.clear();
+		took_on_shard[pool_id] = *shards;
+	}
+}
+
 // Take spots from a pool, all or nothing. spi is connected only when a
 // statement runs: a sold-out answer needs none.
 TicketOutcome
@@ -131,6 +159,12 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
 		set_take_root_hint(pool_id, false);
 	}
+	if (auto shards = key ? std::nullopt : shard_hint(pool_id)) {
+		spi.connect();
+		if (auto taken = store::try_take_shard(pool_id, *shards, quantity, holder, held_until, now, true))
+			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
+		set_shard_hint(pool_id, std::nullopt);
+	}
 
 	// A root pool with no key, no cap and no hold that may have lapsed needs
 	// no settling: answer sold out without a lock, or take on a shard.
@@ -140,8 +174,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 		spi.connect();
 		store::count_shards(peek);
 	}
-	bool simple = peek.path.size() == 1 && !peek.max_per_holder && !key &&
-				  (!peek.next_expiry || *peek.next_expiry > now) && peek.pool.waitlisted == 0;
+	bool simple = !key && store::needs_no_settling(peek, now);
 	if (simple) {
 		if (peek.available && *peek.available < quantity) {
 			int32_t remaining = int32_t(std::max<int64_t>(*peek.available, 0));
@@ -157,8 +190,10 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 		if (peek.shards > 1) {
 			// Drained shards have nothing to give.
 			if (!peek.drained)
-				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now))
+				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now)) {
+					set_shard_hint(pool_id, peek.shards);
 					return {taken->booking_id, status, taken->remaining, held_until, {}};
+				}
 		} else if (!root_first && !key) {
 			if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now)) {
 				set_take_root_hint(pool_id, true);

@@ -525,6 +525,13 @@ peek(int64_t pool_id)
 	return p;
 }
 
+bool
+needs_no_settling(const Peek &p, TimestampTz now)
+{
+	return p.path.size() == 1 && !p.max_per_holder && (!p.next_expiry || *p.next_expiry > now) &&
+		   p.pool.waitlisted == 0;
+}
+
 // The pool row's capacity less its own confirmed and held spots, read now.
 int64_t
 pool_free(int64_t pool_id)
@@ -555,7 +562,8 @@ count_shards(Peek &p)
 
 std::optional<ShardTake>
 try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
-			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now)
+			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now,
+			   bool row_unread)
 {
 	// A statement that waited for a shard another buyer updated and then
 	// found it dry still holds that shard's lock. Going on to the general
@@ -567,6 +575,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 	int32_t mine = int32_t(MyBackendId % shards);
 	TicketNulls nulls(holder, hold_end, true);
 	bool direct = shard_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags);
+	bool misfit = false;	// row_unread, and the row says the pool needs more
 	auto take = [&](int32_t shard) -> std::optional<ShardTake> {
 		int64_t booking_id;
 		int32_t used;
@@ -596,8 +605,19 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		// in one snapshot.
 		int64_t free_elsewhere = 0;
 		std::optional<tally::Reading> known = tally::used_elsewhere(pool_id, shards, shard);
+		int64_t row_free = 0;
+		if (row_unread) {
+			// Undone by the caller's rollback; the tally drops the take with
+			// its subtransaction and the commit then makes the slots stale.
+			Peek row = peek(pool_id);
+			if (row.shards != shards || row.drained || !needs_no_settling(row, now)) {
+				misfit = true;
+				return std::nullopt;
+			}
+			row_free = core::available(row.pool);
+		} else if (known)
+			row_free = pool_free(pool_id);
 		if (known) {
-			int64_t row_free = pool_free(pool_id);
 			if (tally::unchanged(*known))
 				free_elsewhere = row_free - known->used;
 			else
@@ -620,7 +640,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		return ShardTake{booking_id, shard, remaining};
 	};
 	std::optional<ShardTake> taken = take(mine);
-	if (!taken) {
+	if (!taken && !misfit) {
 		free_shard_sql.run(
 			{pg::int8_param(pool_id), pg::int4_param(mine), pg::int4_param(spots), pg::int4_param(shards)},
 			SPI_OK_SELECT);

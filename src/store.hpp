@@ -64,6 +64,13 @@ try_lock_root(int64_t root_id);
 Peek
 peek(int64_t pool_id);
 
+// Whether a buy without an idempotency key needs nothing but this row (and
+// a sharded root's shards): a root with no per-holder cap, nobody waiting
+// and no hold of the row lapsed by now. Such a pool answers sold out from
+// the row, or takes without settling anything first.
+bool
+needs_no_settling(const Peek &p, TimestampTz now);
+
 // Whether the schema has pool.shards_drained (1.2 on): before, a sharded
 // root's free spots and lapsed holds are only known from its shard rows.
 bool
@@ -88,6 +95,11 @@ lock_chain(int64_t pool_id, const std::vector<int64_t> &path);
 // by backend so concurrent buyers update different rows; another shard
 // (SKIP LOCKED) when it is dry. nullopt when no shard has room: the caller
 // then takes the general path, which takes the budgets back.
+//
+// row_unread: the caller has not peeked at the pool row (a hint sent it
+// straight here). The take then reads the row after its write, and is
+// undone (nullopt) unless the pool is still a sharded root that needs no
+// settling: the same row check the caller would have made first.
 struct ShardTake {
 	int64_t booking_id;
 	int32_t shard;
@@ -95,7 +107,8 @@ struct ShardTake {
 };
 std::optional<ShardTake>
 try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
-			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now);
+			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now,
+			   bool row_unread = false);
 
 // Hand a sharded root pool's free capacity back to its shards (locked by
 // lock_chain), when nobody waits in it.
