@@ -98,15 +98,21 @@ take_root_hint(int64_t pool_id)
 	return root_take_failed.count(pool_id) == 0;
 }
 
+// Called after a take committed its subtransaction: running out of memory
+// forgets hints rather than turning the buy into an error.
 void
-set_take_root_hint(int64_t pool_id, bool works)
+set_take_root_hint(int64_t pool_id, bool works) noexcept
 {
-	if (works)
-		root_take_failed.erase(pool_id);
-	else {
-		if (root_take_failed.size() >= 65536)
-			root_take_failed.clear();
-		root_take_failed.insert(pool_id);
+	try {
+		if (works)
+			root_take_failed.erase(pool_id);
+		else {
+			if (root_take_failed.size() >= 65536)
+				root_take_failed.clear();
+			root_take_failed.insert(pool_id);
+		}
+	} catch (...) {
+		root_take_failed.clear();
 	}
 }
 
@@ -126,14 +132,18 @@ shard_hint(int64_t pool_id)
 }
 
 void
-set_shard_hint(int64_t pool_id, std::optional<int32_t> shards)
+set_shard_hint(int64_t pool_id, std::optional<int32_t> shards) noexcept
 {
-	if (!shards)
-		took_on_shard.erase(pool_id);
-	else {
-		if (took_on_shard.size() >= 65536)
-			took_on_shard.clear();
-		took_on_shard[pool_id] = *shards;
+	try {
+		if (!shards)
+			took_on_shard.erase(pool_id);
+		else {
+			if (took_on_shard.size() >= 65536)
+				took_on_shard.clear();
+			took_on_shard[pool_id] = *shards;
+		}
+	} catch (...) {
+		took_on_shard.clear();
 	}
 }
 
@@ -153,17 +163,27 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	// takes, if the spots fit. Tried first unless it failed last time for this
 	// pool (sold out, sharded, ...): then the unlocked read comes first, so a
 	// sold-out answer runs no statement. A wrong hint costs one statement.
-	bool root_first = !key && take_root_hint(pool_id);
+	// A read-only transaction can only be answered sold_out, and that from
+	// the read: nothing that writes goes first.
+	bool write_first = !key && !XactReadOnly;
+	bool root_first = write_first && take_root_hint(pool_id);
 	if (root_first) {
 		if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now))
 			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
 		set_take_root_hint(pool_id, false);
 	}
-	if (auto shards = key ? std::nullopt : shard_hint(pool_id)) {
+	// A sharded pool this backend last took from on a shard: that shard
+	// first, the row checked after the take. Not on a schema before 1.2,
+	// where a lapsed hold of a shard is only seen by count_shards() below.
+	// Failed, it is not tried again: what made it fail sends the buy on to
+	// the general path anyway.
+	bool shard_tried = false;
+	if (auto shards = write_first ? shard_hint(pool_id) : std::nullopt; shards && store::has_shards_drained()) {
 		spi.connect();
 		if (auto taken = store::try_take_shard(pool_id, *shards, quantity, holder, held_until, now, true))
 			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
 		set_shard_hint(pool_id, std::nullopt);
+		shard_tried = true;
 	}
 
 	// A root pool with no key, no cap and no hold that may have lapsed needs
@@ -189,9 +209,10 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 		// row, is settled by whoever takes the budgets back).
 		if (peek.shards > 1) {
 			// Drained shards have nothing to give.
-			if (!peek.drained)
+			if (!peek.drained && !shard_tried)
 				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now)) {
-					set_shard_hint(pool_id, peek.shards);
+					if (store::has_shards_drained())
+						set_shard_hint(pool_id, peek.shards);
 					return {taken->booking_id, status, taken->remaining, held_until, {}};
 				}
 		} else if (!root_first && !key) {

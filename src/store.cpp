@@ -607,8 +607,8 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		std::optional<tally::Reading> known = tally::used_elsewhere(pool_id, shards, shard);
 		int64_t row_free = 0;
 		if (row_unread) {
-			// Undone by the caller's rollback; the tally drops the take with
-			// its subtransaction and the commit then makes the slots stale.
+			// Undone by the subtransaction's rollback, which drops the take
+			// from the tally too: nothing of it is published.
 			Peek row = peek(pool_id);
 			if (row.shards != shards || row.drained || !needs_no_settling(row, now)) {
 				misfit = true;

@@ -118,22 +118,22 @@ bump() noexcept
 	pg_atomic_fetch_add_u64(epoch(), 1);
 }
 
-// Whether this transaction holds a lock on rel that writing takes: every
-// INSERT, UPDATE, DELETE, MERGE and COPY takes RowExclusiveLock on the
-// table, TRUNCATE AccessExclusiveLock. Without one it wrote no row of rel
-// that can commit (a rolled-back subtransaction lets go of its locks with
-// its writes). A probe of the backend's own lock table: the pgstat lookup
-// below costs a shared hash probe, on every commit of every transaction
-// that wrote anything.
-bool
-locked_for_write(Oid rel) noexcept
+// The strongest lock on rel this transaction holds that writing takes:
+// every INSERT, UPDATE, DELETE, MERGE and COPY takes RowExclusiveLock on
+// the table; TRUNCATE and the ALTER TABLE forms that rewrite it take
+// AccessExclusiveLock. Without one it wrote no row of rel that can commit
+// (a rolled-back subtransaction lets go of its locks with its writes). A
+// probe of the backend's own lock table, where the pgstat lookup below is
+// a shared hash probe, on every commit of every transaction that wrote.
+LOCKMODE
+write_lock(Oid rel) noexcept
 {
 	LOCKTAG tag;
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, rel);
-	for (LOCKMODE mode = RowExclusiveLock; mode <= AccessExclusiveLock; mode++)
+	for (LOCKMODE mode = AccessExclusiveLock; mode >= RowExclusiveLock; mode--)
 		if (LockHeldByMe(&tag, mode))
-			return true;
-	return false;
+			return mode;
+	return NoLock;
 }
 
 // Rows of rel this transaction inserted, updated or deleted; -1 when that
@@ -294,7 +294,14 @@ before_commit(bool prepare) noexcept
 	Oid rel = shard_rel();
 	if (!OidIsValid(rel))
 		return;
-	if (npending == 0 && (!locked_for_write(rel) || writes(rel) == 0))
+	LOCKMODE lock = write_lock(rel);
+	// A rewrite (ALTER TABLE ... TYPE ... USING) changes rows that pgstat
+	// does not count as written: whatever it did, every slot goes stale.
+	if (lock == AccessExclusiveLock) {
+		bump();
+		return;
+	}
+	if (npending == 0 && (lock == NoLock || writes(rel) == 0))
 		return;
 	if (prepare || !only_takes(rel))
 		bump();

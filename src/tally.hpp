@@ -15,7 +15,8 @@
 // the row's versions. Any other write to booking.pool_shard (a release
 // detaching from its shard, budgets taken back, a hand UPDATE, TRUNCATE,
 // a prepared transaction) is found at pre-commit from the transaction's
-// pgstat counts and bumps the epoch instead, which makes every slot of the
+// pgstat counts, a rewrite (ALTER TABLE) from its ACCESS EXCLUSIVE lock,
+// and bumps the epoch instead, which makes every slot of the
 // database stale until a take on its shard writes it again (or a lock:
 // see fillable()). A take whose commit fails after pre-commit marks its
 // slots stale again.
