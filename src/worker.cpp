@@ -5,6 +5,10 @@
 // (expiry is checked at read time); it only keeps rows tidy and waitlists
 // moving without a buyer's help. It takes locks with SKIP LOCKED, so it
 // never waits for a buyer, and logs nothing per row.
+//
+// An error in a round (a deadlock, lock_timeout, a cancel) rolls the round
+// back and is logged once; the next round runs as usual. A terminate still
+// ends the worker.
 #include "worker.hpp"
 
 #include "expiry.hpp"
@@ -21,6 +25,7 @@ extern "C" {
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/varlena.h"
 
 PGDLLEXPORT void booking_launcher_main(Datum arg);
@@ -139,6 +144,16 @@ reconcile_children()
 	pfree(list);
 }
 
+// ---------------------------------------------------------------- database worker
+
+char database[NAMEDATALEN];
+
+// Failed rounds: one line for the first, none for the same error again
+// within 5 minutes, one when rounds work again.
+int failed_code = 0;
+TimestampTz failed_logged = 0;
+int64 failed_unlogged = 0;
+
 struct Batch {
 	int64 limit;
 	int64 expired;
@@ -169,6 +184,68 @@ run_batch()
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, nullptr);
 	return batch.expired;
+}
+
+// A round: batches until one is not full (more is waiting while they are).
+void
+round()
+{
+	while (run_batch() >= expiry_batch)
+		CHECK_FOR_INTERRUPTS();
+	if (failed_unlogged > 0)
+		ereport(LOG, (errmsg("booking expiry rounds in database \"%s\" work again", database),
+					  errdetail("%lld more rounds failed since the last one logged.", (long long) failed_unlogged)));
+	failed_code = 0;
+	failed_unlogged = 0;
+}
+
+// In the PG_CATCH of a failed round: roll back, as PostgresMain does after
+// an error, and log it unless the same error was logged recently.
+void
+round_failed()
+{
+	HOLD_INTERRUPTS();
+	disable_all_timeouts(false);
+	QueryCancelPending = false;	 // a cancel ends this round, not the next
+	MemoryContextSwitchTo(TopMemoryContext);
+	ErrorData *error = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	pgstat_report_activity(STATE_IDLE, nullptr);
+	TimestampTz now = GetCurrentTimestamp();
+	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * USECS_PER_SEC) {
+		ereport(LOG, (errcode(error->sqlerrcode),
+					  errmsg("booking expiry round in database \"%s\" failed: %s", database, error->message),
+					  errdetail("The round was rolled back; the next one runs as usual.")));
+		failed_code = error->sqlerrcode;
+		failed_logged = now;
+	} else
+		failed_unlogged++;
+	FreeErrorData(error);
+	RESUME_INTERRUPTS();
+}
+
+// One turn of the loop: the interrupts, a reload and a round. An error in
+// it is the round's, caught here. Owns no C++ object: an error longjmps
+// into this frame.
+__attribute__((noinline)) void
+turn()
+{
+	PG_TRY();
+	{
+		// Also where a cancel that came while sleeping is raised.
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending) {
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		round();
+	}
+	PG_CATCH();
+	{
+		round_failed();
+	}
+	PG_END_TRY();
 }
 
 }  // namespace
@@ -223,25 +300,17 @@ booking_launcher_main(Datum)
 void
 booking_expiry_main(Datum)
 {
-	char dbname[NAMEDATALEN];
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
+	strlcpy(booking::worker::database, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(dbname, nullptr, 0);
+	BackgroundWorkerInitializeConnection(booking::worker::database, nullptr, 0);
 	// The worker's own statements resolve nothing through a planted schema.
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "booking expiry", PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname("booking expiry");
 	for (;;) {
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending) {
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		// Full batches mean more is waiting: go on at once.
-		while (booking::worker::run_batch() >= booking::worker::expiry_batch)
-			CHECK_FOR_INTERRUPTS();
+		booking::worker::turn();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, booking::worker::expiry_interval_ms,
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
