@@ -6,7 +6,14 @@
 // moving without a buyer's help. It takes locks with SKIP LOCKED, so it
 // never waits for a buyer, and logs nothing per row.
 //
-// An error in a round (a deadlock, lock_timeout, a cancel) rolls the round
+// Lifecycle. A terminated launcher (pg_terminate_backend, SIGTERM) exits
+// with code 1, so the postmaster starts it again after bgw_restart_time,
+// unless the server is shutting down (no worker is started then); it stops
+// its database workers on the way out, and the new one starts them again.
+// The launcher is connected to no database (shared catalogs only, as the
+// logical replication launcher): it starts a worker only for a database
+// that exists and takes connections, and says once why it does not. An
+// error in a round (a deadlock, lock_timeout, a cancel) rolls the round
 // back and is logged once; the next round runs as usual. A terminate still
 // ends the worker.
 #include "worker.hpp"
@@ -15,6 +22,11 @@
 #include "pg/boundary.hpp"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -42,13 +54,20 @@ int expiry_interval_ms = 1000;
 int expiry_batch = 1000;
 char *databases = nullptr;
 
+// ---------------------------------------------------------------- launcher
+
 constexpr int max_children = 64;
+constexpr int64 second = USECS_PER_SEC;
+
+// Why a database has no worker, said once until it changes.
+enum class Absence { none, missing, closed, invalid };
 
 struct Child {
 	char dbname[NAMEDATALEN];
 	BackgroundWorkerHandle *handle;
 	TimestampTz started;
 	TimestampTz next_start;
+	Absence told;
 };
 
 Child children[max_children];
@@ -87,6 +106,93 @@ running(const Child *c)
 	return c->handle && GetBackgroundWorkerPid(c->handle, &pid) != BGWH_STOPPED;
 }
 
+void
+forget_handle(Child *c)
+{
+	if (c->handle)
+		pfree(c->handle);
+	c->handle = nullptr;
+}
+
+// The launcher is going (terminated, or an error): its workers go too, so
+// that the launcher the postmaster starts next does not start a second
+// worker in a database. Registered before the connection, so it runs after
+// the transaction is aborted and every LWLock let go.
+void
+stop_children(int, Datum)
+{
+	for (int i = 0; i < nchildren; i++)
+		if (children[i].handle)
+			TerminateBackgroundWorker(children[i].handle);
+}
+
+enum class Database { usable, missing, closed, invalid };
+
+// What pg_database says of a database, read from the launcher. A heap scan, as the autovacuum launcher
+// reads it: connected to no database, only the nailed relcache entries of
+// the shared catalogs are sure to be there, not pg_database's indexes.
+Database
+look_up(const char *name)
+{
+	Database found = Database::missing;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+	while (HeapTuple tuple = heap_getnext(scan, ForwardScanDirection)) {
+		auto *db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+		if (strcmp(NameStr(db->datname), name) != 0)
+			continue;
+		found = db->datallowconn ? Database::usable : Database::closed;
+#ifdef DATCONNLIMIT_INVALID_DB
+		// Being dropped (then also locked), or left so by an interrupted
+		// DROP DATABASE: nobody may connect.
+		if (db->datconnlimit == DATCONNLIMIT_INVALID_DB)
+			found = Database::invalid;
+#endif
+		break;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	return found;
+}
+
+// Start the worker of c's database when it may run there now.
+void
+start_if_possible(Child *c, TimestampTz now)
+{
+	switch (look_up(c->dbname)) {
+	case Database::missing:
+		if (c->told != Absence::missing)
+			ereport(LOG, (errmsg("booking.databases names database \"%s\", which does not exist", c->dbname),
+						  errdetail("The booking expiry worker starts there once it exists.")));
+		c->told = Absence::missing;
+		c->next_start = now + 10 * second;
+		return;
+	case Database::closed:
+		if (c->told != Absence::closed)
+			ereport(LOG, (errmsg("booking.databases names database \"%s\", which does not allow connections",
+								 c->dbname),
+						  errdetail("The booking expiry worker starts there once it does.")));
+		c->told = Absence::closed;
+		c->next_start = now + 10 * second;
+		return;
+	case Database::invalid:
+		if (c->told != Absence::invalid)
+			ereport(LOG, (errmsg("booking.databases names database \"%s\", which is invalid", c->dbname),
+						  errdetail("A DROP DATABASE of it was interrupted; it can only be dropped.")));
+		c->told = Absence::invalid;
+		c->next_start = now + 10 * second;
+		return;
+	case Database::usable:
+		break;
+	}
+	c->told = Absence::none;
+	c->next_start = now + second;
+	start_child(c);
+}
+
 // Bring the children in line with booking.databases.
 void
 reconcile_children()
@@ -107,12 +213,13 @@ reconcile_children()
 			i++;
 			continue;
 		}
-		if (children[i].handle)
+		if (children[i].handle) {
 			TerminateBackgroundWorker(children[i].handle);
+			forget_handle(&children[i]);
+		}
 		children[i] = children[--nchildren];
 	}
-	// Start the missing ones; a worker that died soon after starting (a
-	// database that does not exist, say) is retried every 10 seconds.
+	// Start the missing ones.
 	TimestampTz now = GetCurrentTimestamp();
 	ListCell *lc;
 	foreach (lc, names) {
@@ -130,15 +237,17 @@ reconcile_children()
 		}
 		if (running(c) || now < c->next_start)
 			continue;
-		// A worker that died within 5 seconds of starting (its database does
-		// not exist, say) is retried in 10 seconds, not at once.
-		if (c->handle && now - c->started < 5 * USECS_PER_SEC) {
-			c->handle = nullptr;
-			c->next_start = now + 10 * USECS_PER_SEC;
-			continue;
+		// A worker that died within 5 seconds of starting (it logged why) is
+		// retried in 10 seconds, not at once.
+		if (c->handle) {
+			bool soon = now - c->started < 5 * second;
+			forget_handle(c);
+			if (soon) {
+				c->next_start = now + 10 * second;
+				continue;
+			}
 		}
-		c->next_start = now + USECS_PER_SEC;
-		start_child(c);
+		start_if_possible(c, now);
 	}
 	list_free(names);
 	pfree(list);
@@ -213,7 +322,7 @@ round_failed()
 	AbortCurrentTransaction();
 	pgstat_report_activity(STATE_IDLE, nullptr);
 	TimestampTz now = GetCurrentTimestamp();
-	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * USECS_PER_SEC) {
+	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * second) {
 		ereport(LOG, (errcode(error->sqlerrcode),
 					  errmsg("booking expiry round in database \"%s\" failed: %s", database, error->message),
 					  errdetail("The round was rolled back; the next one runs as usual.")));
@@ -268,7 +377,6 @@ init(bool preloaded)
 		return;
 	BackgroundWorker w;
 	fill_worker(&w, "booking_launcher_main", "booking launcher");
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS;
 	w.bgw_restart_time = 1;
 	RegisterBackgroundWorker(&w);
 }
@@ -281,11 +389,17 @@ void
 booking_launcher_main(Datum)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	// Terminated, it exits with code 1 (FATAL) and the postmaster starts it
+	// again, as the logical replication launcher; a cancel means nothing here.
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGINT, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
+	before_shmem_exit(booking::worker::stop_children, Datum(0));
+	// No database: pg_database is shared, and a DROP DATABASE never waits for us.
+	BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+	pgstat_report_appname("booking launcher");
 	for (;;) {
-		if (ShutdownRequestPending)
-			proc_exit(0);
+		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending) {
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
@@ -293,7 +407,6 @@ booking_launcher_main(Datum)
 		booking::worker::reconcile_children();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
 }
 
