@@ -12,10 +12,14 @@
 // its database workers on the way out, and the new one starts them again.
 // The launcher is connected to no database (shared catalogs only, as the
 // logical replication launcher): it starts a worker only for a database
-// that exists and takes connections, and says once why it does not. An
-// error in a round (a deadlock, lock_timeout, a cancel) rolls the round
-// back and is logged once; the next round runs as usual. A terminate still
-// ends the worker.
+// that exists, takes connections and is not being dropped, and says once
+// why it does not. A database worker leaves its database to any command
+// that needs it alone (DROP DATABASE, ALTER DATABASE RENAME or SET
+// TABLESPACE, CREATE DATABASE ... TEMPLATE): those lock the database
+// against new connections and then wait 5 seconds for the sessions in it
+// to go, telling only autovacuum to. An error in a round (a deadlock,
+// lock_timeout, a cancel) rolls the round back and is logged once; the
+// next round runs as usual. A terminate still ends the worker.
 #include "worker.hpp"
 
 #include "expiry.hpp"
@@ -33,6 +37,7 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
@@ -44,6 +49,7 @@ PGDLLEXPORT void booking_launcher_main(Datum arg);
 PGDLLEXPORT void booking_expiry_main(Datum arg);
 }
 
+#include <algorithm>
 #include <cstring>
 
 namespace booking::worker {
@@ -53,6 +59,27 @@ namespace {
 int expiry_interval_ms = 1000;
 int expiry_batch = 1000;
 char *databases = nullptr;
+
+// How often a database worker looks whether a command wants its database
+// alone: well within the 5 seconds such a command waits.
+constexpr long probe_ms = 500;
+
+// ---------------------------------------------------------------- both
+
+// Whether a session holds or waits for a lock on database db that keeps new
+// connections out (InitPostgres takes RowExclusiveLock on it): DROP
+// DATABASE, ALTER DATABASE RENAME or SET TABLESPACE, CREATE DATABASE from it
+// as a template. Outside any transaction (a session lock, let go at once).
+bool
+wanted_alone(Oid db)
+{
+	LOCKTAG tag;
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, db, 0);
+	if (LockAcquire(&tag, RowExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, RowExclusiveLock, true);
+	return false;
+}
 
 // ---------------------------------------------------------------- launcher
 
@@ -126,15 +153,17 @@ stop_children(int, Datum)
 			TerminateBackgroundWorker(children[i].handle);
 }
 
-enum class Database { usable, missing, closed, invalid };
+enum class Database { usable, missing, closed, invalid, busy };
 
-// What pg_database says of a database, read from the launcher. A heap scan, as the autovacuum launcher
+// What pg_database says of a database, read from the launcher, and whether
+// a command wants it alone now. A heap scan, as the autovacuum launcher
 // reads it: connected to no database, only the nailed relcache entries of
 // the shared catalogs are sure to be there, not pg_database's indexes.
 Database
 look_up(const char *name)
 {
 	Database found = Database::missing;
+	Oid oid = InvalidOid;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	Relation rel = table_open(DatabaseRelationId, AccessShareLock);
@@ -143,6 +172,7 @@ look_up(const char *name)
 		auto *db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
 		if (strcmp(NameStr(db->datname), name) != 0)
 			continue;
+		oid = db->oid;
 		found = db->datallowconn ? Database::usable : Database::closed;
 #ifdef DATCONNLIMIT_INVALID_DB
 		// Being dropped (then also locked), or left so by an interrupted
@@ -155,6 +185,9 @@ look_up(const char *name)
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 	CommitTransactionCommand();
+	// A command that holds the database now decides what it becomes.
+	if (found != Database::missing && wanted_alone(oid))
+		found = Database::busy;
 	return found;
 }
 
@@ -184,6 +217,9 @@ start_if_possible(Child *c, TimestampTz now)
 						  errdetail("A DROP DATABASE of it was interrupted; it can only be dropped.")));
 		c->told = Absence::invalid;
 		c->next_start = now + 10 * second;
+		return;
+	case Database::busy:
+		c->next_start = now + second;  // being dropped, renamed, copied: look again
 		return;
 	case Database::usable:
 		break;
@@ -256,6 +292,7 @@ reconcile_children()
 // ---------------------------------------------------------------- database worker
 
 char database[NAMEDATALEN];
+TimestampTz next_round = 0;
 
 // Failed rounds: one line for the first, none for the same error again
 // within 5 minutes, one when rounds work again.
@@ -295,12 +332,26 @@ run_batch()
 	return batch.expired;
 }
 
+// Exit, leaving the database to a command that wants it alone; the launcher
+// starts a worker again once the database takes connections.
+void
+leave_if_wanted()
+{
+	if (!wanted_alone(MyDatabaseId))
+		return;
+	ereport(LOG, (errmsg("booking expiry worker leaves database \"%s\", which another session needs to itself",
+						 database)));
+	proc_exit(0);
+}
+
 // A round: batches until one is not full (more is waiting while they are).
 void
 round()
 {
-	while (run_batch() >= expiry_batch)
+	while (run_batch() >= expiry_batch) {
 		CHECK_FOR_INTERRUPTS();
+		leave_if_wanted();
+	}
 	if (failed_unlogged > 0)
 		ereport(LOG, (errmsg("booking expiry rounds in database \"%s\" work again", database),
 					  errdetail("%lld more rounds failed since the last one logged.", (long long) failed_unlogged)));
@@ -334,10 +385,11 @@ round_failed()
 	RESUME_INTERRUPTS();
 }
 
-// One turn of the loop: the interrupts, a reload and a round. An error in
-// it is the round's, caught here. Owns no C++ object: an error longjmps
-// into this frame.
-__attribute__((noinline)) void
+// One turn of the loop: the interrupts, a reload, a look for a command that
+// wants the database, and a round when one is due. An error in it is the
+// round's, caught here. Returns how long to sleep (ms). Owns no C++ object:
+// an error longjmps into this frame.
+__attribute__((noinline)) long
 turn()
 {
 	PG_TRY();
@@ -348,13 +400,20 @@ turn()
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		round();
+		leave_if_wanted();
+		if (GetCurrentTimestamp() >= next_round) {
+			round();
+			next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), expiry_interval_ms);
+		}
 	}
 	PG_CATCH();
 	{
 		round_failed();
+		next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), expiry_interval_ms);
 	}
 	PG_END_TRY();
+	long until = long((next_round - GetCurrentTimestamp()) / 1000);
+	return std::clamp(until, 0L, probe_ms);
 }
 
 }  // namespace
@@ -423,9 +482,8 @@ booking_expiry_main(Datum)
 	SetConfigOption("application_name", "booking expiry", PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname("booking expiry");
 	for (;;) {
-		booking::worker::turn();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, booking::worker::expiry_interval_ms,
-						 PG_WAIT_EXTENSION);
+		long wait = booking::worker::turn();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
