@@ -17,6 +17,9 @@ $primary->init(allows_streaming => 1);
 $primary->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'booking'
 max_connections = 20
+# A relcache invalidation (autovacuum's, replayed or after the promotion)
+# makes a backend forget what it remembered: none may hide a stale answer.
+autovacuum = off
 });
 $primary->start;
 $primary->safe_psql('postgres', 'CREATE EXTENSION booking');
