@@ -190,7 +190,10 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	// no settling: answer sold out without a lock, or take on a shard.
 	uint64_t generation = sold_out::generation();	// before the row's snapshot
 	store::Peek peek = store::peek(pool_id);
-	if (peek.shards > 1 && !store::has_shards_drained()) {
+	// A sharded pool whose budgets are out is answered from the sum of its
+	// shards where no take on a shard may run: before 1.2, and in a
+	// read-only transaction (on a hot standby, every transaction).
+	if (peek.shards > 1 && (!store::has_shards_drained() || XactReadOnly)) {
 		spi.connect();
 		store::count_shards(peek);
 	}

@@ -4,6 +4,7 @@
 
 extern "C" {
 #include "access/twophase.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -121,8 +122,11 @@ attach(void *memory, bool found)
 uint64_t
 generation() noexcept
 {
+	// During recovery (a hot standby) the rows change by WAL replay, which
+	// runs no commit callback: nothing would ever bump the generation. Cheap
+	// once recovery is over (a backend-local flag).
 	if (!shared || !OidIsValid(MyDatabaseId) || max_prepared_xacts > 0 || IsolationUsesXactSnapshot() ||
-		TransactionIdIsValid(GetTopTransactionIdIfAny()))
+		TransactionIdIsValid(GetTopTransactionIdIfAny()) || RecoveryInProgress())
 		return 0;
 	uint64_t g = pg_atomic_read_u64(slot());
 	// Read before any snapshot taken after this returns.

@@ -18,9 +18,13 @@
 // Only a hint: shared memory holds a counter per database slot (rebuilt as
 // zero after a restart, when every backend's memory is gone too); it is off
 // unless booking is in shared_preload_libraries, under REPEATABLE READ or
-// SERIALIZABLE, in a transaction that wrote anything, and on servers that
+// SERIALIZABLE, in a transaction that wrote anything, on servers that
 // allow prepared transactions (COMMIT PREPARED runs no commit callback of
-// the preparing backend).
+// the preparing backend), and during recovery: a hot standby's rows change
+// by WAL replay, which runs no commit callback either (xact_redo_commit).
+// Nothing is remembered there, so a backend that lives through a promotion
+// starts remembering afresh, under generations only the promoted server's
+// own commits bump.
 #pragma once
 
 #include "pg/postgres.hpp"

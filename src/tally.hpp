@@ -27,7 +27,9 @@
 // under REPEATABLE READ or SERIALIZABLE (the snapshot's answer), without
 // pgstat counts, and unless booking is in shared_preload_libraries (only
 // then does every backend run the commit hooks). Shared memory holds only
-// what takes rebuild: after a restart every slot is stale.
+// what takes rebuild: after a restart every slot is stale. A hot standby
+// runs no take and publishes nothing (WAL replay runs no commit hook), so
+// once promoted its slots are all stale too, as after a restart.
 //
 // What it cannot see: a superuser who turns track_counts off, edits shard
 // rows by hand and turns it on again within one transaction that also

@@ -5,28 +5,51 @@
 // (expiry is checked at read time); it only keeps rows tidy and waitlists
 // moving without a buyer's help. It takes locks with SKIP LOCKED, so it
 // never waits for a buyer, and logs nothing per row.
+//
+// Lifecycle. A terminated launcher (pg_terminate_backend, SIGTERM) exits
+// with code 1, so the postmaster starts it again after bgw_restart_time,
+// unless the server is shutting down (no worker is started then); it stops
+// its database workers on the way out, and the new one starts them again.
+// The launcher is connected to no database (shared catalogs only, as the
+// logical replication launcher): it starts a worker only for a database
+// that exists, takes connections and is not being dropped, and says once
+// why it does not. A database worker leaves its database to any command
+// that needs it alone (DROP DATABASE, ALTER DATABASE RENAME or SET
+// TABLESPACE, CREATE DATABASE ... TEMPLATE): those lock the database
+// against new connections and then wait 5 seconds for the sessions in it
+// to go, telling only autovacuum to. An error in a round (a deadlock,
+// lock_timeout, a cancel) rolls the round back and is logged once; the
+// next round runs as usual. A terminate still ends the worker.
 #include "worker.hpp"
 
 #include "expiry.hpp"
 #include "pg/boundary.hpp"
 
 extern "C" {
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/varlena.h"
 
 PGDLLEXPORT void booking_launcher_main(Datum arg);
 PGDLLEXPORT void booking_expiry_main(Datum arg);
 }
 
+#include <algorithm>
 #include <cstring>
 
 namespace booking::worker {
@@ -37,13 +60,41 @@ int expiry_interval_ms = 1000;
 int expiry_batch = 1000;
 char *databases = nullptr;
 
+// How often a database worker looks whether a command wants its database
+// alone: well within the 5 seconds such a command waits.
+constexpr long probe_ms = 500;
+
+// ---------------------------------------------------------------- both
+
+// Whether a session holds or waits for a lock on database db that keeps new
+// connections out (InitPostgres takes RowExclusiveLock on it): DROP
+// DATABASE, ALTER DATABASE RENAME or SET TABLESPACE, CREATE DATABASE from it
+// as a template. Outside any transaction (a session lock, let go at once).
+bool
+wanted_alone(Oid db)
+{
+	LOCKTAG tag;
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, db, 0);
+	if (LockAcquire(&tag, RowExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, RowExclusiveLock, true);
+	return false;
+}
+
+// ---------------------------------------------------------------- launcher
+
 constexpr int max_children = 64;
+constexpr int64 second = USECS_PER_SEC;
+
+// Why a database has no worker, said once until it changes.
+enum class Absence { none, missing, closed, invalid };
 
 struct Child {
 	char dbname[NAMEDATALEN];
 	BackgroundWorkerHandle *handle;
 	TimestampTz started;
 	TimestampTz next_start;
+	Absence told;
 };
 
 Child children[max_children];
@@ -82,6 +133,102 @@ running(const Child *c)
 	return c->handle && GetBackgroundWorkerPid(c->handle, &pid) != BGWH_STOPPED;
 }
 
+void
+forget_handle(Child *c)
+{
+	if (c->handle)
+		pfree(c->handle);
+	c->handle = nullptr;
+}
+
+// The launcher is going (terminated, or an error): its workers go too, so
+// that the launcher the postmaster starts next does not start a second
+// worker in a database. Registered before the connection, so it runs after
+// the transaction is aborted and every LWLock let go.
+void
+stop_children(int, Datum)
+{
+	for (int i = 0; i < nchildren; i++)
+		if (children[i].handle)
+			TerminateBackgroundWorker(children[i].handle);
+}
+
+enum class Database { usable, missing, closed, invalid, busy };
+
+// What pg_database says of a database, read from the launcher, and whether
+// a command wants it alone now. A heap scan, as the autovacuum launcher
+// reads it: connected to no database, only the nailed relcache entries of
+// the shared catalogs are sure to be there, not pg_database's indexes.
+Database
+look_up(const char *name)
+{
+	Database found = Database::missing;
+	Oid oid = InvalidOid;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	Relation rel = table_open(DatabaseRelationId, AccessShareLock);
+	TableScanDesc scan = table_beginscan_catalog(rel, 0, nullptr);
+	while (HeapTuple tuple = heap_getnext(scan, ForwardScanDirection)) {
+		auto *db = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple));
+		if (strcmp(NameStr(db->datname), name) != 0)
+			continue;
+		oid = db->oid;
+		found = db->datallowconn ? Database::usable : Database::closed;
+#ifdef DATCONNLIMIT_INVALID_DB
+		// Being dropped (then also locked), or left so by an interrupted
+		// DROP DATABASE: nobody may connect.
+		if (db->datconnlimit == DATCONNLIMIT_INVALID_DB)
+			found = Database::invalid;
+#endif
+		break;
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	CommitTransactionCommand();
+	// A command that holds the database now decides what it becomes.
+	if (found != Database::missing && wanted_alone(oid))
+		found = Database::busy;
+	return found;
+}
+
+// Start the worker of c's database when it may run there now.
+void
+start_if_possible(Child *c, TimestampTz now)
+{
+	switch (look_up(c->dbname)) {
+	case Database::missing:
+		if (c->told != Absence::missing)
+			ereport(LOG, (errmsg("booking.databases names database \"%s\", which does not exist", c->dbname),
+						  errdetail("The booking expiry worker starts there once it exists.")));
+		c->told = Absence::missing;
+		c->next_start = now + 10 * second;
+		return;
+	case Database::closed:
+		if (c->told != Absence::closed)
+			ereport(LOG, (errmsg("booking.databases names database \"%s\", which does not allow connections",
+								 c->dbname),
+						  errdetail("The booking expiry worker starts there once it does.")));
+		c->told = Absence::closed;
+		c->next_start = now + 10 * second;
+		return;
+	case Database::invalid:
+		if (c->told != Absence::invalid)
+			ereport(LOG, (errmsg("booking.databases names database \"%s\", which is invalid", c->dbname),
+						  errdetail("A DROP DATABASE of it was interrupted; it can only be dropped.")));
+		c->told = Absence::invalid;
+		c->next_start = now + 10 * second;
+		return;
+	case Database::busy:
+		c->next_start = now + second;  // being dropped, renamed, copied: look again
+		return;
+	case Database::usable:
+		break;
+	}
+	c->told = Absence::none;
+	c->next_start = now + second;
+	start_child(c);
+}
+
 // Bring the children in line with booking.databases.
 void
 reconcile_children()
@@ -102,12 +249,13 @@ reconcile_children()
 			i++;
 			continue;
 		}
-		if (children[i].handle)
+		if (children[i].handle) {
 			TerminateBackgroundWorker(children[i].handle);
+			forget_handle(&children[i]);
+		}
 		children[i] = children[--nchildren];
 	}
-	// Start the missing ones; a worker that died soon after starting (a
-	// database that does not exist, say) is retried every 10 seconds.
+	// Start the missing ones.
 	TimestampTz now = GetCurrentTimestamp();
 	ListCell *lc;
 	foreach (lc, names) {
@@ -125,19 +273,32 @@ reconcile_children()
 		}
 		if (running(c) || now < c->next_start)
 			continue;
-		// A worker that died within 5 seconds of starting (its database does
-		// not exist, say) is retried in 10 seconds, not at once.
-		if (c->handle && now - c->started < 5 * USECS_PER_SEC) {
-			c->handle = nullptr;
-			c->next_start = now + 10 * USECS_PER_SEC;
-			continue;
+		// A worker that died within 5 seconds of starting (it logged why) is
+		// retried in 10 seconds, not at once.
+		if (c->handle) {
+			bool soon = now - c->started < 5 * second;
+			forget_handle(c);
+			if (soon) {
+				c->next_start = now + 10 * second;
+				continue;
+			}
 		}
-		c->next_start = now + USECS_PER_SEC;
-		start_child(c);
+		start_if_possible(c, now);
 	}
 	list_free(names);
 	pfree(list);
 }
+
+// ---------------------------------------------------------------- database worker
+
+char database[NAMEDATALEN];
+TimestampTz next_round = 0;
+
+// Failed rounds: one line for the first, none for the same error again
+// within 5 minutes, one when rounds work again.
+int failed_code = 0;
+TimestampTz failed_logged = 0;
+int64 failed_unlogged = 0;
 
 struct Batch {
 	int64 limit;
@@ -171,6 +332,90 @@ run_batch()
 	return batch.expired;
 }
 
+// Exit, leaving the database to a command that wants it alone; the launcher
+// starts a worker again once the database takes connections.
+void
+leave_if_wanted()
+{
+	if (!wanted_alone(MyDatabaseId))
+		return;
+	ereport(LOG, (errmsg("booking expiry worker leaves database \"%s\", which another session needs to itself",
+						 database)));
+	proc_exit(0);
+}
+
+// A round: batches until one is not full (more is waiting while they are).
+void
+round()
+{
+	while (run_batch() >= expiry_batch) {
+		CHECK_FOR_INTERRUPTS();
+		leave_if_wanted();
+	}
+	if (failed_unlogged > 0)
+		ereport(LOG, (errmsg("booking expiry rounds in database \"%s\" work again", database),
+					  errdetail("%lld more rounds failed since the last one logged.", (long long) failed_unlogged)));
+	failed_code = 0;
+	failed_unlogged = 0;
+}
+
+// In the PG_CATCH of a failed round: roll back, as PostgresMain does after
+// an error, and log it unless the same error was logged recently.
+void
+round_failed()
+{
+	HOLD_INTERRUPTS();
+	disable_all_timeouts(false);
+	QueryCancelPending = false;	 // a cancel ends this round, not the next
+	MemoryContextSwitchTo(TopMemoryContext);
+	ErrorData *error = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	pgstat_report_activity(STATE_IDLE, nullptr);
+	TimestampTz now = GetCurrentTimestamp();
+	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * second) {
+		ereport(LOG, (errcode(error->sqlerrcode),
+					  errmsg("booking expiry round in database \"%s\" failed: %s", database, error->message),
+					  errdetail("The round was rolled back; the next one runs as usual.")));
+		failed_code = error->sqlerrcode;
+		failed_logged = now;
+	} else
+		failed_unlogged++;
+	FreeErrorData(error);
+	RESUME_INTERRUPTS();
+}
+
+// One turn of the loop: the interrupts, a reload, a look for a command that
+// wants the database, and a round when one is due. An error in it is the
+// round's, caught here. Returns how long to sleep (ms). Owns no C++ object:
+// an error longjmps into this frame.
+__attribute__((noinline)) long
+turn()
+{
+	PG_TRY();
+	{
+		// Also where a cancel that came while sleeping is raised.
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending) {
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		leave_if_wanted();
+		if (GetCurrentTimestamp() >= next_round) {
+			round();
+			next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), expiry_interval_ms);
+		}
+	}
+	PG_CATCH();
+	{
+		round_failed();
+		next_round = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), expiry_interval_ms);
+	}
+	PG_END_TRY();
+	long until = long((next_round - GetCurrentTimestamp()) / 1000);
+	return std::clamp(until, 0L, probe_ms);
+}
+
 }  // namespace
 
 void
@@ -191,7 +436,6 @@ init(bool preloaded)
 		return;
 	BackgroundWorker w;
 	fill_worker(&w, "booking_launcher_main", "booking launcher");
-	w.bgw_flags = BGWORKER_SHMEM_ACCESS;
 	w.bgw_restart_time = 1;
 	RegisterBackgroundWorker(&w);
 }
@@ -204,11 +448,17 @@ void
 booking_launcher_main(Datum)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	// Terminated, it exits with code 1 (FATAL) and the postmaster starts it
+	// again, as the logical replication launcher; a cancel means nothing here.
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGINT, SIG_IGN);
 	BackgroundWorkerUnblockSignals();
+	before_shmem_exit(booking::worker::stop_children, Datum(0));
+	// No database: pg_database is shared, and a DROP DATABASE never waits for us.
+	BackgroundWorkerInitializeConnection(nullptr, nullptr, 0);
+	pgstat_report_appname("booking launcher");
 	for (;;) {
-		if (ShutdownRequestPending)
-			proc_exit(0);
+		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending) {
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
@@ -216,34 +466,24 @@ booking_launcher_main(Datum)
 		booking::worker::reconcile_children();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
 }
 
 void
 booking_expiry_main(Datum)
 {
-	char dbname[NAMEDATALEN];
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
+	strlcpy(booking::worker::database, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(dbname, nullptr, 0);
+	BackgroundWorkerInitializeConnection(booking::worker::database, nullptr, 0);
 	// The worker's own statements resolve nothing through a planted schema.
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("application_name", "booking expiry", PGC_USERSET, PGC_S_SESSION);
 	pgstat_report_appname("booking expiry");
 	for (;;) {
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending) {
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
-		// Full batches mean more is waiting: go on at once.
-		while (booking::worker::run_batch() >= booking::worker::expiry_batch)
-			CHECK_FOR_INTERRUPTS();
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, booking::worker::expiry_interval_ms,
-						 PG_WAIT_EXTENSION);
+		long wait = booking::worker::turn();
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 }
