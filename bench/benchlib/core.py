@@ -160,12 +160,13 @@ class Goal:
     goal: str  # the goal, in words
     value: Optional[float]
     minimum: float
+    also: bool = True  # a second condition (e.g. 0 oversold) that must hold as well
 
     @property
     def status(self) -> str:
         if self.value is None:
             return "not measured"
-        return "MET" if self.value >= self.minimum else "NOT MET"
+        return "MET" if self.value >= self.minimum and self.also else "NOT MET"
 
     @property
     def line(self) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Optional
 
 from .core import Goal, Pgbench, Verdict, fmt, from_pairs, markdown_table, not_measured, pct, ratio, text_table
-from .host import Host, log, show_log
+from .host import Bouncer, Host, log, pgbouncer_path, pgbouncer_version, show_log
 from .sections import (SEATS_SIDES, Churn, SeatsRun, generated_line, pgbench_problems, seats_ratio, verify_db,
                        write_report)
 
@@ -28,6 +28,7 @@ W2_POOLS = 10_000
 W2_CAPACITY = 10_000_000
 PROXY_NODES = 2  # node databases behind the PL/Proxy database
 MAX_CLIENTS = 290  # max_connections is 300
+PGBOUNCER_PREPARED = (1, 21)  # the first PgBouncer to keep prepared statements in transaction mode
 
 # ---------------------------------------------------------------- declarations
 
@@ -79,6 +80,7 @@ class GoalSpec:
     minimum: float
     goal: str
     shown: str
+    zero_oversold: bool = False  # 0 oversold is part of the goal
 
 
 @dataclass(frozen=True)
@@ -91,10 +93,22 @@ class Workload:
     sharded: bool = False  # the extension's pools get BENCH_SHARDS shards
     clients: Optional[int] = None  # None: BENCH_SUITE_CLIENTS
     seconds: Optional[int] = None  # pgbench -T; None: BENCH_SUITE_SECONDS
-    route: str = "direct"  # direct or proxy (PL/Proxy in front of nodes)
+    route: str = "direct"  # direct, proxy (PL/Proxy in front of nodes) or bouncer (PgBouncer)
+    section: str = ""  # heading when not the label; consecutive workloads with one heading share a table
     beside: Optional[Beside] = None
     reuse: str = ""  # seats or churn: that section's runs, not measured here
     goal: Optional[GoalSpec] = None
+
+
+def bouncer_workload(clients: int) -> Workload:
+    """W1's pool and buyers, clients through PgBouncer (issue 18)."""
+    return Workload(
+        f"w1-bouncer-{clients}", f"W1 via PgBouncer, {clients} clients", (BOOKING,), W1_CAPACITY, sharded=True,
+        clients=clients, route="bouncer", section="W1 via PgBouncer",
+        beside=Beside("w1", "booking, {clients} clients direct", f"booking via PgBouncer, {clients} clients",
+                      "vs {clients} clients direct"),
+        goal=GoalSpec("beside", 0.9, ">= 90% of W1 at {clients} clients, 0 oversold",
+                      "{pct} of the tps of W1 at {clients} clients direct, oversold {oversold}", zero_oversold=True))
 
 
 # In run order and report order (W3 and W4 come from earlier sections).
@@ -112,6 +126,8 @@ WORKLOADS = (
     Workload("w1-256", "W1 at 256 clients", (BOOKING,), W1_CAPACITY, sharded=True, clients=256,
              beside=Beside("w1", "booking, {clients} clients", "booking, 256 clients", "vs {clients} clients"),
              goal=GoalSpec("beside", 0.7, ">= 70%", "{pct} of the tps at {clients} clients")),
+    bouncer_workload(256),
+    bouncer_workload(1000),
     Workload("w3", "W3 seat holds", reuse="seats",
              goal=GoalSpec("seats", 1.2, ">= 1.2x", "booking {r}x the seed's conditional UPDATE")),
     Workload("w4", "W4 waitlist churn", reuse="churn"),
@@ -192,6 +208,8 @@ class Suite:
         self.runs: dict[tuple[str, str], SuiteRun] = {}
         self.notes: list[str] = []  # printed under the tables (shard fallbacks and the like)
         self.selected = [w for w in WORKLOADS if w.key in s.workloads]
+        self.pgbouncer = pgbouncer_path()
+        self.pgbouncer_version = pgbouncer_version(self.pgbouncer) if self.pgbouncer else ()
 
     # ---- running
 
@@ -228,7 +246,12 @@ class Suite:
         if a.max_tries:
             args.append(f"--max-tries={a.max_tries}")
         args += ["-f", f"suite/{a.script}"]
-        r.pgbench = self.host.pgbench(tag, db, ["-M", r.mode, *args])
+        if w.route == "bouncer":
+            self.through_bouncer(r, db, tag, args)
+            if r.pgbench is None:
+                return r
+        else:
+            r.pgbench = self.host.pgbench(tag, db, ["-M", r.mode, *args])
         r.problems += pgbench_problems(r.pgbench, failed_too=False)
         if r.pgbench.tps is None or r.pgbench.processed is None:
             r.problems.append("no pgbench result")
@@ -301,6 +324,34 @@ class Suite:
     @staticmethod
     def proxy_nodes(db: str) -> list[str]:
         return [f"{db}_node{k}" for k in range(PROXY_NODES)]
+
+    def bouncer_mode(self) -> str:
+        """pgbench -M through PgBouncer: prepared only where PgBouncer keeps
+        prepared statements in transaction mode."""
+        return "prepared" if self.pgbouncer_version >= PGBOUNCER_PREPARED else "extended"
+
+    def through_bouncer(self, r: SuiteRun, db: str, tag: str, args: list[str]) -> None:
+        """pgbench against PgBouncer (transaction pooling, a pool of
+        BENCH_SUITE_CLIENTS server connections) in front of db."""
+        if not self.pgbouncer:
+            r.problems.append("pgbouncer is not installed (Debian package pgbouncer)")
+            return
+        r.mode = self.bouncer_mode()
+        bouncer = Bouncer(self.host, tag, db, self.s.suite_clients, r.clients, r.mode == "prepared")
+        try:
+            why = bouncer.start(self.pgbouncer)
+            if why:
+                r.problems.append(why)
+                return
+            r.pgbench = self.host.pgbench(tag, db, [*bouncer.conninfo(), "-M", r.mode, *args], nofile=True)
+            # The server connections PgBouncer opened (it keeps them open after the run).
+            servers = self.host.psql("postgres", "-At", "-c", "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                     f"'{db}' AND backend_type = 'client backend'").stdout.strip() or "?"
+            r.notes += [f"-M {r.mode}", f"{servers} server connections"]
+            if not servers.isdigit() or int(servers) > self.s.suite_clients:
+                r.problems.append(f"{servers} server connections for a pool of {self.s.suite_clients}")
+        finally:
+            bouncer.stop()
 
     def verify(self, r: SuiteRun, db: str, tag: str) -> None:
         """The verify script's "key value" lines; through PL/Proxy on every
@@ -409,6 +460,17 @@ class Suite:
                          q(run.failed), "-", fmt(vs_seed, ".2f"), fmt(ratio(r.tps, w0), ".2f"), "-", notes])
         return rows
 
+    def sections(self) -> list[tuple[str, list[Workload]]]:
+        """Headings and their workloads, in report order."""
+        out: list[tuple[str, list[Workload]]] = []
+        for w in self.selected:
+            heading = w.section or w.label
+            if out and out[-1][0] == heading:
+                out[-1][1].append(w)
+            else:
+                out.append((heading, [w]))
+        return out
+
     def rows(self, workloads: list[Workload]) -> list[list[str]]:
         rows, shown = [HEADER], set()
         for w in workloads:
@@ -432,7 +494,7 @@ class Suite:
             g = w.goal
             if g is None:
                 continue
-            r, best = self.run(w.key), self.best_peer(w)
+            r, best, also, oversold = self.run(w.key), self.best_peer(w), True, None
             if g.against == "best-peer":
                 value = self.vs_best(r) if r else None
             elif g.against == "w0":
@@ -441,10 +503,13 @@ class Suite:
                 value = self.beside_ratio(w)
             else:
                 value = self.seats_ratio()
+            if g.zero_oversold:
+                oversold = r.verify.oversold if r else None
+                also = oversold == 0 and r.verify.counter_oversold == 0
             clients = self.s.suite_clients
             shown = g.shown.format(r=fmt(value, ".2f"), pct=pct(value), best=best.approach.name if best else "",
-                                   clients=clients)
-            goals.append(Goal(w.label, shown, g.goal.format(clients=clients), value, g.minimum))
+                                   clients=clients, oversold=fmt(oversold, missing="?"))
+            goals.append(Goal(w.label, shown, g.goal.format(clients=clients), value, g.minimum, also))
         return goals
 
     def peer_lines(self) -> list[str]:
@@ -489,7 +554,8 @@ class Suite:
 
     def method_notes(self) -> list[str]:
         s, cores = self.s, len(os.sched_getaffinity(0))
-        other = "; ".join(f"{w.label}: -c {w.clients}" for w in self.selected if w.clients)
+        other = "; ".join(f"{w.label}: -c {w.clients}" + (f", -M {self.bouncer_mode()}" if w.route == "bouncer" else "")
+                          for w in self.selected if w.clients)
         lines = [
             f"- Each measured run: pgbench -M prepared -c {s.suite_clients}{f' ({other})' if other else ''} -j {s.threads} -T {s.suite_seconds}, in its own fresh database of the flash-sale cluster (durable commits: fsync=on, synchronous_commit=on) after a CHECKPOINT. tps: pgbench's figure without initial connection time (successful transactions). Latencies: percentiles of the per-transaction logs (pgbench -l), successful transactions only.",
             "- The cluster runs with shared_preload_libraries = 'booking' (BENCH_PRELOAD=0 turns it off), as a production server with the expiry worker does: sold-out answers then come from each backend's memory while no commit has changed the pool."
@@ -498,6 +564,14 @@ class Suite:
         ]
         if "w2-proxy" in s.workloads:
             lines.append(f"- W2 through PL/Proxy: W2's buyers (bench/suite/booking.sql, unchanged) against a database with the booking_proxy extension in front of {PROXY_NODES} node databases of the same cluster (each `booking.set_node(k, {PROXY_NODES})`, listed as partitions of `SERVER booking`: bench/suite/proxy-setup.sql); the {W2_POOLS} pools are created through the proxy, round robin over the nodes, and each proxy backend keeps one connection per node. Oversold, counters and booking.check() are read on every node and added up. The proxy and the nodes share one server, its {cores} cores and its WAL: this is the cost of the extra hop, not a scale-out (docs/cluster.md).")
+        bounced = [w for w in self.selected if w.route == "bouncer"]
+        if bounced:
+            version = ".".join(map(str, self.pgbouncer_version)) or "?"
+            clients = " and ".join(str(w.clients) for w in bounced)
+            mode = ("-M prepared: this PgBouncer keeps prepared statements in transaction mode (max_prepared_statements = 100)"
+                    if self.pgbouncer_version >= PGBOUNCER_PREPARED else
+                    f"-M extended, not prepared: PgBouncer before {'.'.join(map(str, PGBOUNCER_PREPARED))} keeps no prepared statements in transaction mode, so each statement is parsed and planned again, which W1 at {s.suite_clients} clients direct does not pay")
+            lines.append(f"- W1 via PgBouncer: W1's pool ({s.shards} shards) and buyers (bench/suite/booking.sql), {clients} pgbench clients (-j {s.threads}, ulimit -n 8192) connected to PgBouncer {version} ({self.pgbouncer or 'not installed'}) on 127.0.0.1 in front of the same cluster, as test/t/011_pgbouncer.pl sets it up: pool_mode = transaction, default_pool_size = max_db_connections = {s.suite_clients} (BENCH_SUITE_CLIENTS, the clients of the direct run it is compared with), auth_type = any, no Unix socket. {mode}. server connections: client backends of the run's database after the run. Oversold, counters and booking.check() are read directly from the database. Goal (issue 18): at least 90% of W1's tps at {s.suite_clients} clients direct, with 0 oversold.")
         lines += [
             "- Peers (bench/suite): conditional-update = bench/flashsale's conditional UPDATE of the counter; for-update = row lock, then in W1 the count of all orders (bench/flashsale's statement, kept: the count grows with the orders table while the lock is held, which is this peer's real cost) and in W2 the sold counter read under the lock; serializable = read, decide, write under SERIALIZABLE with pgbench --max-tries=10 (retried: transactions retried after a serialization failure; failed tx: still failing after 10 tries); optimistic = read sold and version, then an UPDATE guarded by the version (two autocommit statements; a miss is a transaction that bought nothing).",
             "- purchases/s: successful purchases (confirmed bookings, rows of orders) over pgbench's measuring time (transactions processed / tps), so it equals tps when every transaction bought. missed: successful transactions that bought nothing (optimistic misses; sold_out answers). vs best peer: purchases/s over the best peer's in W1/W2 (the optimistic peer's tps counts misses), tps over the seed's approach in W3. vs W0: tps over the floor's tps.",
@@ -574,7 +648,7 @@ plot for [i=1:words(titles)] '{dat}' using 1:($3 == i ? $2 : 1/0) with boxes tit
     def report(self) -> bool:
         """Tables, goals, notes, verdict on stdout and in the Markdown report, and the chart."""
         s = self.s
-        tables = [(w.label, self.rows([w])) for w in self.selected]
+        tables = [(heading, self.rows(ws)) for heading, ws in self.sections()]
         for heading, rows in tables:
             print(f"\nSuite: {heading}\n{text_table(rows)}")
         goal_lines = [g.line for g in self.goals()]
