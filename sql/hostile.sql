@@ -187,9 +187,9 @@ SELECT public.raised('SELECT booking.set_node(1, 2)');
 SELECT public.raised('SELECT * FROM booking.booking');
 SELECT public.raised('CREATE FUNCTION booking.decrement_ticket(pool_id numeric) RETURNS int LANGUAGE sql AS ''SELECT 1''');
 SELECT public.raised('CREATE TABLE booking.pwn (x int)');
--- The pinned path is the extension's statements' alone: after a call, a
--- failed call, and one whose error a PL/pgSQL block caught, the caller's
--- own path is in force again (and nothing warns of a leaked path at commit).
+-- The extension sets no path of its own (it names everything with its
+-- schema): after a call, a failed call, and one whose error a PL/pgSQL
+-- block caught, the caller's own path is in force.
 BEGIN;
 SELECT status FROM booking.decrement_ticket(:venue, 1, 'mallory');
 SELECT pg_catalog.array_position(pg_catalog.current_schemas(true), 'public'::name) IS NOT NULL AS callers_path;

@@ -19,8 +19,9 @@ namespace {
 using pg::Statement;
 
 Statement lapsed_roots_sql(
-	"SELECT DISTINCT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
-	" WHERE b.status = 'held' AND b.held_until <= $1 AND b.kind = 'ticket' ORDER BY 1",
+	"SELECT DISTINCT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	" WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.held_until OPERATOR(pg_catalog.<=) $1"
+	"   AND b.kind OPERATOR(pg_catalog.=) 'ticket' ORDER BY 1",
 	{TIMESTAMPTZOID});
 
 // A booking with its pool chain locked and lapsed holds settled.
@@ -179,8 +180,8 @@ confirm_any(const store::Booking &found, const std::optional<std::string> &holde
 }
 
 Statement by_payment_ref_sql(
-	"SELECT " BOOKING_COLUMNS " FROM booking.booking WHERE payment_ref = $1"
-	" ORDER BY status IN ('held', 'confirmed') DESC, booking_id DESC LIMIT 1",
+	"SELECT " BOOKING_COLUMNS " FROM booking.booking WHERE payment_ref OPERATOR(pg_catalog.=) $1"
+	" ORDER BY status OPERATOR(pg_catalog.=) ANY (ARRAY['held', 'confirmed']) DESC, booking_id DESC LIMIT 1",
 	{TEXTOID});
 
 }  // namespace

@@ -18,54 +18,65 @@ namespace {
 
 using pg::Statement;
 
-Statement pool_path_sql("SELECT root_id, path FROM booking.pool WHERE pool_id = $1", {INT8OID});
+Statement pool_path_sql("SELECT root_id, path FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1", {INT8OID});
 
 Statement insert_pool_sql(
 	"INSERT INTO booking.pool (pool_id, name, parent_id, root_id, path, capacity, shards, max_per_holder,"
 	"                          auto_promote)"
-	" SELECT id, $1, $2, coalesce($3, id), coalesce($4, '{}'::bigint[]) || id, $5, $6, $7, $8"
-	"   FROM (SELECT nextval('booking.pool_id_seq') AS id) AS n"
+	" SELECT id, $1, $2, coalesce($3, id), coalesce($4, '{}'::bigint[]) OPERATOR(pg_catalog.||) id, $5, $6, $7, $8"
+	"   FROM (SELECT pg_catalog.nextval('booking.pool_id_seq') AS id) AS n"
 	" RETURNING pool_id",
 	{TEXTOID, INT8OID, INT8OID, INT8ARRAYOID, INT4OID, INT4OID, INT4OID, BOOLOID});
 
 // A sharded root pool's shards, its capacity spread over them.
-#define INSERT_SHARDS                                                                                        \
-	"WITH shards AS ("                                                                                       \
-	"  INSERT INTO booking.pool_shard (pool_id, shard, budget)"                                              \
-	"  SELECT $1, g, $2 / $3 + CASE WHEN g < $2 % $3 THEN 1 ELSE 0 END FROM generate_series(0, $3 - 1) AS g" \
-	"  RETURNING 1"                                                                                          \
+#define INSERT_SHARDS                                                                                          \
+	"WITH shards AS ("                                                                                         \
+	"  INSERT INTO booking.pool_shard (pool_id, shard, budget)"                                                \
+	"  SELECT $1, g, ($2 OPERATOR(pg_catalog./) $3)"                                                           \
+	"                OPERATOR(pg_catalog.+) CASE WHEN g OPERATOR(pg_catalog.<) ($2 OPERATOR(pg_catalog.%) $3)" \
+	"                                       THEN 1 ELSE 0 END"                                                 \
+	"    FROM pg_catalog.generate_series(0, $3 OPERATOR(pg_catalog.-) 1) AS g"                                 \
+	"  RETURNING 1"                                                                                            \
 	")"
 Statement insert_shards_sql(INSERT_SHARDS
-							"UPDATE booking.pool SET sharded = $2, shards_drained = ($2 = 0) WHERE pool_id = $1",
+							"UPDATE booking.pool SET sharded = $2, shards_drained = ($2 OPERATOR(pg_catalog.=) 0)"
+							" WHERE pool_id OPERATOR(pg_catalog.=) $1",
 							{INT8OID, INT4OID, INT4OID});
 // Before 1.2: no shards_drained.
-Statement insert_shards_11_sql(INSERT_SHARDS "UPDATE booking.pool SET sharded = $2 WHERE pool_id = $1",
+Statement insert_shards_11_sql(INSERT_SHARDS
+							   "UPDATE booking.pool SET sharded = $2 WHERE pool_id OPERATOR(pg_catalog.=) $1",
 							   {INT8OID, INT4OID, INT4OID});
 
-Statement set_capacity_sql("UPDATE booking.pool SET capacity = $2 WHERE pool_id = $1", {INT8OID, INT4OID});
+Statement set_capacity_sql("UPDATE booking.pool SET capacity = $2 WHERE pool_id OPERATOR(pg_catalog.=) $1",
+						   {INT8OID, INT4OID});
 
 // The largest group waiting in a pool or its sub-pools.
 Statement largest_waiting_sql(
-	"SELECT max(b.spots) FROM booking.booking b JOIN booking.pool c ON c.pool_id = b.pool_id"
-	" WHERE b.status = 'waitlisted' AND c.path @> ARRAY[$1]"
-	"   AND c.root_id = (SELECT root_id FROM booking.pool WHERE pool_id = $1)",
+	"SELECT pg_catalog.max(b.spots)"
+	"  FROM booking.booking b JOIN booking.pool c ON c.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	" WHERE b.status OPERATOR(pg_catalog.=) 'waitlisted' AND c.path OPERATOR(pg_catalog.@>) ARRAY[$1]"
+	"   AND c.root_id OPERATOR(pg_catalog.=)"
+	"       (SELECT root_id FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1)",
 	{INT8OID});
 
 Statement availability_sql(
-	"SELECT p.capacity, p.confirmed + coalesce(s.confirmed, 0), p.held + coalesce(s.held, 0), p.waitlisted,"
-	"       least(r.next_expiry, (SELECT min(next_expiry) FROM booking.pool_shard WHERE pool_id = r.pool_id))"
-	"  FROM booking.pool p JOIN booking.pool r ON r.pool_id = p.root_id"
-	"  LEFT JOIN LATERAL (SELECT sum(confirmed)::integer AS confirmed, sum(held)::integer AS held"
-	"                       FROM booking.pool_shard WHERE pool_id = p.pool_id) AS s ON true"
-	" WHERE p.pool_id = $1",
+	"SELECT p.capacity, p.confirmed OPERATOR(pg_catalog.+) coalesce(s.confirmed, 0),"
+	"       p.held OPERATOR(pg_catalog.+) coalesce(s.held, 0), p.waitlisted,"
+	"       least(r.next_expiry, (SELECT pg_catalog.min(next_expiry) FROM booking.pool_shard"
+	"                              WHERE pool_id OPERATOR(pg_catalog.=) r.pool_id))"
+	"  FROM booking.pool p JOIN booking.pool r ON r.pool_id OPERATOR(pg_catalog.=) p.root_id"
+	"  LEFT JOIN LATERAL (SELECT pg_catalog.sum(confirmed)::integer AS confirmed,"
+	"                            pg_catalog.sum(held)::integer AS held"
+	"                       FROM booking.pool_shard WHERE pool_id OPERATOR(pg_catalog.=) p.pool_id) AS s ON true"
+	" WHERE p.pool_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID});
 
 Statement lapsed_in_subtree_sql(
-	"SELECT coalesce(sum(b.spots), 0)::bigint"
-	"  FROM booking.booking b JOIN booking.pool c ON c.pool_id = b.pool_id"
-	" WHERE b.status = 'held' AND b.held_until <= $2"
-	"   AND c.root_id = (SELECT root_id FROM booking.pool WHERE pool_id = $1)"
-	"   AND c.path @> ARRAY[$1]",
+	"SELECT coalesce(pg_catalog.sum(b.spots), 0)::bigint"
+	"  FROM booking.booking b JOIN booking.pool c ON c.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	" WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.held_until OPERATOR(pg_catalog.<=) $2"
+	"   AND c.root_id OPERATOR(pg_catalog.=) (SELECT root_id FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1)"
+	"   AND c.path OPERATOR(pg_catalog.@>) ARRAY[$1]",
 	{INT8OID, TIMESTAMPTZOID});
 
 // Raise 22023 when an optional text argument is too long.

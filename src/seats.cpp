@@ -25,18 +25,20 @@ namespace {
 using pg::Statement;
 
 Statement insert_show_sql(
-	"INSERT INTO booking.show (show_id, name, notify) VALUES (nextval('booking.show_id_seq'), $1, $2)"
+	"INSERT INTO booking.show (show_id, name, notify) VALUES (pg_catalog.nextval('booking.show_id_seq'), $1, $2)"
 	" RETURNING show_id",
 	{TEXTOID, BOOLOID});
 
 Statement existing_seat_sql(
-	"SELECT min(number) FROM booking.seat"
-	" WHERE show_id = $1 AND section = $2 AND row_label = $3 AND number BETWEEN $4 AND $5",
+	"SELECT pg_catalog.min(number) FROM booking.seat"
+	" WHERE show_id OPERATOR(pg_catalog.=) $1 AND section OPERATOR(pg_catalog.=) $2"
+	"   AND row_label OPERATOR(pg_catalog.=) $3"
+	"   AND (number OPERATOR(pg_catalog.>=) $4 AND number OPERATOR(pg_catalog.<=) $5)",
 	{INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID});
 
 Statement insert_seats_sql(
 	"INSERT INTO booking.seat (seat_id, show_id, section, row_label, number)"
-	" SELECT nextval('booking.seat_id_seq'), $1, $2, $3, n FROM generate_series($4, $5) AS n"
+	" SELECT pg_catalog.nextval('booking.seat_id_seq'), $1, $2, $3, n FROM pg_catalog.generate_series($4, $5) AS n"
 	" RETURNING seat_id",
 	{INT8OID, TEXTOID, TEXTOID, INT4OID, INT4OID});
 
@@ -52,24 +54,27 @@ pg::KeyRead show_row("show", "show_pkey", {"notify"});
 // deadlock), with their show and owner as of the lock.
 Statement lock_seats_sql(
 	"SELECT seat_id, show_id, booking_id, held_until FROM booking.seat"
-	" WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE",
+	" WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE",
 	{INT8ARRAYOID});
 
 Statement lock_seats_skip_sql(
-	"SELECT seat_id FROM booking.seat WHERE seat_id = ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
+	"SELECT seat_id FROM booking.seat WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1)"
+	" ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
 	{INT8ARRAYOID});
 
 // The same, for best-available: seats another buyer is taking are skipped.
 Statement try_lock_block_sql(
 	"SELECT seat_id FROM booking.seat"
-	" WHERE seat_id = ANY ($1) AND (booking_id IS NULL OR (held_until IS NOT NULL AND held_until <= $2))"
+	" WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1)"
+	"   AND (booking_id IS NULL OR (held_until IS NOT NULL AND held_until OPERATOR(pg_catalog.<=) $2))"
 	" ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
 	{INT8ARRAYOID, TIMESTAMPTZOID});
 
 Statement seat_map_sql(
 	"SELECT seat_id, section, row_label, number,"
-	"       booking_id IS NULL OR (held_until IS NOT NULL AND held_until <= $3)"
-	"  FROM booking.seat WHERE show_id = $1 AND ($2::text IS NULL OR section = $2)",
+	"       booking_id IS NULL OR (held_until IS NOT NULL AND held_until OPERATOR(pg_catalog.<=) $3)"
+	"  FROM booking.seat"
+	" WHERE show_id OPERATOR(pg_catalog.=) $1 AND ($2::pg_catalog.text IS NULL OR section OPERATOR(pg_catalog.=) $2)",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID});
 
 // Record a hold and give it its seats, in one statement.
@@ -77,47 +82,55 @@ Statement insert_booking_sql(
 	"WITH held AS ("
 	"  INSERT INTO booking.booking (booking_id, kind, show_id, spots, status, holder, held_until, idempotency_key,"
 	"                               seat_ids, created_at, updated_at)"
-	"  VALUES (nextval('booking.booking_id_seq'), 'seats', $1, cardinality($2), 'held', $3, $4, $5, $2, $6, $6)"
+	"  VALUES (pg_catalog.nextval('booking.booking_id_seq'), 'seats', $1, pg_catalog.cardinality($2), 'held', $3, $4,"
+	"          $5, $2, $6, $6)"
 	"  RETURNING booking_id"
 	"), assigned AS ("
 	"  UPDATE booking.seat SET booking_id = (SELECT booking_id FROM held), held_until = $4"
-	"   WHERE seat_id = ANY ($2)"
+	"   WHERE seat_id OPERATOR(pg_catalog.=) ANY ($2)"
 	"  RETURNING 1"
 	")"
-	"SELECT booking_id, (SELECT count(*) FROM assigned) FROM held",
+	"SELECT booking_id, (SELECT pg_catalog.count(*) FROM assigned) FROM held",
 	{INT8OID, INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
 
 Statement find_by_key_sql(
 	"SELECT " BOOKING_COLUMNS
-	"  FROM booking.booking WHERE show_id = $1 AND idempotency_key = $2 AND kind = 'seats'",
+	"  FROM booking.booking"
+	" WHERE show_id OPERATOR(pg_catalog.=) $1 AND idempotency_key OPERATOR(pg_catalog.=) $2"
+	"   AND kind OPERATOR(pg_catalog.=) 'seats'",
 	{INT8OID, TEXTOID});
 
-Statement assign_seats_sql("UPDATE booking.seat SET booking_id = $2, held_until = $3 WHERE seat_id = ANY ($1)",
-						   {INT8ARRAYOID, INT8OID, TIMESTAMPTZOID});
+Statement assign_seats_sql(
+	"UPDATE booking.seat SET booking_id = $2, held_until = $3 WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1)",
+	{INT8ARRAYOID, INT8OID, TIMESTAMPTZOID});
 
-Statement set_hold_end_sql("UPDATE booking.seat SET held_until = $2 WHERE booking_id = $1", {INT8OID, TIMESTAMPTZOID});
+Statement set_hold_end_sql("UPDATE booking.seat SET held_until = $2 WHERE booking_id OPERATOR(pg_catalog.=) $1",
+						   {INT8OID, TIMESTAMPTZOID});
 
-Statement free_seats_sql(
-	"UPDATE booking.seat SET booking_id = NULL, held_until = NULL WHERE booking_id = $1 RETURNING seat_id", {INT8OID});
+Statement free_seats_sql("UPDATE booking.seat SET booking_id = NULL, held_until = NULL"
+						 " WHERE booking_id OPERATOR(pg_catalog.=) $1 RETURNING seat_id",
+						 {INT8OID});
 
 // Seats of booking $2 among $1 that are free for it now.
 Statement free_for_sql(
-	"SELECT count(*) FROM booking.seat"
-	" WHERE seat_id = ANY ($1) AND (booking_id IS NULL OR booking_id = $2"
-	"                               OR (held_until IS NOT NULL AND held_until <= $3))",
+	"SELECT pg_catalog.count(*) FROM booking.seat"
+	" WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1)"
+	"   AND (booking_id IS NULL OR booking_id OPERATOR(pg_catalog.=) $2"
+	"        OR (held_until IS NOT NULL AND held_until OPERATOR(pg_catalog.<=) $3))",
 	{INT8ARRAYOID, INT8OID, TIMESTAMPTZOID});
 
 // A holder's own hold gives up seats it asked for again in a new hold.
 Statement shrink_sql(
 	"UPDATE booking.booking"
-	"   SET seat_ids = CASE WHEN cardinality($2) = 0 THEN seat_ids ELSE $2 END,"
-	"       spots = CASE WHEN cardinality($2) = 0 THEN spots ELSE cardinality($2) END,"
-	"       status = CASE WHEN cardinality($2) = 0 THEN 'released' ELSE status END,"
+	"   SET seat_ids = CASE WHEN pg_catalog.cardinality($2) OPERATOR(pg_catalog.=) 0 THEN seat_ids ELSE $2 END,"
+	"       spots = CASE WHEN pg_catalog.cardinality($2) OPERATOR(pg_catalog.=) 0 THEN spots"
+	"                    ELSE pg_catalog.cardinality($2) END,"
+	"       status = CASE WHEN pg_catalog.cardinality($2) OPERATOR(pg_catalog.=) 0 THEN 'released' ELSE status END,"
 	"       updated_at = $3"
-	" WHERE booking_id = $1",
+	" WHERE booking_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID, INT8ARRAYOID, TIMESTAMPTZOID});
 
-Statement notify_sql("SELECT pg_notify($1, $2)", {TEXTOID, TEXTOID});
+Statement notify_sql("SELECT pg_catalog.pg_notify($1, $2)", {TEXTOID, TEXTOID});
 
 // NOTIFY payloads must stay under 8000 bytes.
 constexpr std::size_t max_payload = 7900;

@@ -22,31 +22,35 @@ using pg::Statement;
 
 Statement insert_resource_sql(
 	"INSERT INTO booking.resource (resource_id, name, capacity)"
-	" VALUES (nextval('booking.resource_id_seq'), $1, $2) RETURNING resource_id",
+	" VALUES (pg_catalog.nextval('booking.resource_id_seq'), $1, $2) RETURNING resource_id",
 	{TEXTOID, INT4OID});
 
 Statement lock_resource_skip_sql(
-	"SELECT capacity FROM booking.resource WHERE resource_id = $1 FOR NO KEY UPDATE SKIP LOCKED", {INT8OID});
+	"SELECT capacity FROM booking.resource WHERE resource_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE SKIP LOCKED",
+	{INT8OID});
 
-Statement lock_resource_sql("SELECT capacity FROM booking.resource WHERE resource_id = $1 FOR NO KEY UPDATE",
-							{INT8OID});
+Statement lock_resource_sql(
+	"SELECT capacity FROM booking.resource WHERE resource_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", {INT8OID});
 
 // Active bookings of the resource overlapping [$2, $3), except booking $5.
 Statement overlapping_sql(
 	"SELECT starts_at, ends_at FROM booking.booking"
-	" WHERE kind = 'slot' AND resource_id = $1 AND status IN ('held', 'confirmed')"
-	"   AND ends_at > $2 AND starts_at < $3"
-	"   AND (status = 'confirmed' OR held_until > $4) AND booking_id <> $5",
+	" WHERE kind OPERATOR(pg_catalog.=) 'slot' AND resource_id OPERATOR(pg_catalog.=) $1"
+	"   AND status OPERATOR(pg_catalog.=) ANY (ARRAY['held', 'confirmed'])"
+	"   AND ends_at OPERATOR(pg_catalog.>) $2 AND starts_at OPERATOR(pg_catalog.<) $3"
+	"   AND (status OPERATOR(pg_catalog.=) 'confirmed' OR held_until OPERATOR(pg_catalog.>) $4)"
+	"   AND booking_id OPERATOR(pg_catalog.<>) $5",
 	{INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID});
 
 Statement find_by_key_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
-						  " WHERE resource_id = $1 AND idempotency_key = $2 AND kind = 'slot'",
+						  " WHERE resource_id OPERATOR(pg_catalog.=) $1 AND idempotency_key OPERATOR(pg_catalog.=) $2"
+						  "   AND kind OPERATOR(pg_catalog.=) 'slot'",
 						  {INT8OID, TEXTOID});
 
 Statement insert_booking_sql(
 	"INSERT INTO booking.booking (booking_id, kind, resource_id, spots, status, holder, held_until, starts_at,"
 	"                             ends_at, payment_ref, idempotency_key, created_at, updated_at)"
-	" VALUES (nextval('booking.booking_id_seq'), 'slot', $1, 1, 'held', $2, $3, $4, $5, $6, $7, $8, $8)"
+	" VALUES (pg_catalog.nextval('booking.booking_id_seq'), 'slot', $1, 1, 'held', $2, $3, $4, $5, $6, $7, $8, $8)"
 	" RETURNING booking_id",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID});
 

@@ -24,20 +24,25 @@ pg::KeyRead pool_row("pool", "pool_pkey",
 // schema before 1.2, which has no pool.shards_drained (the library serves a
 // database until ALTER EXTENSION booking UPDATE).
 Statement shard_totals_sql(
-	"SELECT coalesce(sum(confirmed + held), 0)::bigint, min(next_expiry) FROM booking.pool_shard WHERE pool_id = $1",
+	"SELECT coalesce(pg_catalog.sum(confirmed OPERATOR(pg_catalog.+) held), 0)::bigint, pg_catalog.min(next_expiry)"
+	"  FROM booking.pool_shard WHERE pool_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID});
 
 // One shard's take: lock, check, count and record in one statement.
 Statement take_shard_sql(
 	"WITH taken AS ("
 	"  UPDATE booking.pool_shard"
-	"     SET confirmed = confirmed + $3, held = held + $4, next_expiry = least(next_expiry, $5)"
-	"   WHERE pool_id = $1 AND shard = $2 AND budget - confirmed - held >= $3 + $4"
-	"  RETURNING confirmed + held AS used"
+	"     SET confirmed = confirmed OPERATOR(pg_catalog.+) $3, held = held OPERATOR(pg_catalog.+) $4,"
+	"         next_expiry = least(next_expiry, $5)"
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) $2"
+	"     AND (budget OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held)"
+	"         OPERATOR(pg_catalog.>=) ($3 OPERATOR(pg_catalog.+) $4)"
+	"  RETURNING confirmed OPERATOR(pg_catalog.+) held AS used"
 	"), recorded AS ("
 	"  INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until, shard,"
 	"                               created_at, updated_at)"
-	"  SELECT nextval('booking.booking_id_seq'), 'ticket', $1, $3 + $4, $7, $8, $5, $2, $6, $6"
+	"  SELECT pg_catalog.nextval('booking.booking_id_seq'), 'ticket', $1, $3 OPERATOR(pg_catalog.+) $4, $7, $8, $5,"
+	"         $2, $6, $6"
 	"    FROM taken"
 	"  RETURNING booking_id"
 	")"
@@ -49,52 +54,62 @@ Statement take_shard_sql(
 // tallies are not all known (see tally.hpp). One snapshot, because a
 // release moves its spots from a shard row to the pool row.
 Statement free_elsewhere_sql(
-	"SELECT p.capacity - p.confirmed - p.held"
-	"       - coalesce((SELECT sum(s.confirmed + s.held) FROM booking.pool_shard s"
-	"                    WHERE s.pool_id = $1 AND s.shard <> $2), 0)::bigint"
-	"  FROM booking.pool p WHERE p.pool_id = $1",
+	"SELECT p.capacity OPERATOR(pg_catalog.-) p.confirmed OPERATOR(pg_catalog.-) p.held"
+	"       OPERATOR(pg_catalog.-) coalesce((SELECT pg_catalog.sum(s.confirmed OPERATOR(pg_catalog.+) s.held)"
+	"                                          FROM booking.pool_shard s"
+	"                                         WHERE s.pool_id OPERATOR(pg_catalog.=) $1"
+	"                                           AND s.shard OPERATOR(pg_catalog.<>) $2), 0)::bigint"
+	"  FROM booking.pool p WHERE p.pool_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID, INT4OID});
 
 // The other shards nobody is writing, locked so their tallies can be
 // published at commit.
 Statement lock_idle_shards_sql(
-	"SELECT shard, confirmed + held FROM booking.pool_shard WHERE pool_id = $1 AND shard <> $2"
+	"SELECT shard, confirmed OPERATOR(pg_catalog.+) held FROM booking.pool_shard"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2"
 	" FOR NO KEY UPDATE SKIP LOCKED",
 	{INT8OID, INT4OID});
 
 // Another shard with room that nobody is using right now.
 Statement free_shard_sql(
 	"SELECT shard FROM booking.pool_shard"
-	" WHERE pool_id = $1 AND shard <> $2 AND budget - confirmed - held >= $3"
-	" ORDER BY (shard - $2 + $4) % $4 LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED",
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2"
+	"   AND (budget OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held) OPERATOR(pg_catalog.>=) $3"
+	" ORDER BY ((shard OPERATOR(pg_catalog.-) $2) OPERATOR(pg_catalog.+) $4) OPERATOR(pg_catalog.%) $4"
+	" LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED",
 	{INT8OID, INT4OID, INT4OID, INT4OID});
 
 // Lock a sharded root's shards (ascending) and read what they sold.
 Statement shard_sums_sql(
-	"SELECT coalesce(sum(confirmed), 0)::integer, coalesce(sum(held), 0)::integer, min(next_expiry),"
-	"       count(*)::integer"
-	"  FROM (SELECT confirmed, held, next_expiry FROM booking.pool_shard WHERE pool_id = $1"
+	"SELECT coalesce(pg_catalog.sum(confirmed), 0)::integer, coalesce(pg_catalog.sum(held), 0)::integer,"
+	"       pg_catalog.min(next_expiry), pg_catalog.count(*)::integer"
+	"  FROM (SELECT confirmed, held, next_expiry FROM booking.pool_shard WHERE pool_id OPERATOR(pg_catalog.=) $1"
 	"         ORDER BY shard FOR NO KEY UPDATE) AS s",
 	{INT8OID});
 
 // Take the unused budgets back; the pool row then holds every free spot.
 // Before 1.2 (no shards_drained) the same without the mark.
-#define RECLAIM_SHARDS                                                                    \
-	"WITH shards AS ("                                                                    \
-	"  UPDATE booking.pool_shard SET budget = confirmed + held, next_expiry = NULL"       \
-	"   WHERE pool_id = $1 AND (budget <> confirmed + held OR next_expiry IS NOT NULL)" \
-	"  RETURNING 1"                                                                       \
+#define RECLAIM_SHARDS                                                                                   \
+	"WITH shards AS ("                                                                                   \
+	"  UPDATE booking.pool_shard SET budget = confirmed OPERATOR(pg_catalog.+) held, next_expiry = NULL" \
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1"                                                         \
+	"     AND (budget OPERATOR(pg_catalog.<>) (confirmed OPERATOR(pg_catalog.+) held)"                   \
+	"          OR next_expiry IS NOT NULL)"                                                              \
+	"  RETURNING 1"                                                                                      \
 	")"
 Statement reclaim_sql(
 	RECLAIM_SHARDS
 	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3), shards_drained = true"
-	" WHERE pool_id = $1"
-	"   AND (sharded <> $2 OR $3 < next_expiry OR (next_expiry IS NULL AND $3 IS NOT NULL) OR NOT shards_drained)",
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1"
+	"   AND (sharded OPERATOR(pg_catalog.<>) $2 OR $3 OPERATOR(pg_catalog.<) next_expiry"
+	"        OR (next_expiry IS NULL AND $3 IS NOT NULL) OR NOT shards_drained)",
 	{INT8OID, INT4OID, TIMESTAMPTZOID});
 Statement reclaim_11_sql(
 	RECLAIM_SHARDS
 	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3)"
-	" WHERE pool_id = $1 AND (sharded <> $2 OR $3 < next_expiry OR (next_expiry IS NULL AND $3 IS NOT NULL))",
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1"
+	"   AND (sharded OPERATOR(pg_catalog.<>) $2 OR $3 OPERATOR(pg_catalog.<) next_expiry"
+	"        OR (next_expiry IS NULL AND $3 IS NOT NULL))",
 	{INT8OID, INT4OID, TIMESTAMPTZOID});
 
 // Spread a root's free capacity over its (locked) shards, if there are at
@@ -102,23 +117,29 @@ Statement reclaim_11_sql(
 // with one spot serves few buyers, while drained shards let the row answer
 // sold out for everyone who asks for more than is left, without a lock.
 // Before 1.2, any free spot goes out, as it did then.
-#define REFILL_SHARDS(least)                                                                                    \
-	"WITH free AS ("                                                                                            \
-	"  SELECT capacity - confirmed - held - sharded AS spots, $2::integer AS n FROM booking.pool WHERE pool_id = $1" \
-	"), shards AS ("                                                                                            \
-	"  UPDATE booking.pool_shard s"                                                                             \
-	"     SET budget = budget + free.spots / free.n + CASE WHEN s.shard < free.spots % free.n THEN 1 ELSE 0 END"  \
-	"    FROM free WHERE s.pool_id = $1 AND free.spots >= " least                                               \
-	"  RETURNING 1"                                                                                             \
+#define REFILL_SHARDS(least)                                                                                        \
+	"WITH free AS ("                                                                                                \
+	"  SELECT capacity OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held OPERATOR(pg_catalog.-) sharded" \
+	"           AS spots, $2::integer AS n"                                                                         \
+	"    FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1"                                                 \
+	"), shards AS ("                                                                                                \
+	"  UPDATE booking.pool_shard s"                                                                                 \
+	"     SET budget = budget OPERATOR(pg_catalog.+) (free.spots OPERATOR(pg_catalog./) free.n)"                    \
+	"                  OPERATOR(pg_catalog.+) CASE WHEN s.shard OPERATOR(pg_catalog.<)"                             \
+	"                                                   (free.spots OPERATOR(pg_catalog.%) free.n)"                 \
+	"                                              THEN 1 ELSE 0 END"                                               \
+	"    FROM free WHERE s.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>=) " least         \
+	"  RETURNING 1"                                                                                                 \
 	")"
 Statement refill_sql(
 	REFILL_SHARDS("free.n")
-	"UPDATE booking.pool p SET sharded = sharded + free.spots, shards_drained = false"
-	"  FROM free WHERE p.pool_id = $1 AND free.spots >= free.n",
+	"UPDATE booking.pool p SET sharded = sharded OPERATOR(pg_catalog.+) free.spots, shards_drained = false"
+	"  FROM free WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>=) free.n",
 	{INT8OID, INT4OID});
 Statement refill_11_sql(
 	REFILL_SHARDS("1")
-	"UPDATE booking.pool p SET sharded = sharded + free.spots FROM free WHERE p.pool_id = $1 AND free.spots > 0",
+	"UPDATE booking.pool p SET sharded = sharded OPERATOR(pg_catalog.+) free.spots"
+	"  FROM free WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>) 0",
 	{INT8OID, INT4OID});
 
 // Move a shard booking's counts, and as much budget, onto its pool row: the
@@ -126,42 +147,52 @@ Statement refill_11_sql(
 // old values come from a CTE: RETURNING would give the new, NULL shard.)
 Statement detach_sql(
 	"WITH old AS ("
-	"  SELECT pool_id, shard, spots, status FROM booking.booking WHERE booking_id = $1 AND shard IS NOT NULL"
+	"  SELECT pool_id, shard, spots, status FROM booking.booking"
+	"   WHERE booking_id OPERATOR(pg_catalog.=) $1 AND shard IS NOT NULL"
 	"), moved AS ("
-	"  UPDATE booking.booking SET shard = NULL WHERE booking_id = $1 AND shard IS NOT NULL RETURNING 1"
+	"  UPDATE booking.booking SET shard = NULL"
+	"   WHERE booking_id OPERATOR(pg_catalog.=) $1 AND shard IS NOT NULL RETURNING 1"
 	"), shard AS ("
 	"  UPDATE booking.pool_shard s"
-	"     SET confirmed = s.confirmed - CASE WHEN o.status = 'confirmed' THEN o.spots ELSE 0 END,"
-	"         held = s.held - CASE WHEN o.status = 'held' THEN o.spots ELSE 0 END,"
-	"         budget = s.budget - o.spots"
-	"    FROM old o WHERE s.pool_id = o.pool_id AND s.shard = o.shard"
+	"     SET confirmed = s.confirmed OPERATOR(pg_catalog.-)"
+	"                     CASE WHEN o.status OPERATOR(pg_catalog.=) 'confirmed' THEN o.spots ELSE 0 END,"
+	"         held = s.held OPERATOR(pg_catalog.-)"
+	"                CASE WHEN o.status OPERATOR(pg_catalog.=) 'held' THEN o.spots ELSE 0 END,"
+	"         budget = s.budget OPERATOR(pg_catalog.-) o.spots"
+	"    FROM old o WHERE s.pool_id OPERATOR(pg_catalog.=) o.pool_id AND s.shard OPERATOR(pg_catalog.=) o.shard"
 	"  RETURNING 1"
 	")"
 	"UPDATE booking.pool p"
-	"   SET confirmed = p.confirmed + CASE WHEN o.status = 'confirmed' THEN o.spots ELSE 0 END,"
-	"       held = p.held + CASE WHEN o.status = 'held' THEN o.spots ELSE 0 END,"
-	"       sharded = p.sharded - o.spots"
-	"  FROM old o WHERE p.pool_id = o.pool_id",
+	"   SET confirmed = p.confirmed OPERATOR(pg_catalog.+)"
+	"                   CASE WHEN o.status OPERATOR(pg_catalog.=) 'confirmed' THEN o.spots ELSE 0 END,"
+	"       held = p.held OPERATOR(pg_catalog.+)"
+	"              CASE WHEN o.status OPERATOR(pg_catalog.=) 'held' THEN o.spots ELSE 0 END,"
+	"       sharded = p.sharded OPERATOR(pg_catalog.-) o.spots"
+	"  FROM old o WHERE p.pool_id OPERATOR(pg_catalog.=) o.pool_id",
 	{INT8OID});
 
 // The same for every lapsed hold of a tree, before they are expired.
 Statement detach_lapsed_sql(
 	"WITH old AS ("
 	"  SELECT b.booking_id, b.pool_id, b.shard, b.spots"
-	"    FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
-	"   WHERE p.root_id = $1 AND b.shard IS NOT NULL AND b.status = 'held' AND b.held_until <= $2"
+	"    FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	"   WHERE p.root_id OPERATOR(pg_catalog.=) $1 AND b.shard IS NOT NULL"
+	"     AND b.status OPERATOR(pg_catalog.=) 'held' AND b.held_until OPERATOR(pg_catalog.<=) $2"
 	"), moved AS ("
-	"  UPDATE booking.booking SET shard = NULL WHERE booking_id IN (SELECT booking_id FROM old) RETURNING 1"
+	"  UPDATE booking.booking SET shard = NULL"
+	"   WHERE booking_id OPERATOR(pg_catalog.=) ANY (SELECT booking_id FROM old) RETURNING 1"
 	"), per_shard AS ("
-	"  SELECT pool_id, shard, sum(spots)::integer AS spots FROM old GROUP BY pool_id, shard"
+	"  SELECT pool_id, shard, pg_catalog.sum(spots)::integer AS spots FROM old GROUP BY pool_id, shard"
 	"), shard AS ("
-	"  UPDATE booking.pool_shard s SET held = s.held - x.spots, budget = s.budget - x.spots"
-	"    FROM per_shard x WHERE s.pool_id = x.pool_id AND s.shard = x.shard"
+	"  UPDATE booking.pool_shard s"
+	"     SET held = s.held OPERATOR(pg_catalog.-) x.spots, budget = s.budget OPERATOR(pg_catalog.-) x.spots"
+	"    FROM per_shard x WHERE s.pool_id OPERATOR(pg_catalog.=) x.pool_id AND s.shard OPERATOR(pg_catalog.=) x.shard"
 	"  RETURNING 1"
 	")"
-	"UPDATE booking.pool p SET held = p.held + x.spots, sharded = p.sharded - x.spots"
-	"  FROM (SELECT pool_id, sum(spots)::integer AS spots FROM per_shard GROUP BY pool_id) AS x"
-	" WHERE p.pool_id = x.pool_id",
+	"UPDATE booking.pool p"
+	"   SET held = p.held OPERATOR(pg_catalog.+) x.spots, sharded = p.sharded OPERATOR(pg_catalog.-) x.spots"
+	"  FROM (SELECT pool_id, pg_catalog.sum(spots)::integer AS spots FROM per_shard GROUP BY pool_id) AS x"
+	" WHERE p.pool_id OPERATOR(pg_catalog.=) x.pool_id",
 	{INT8OID, TIMESTAMPTZOID});
 
 // A flash sale's buy: lock, check, count and record in one statement, so
@@ -170,15 +201,20 @@ Statement detach_lapsed_sql(
 Statement take_root_sql(
 	"WITH taken AS ("
 	"  UPDATE booking.pool"
-	"     SET confirmed = confirmed + $2, held = held + $3, next_expiry = least(next_expiry, $4)"
-	"   WHERE pool_id = $1 AND parent_id IS NULL AND max_per_holder IS NULL AND waitlisted = 0 AND shards = 1"
-	"     AND (next_expiry IS NULL OR next_expiry > $5)"
-	"     AND capacity - confirmed - held - sharded >= $2 + $3"
-	"  RETURNING capacity - confirmed - held AS remaining"
+	"     SET confirmed = confirmed OPERATOR(pg_catalog.+) $2, held = held OPERATOR(pg_catalog.+) $3,"
+	"         next_expiry = least(next_expiry, $4)"
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND parent_id IS NULL AND max_per_holder IS NULL"
+	"     AND waitlisted OPERATOR(pg_catalog.=) 0 AND shards OPERATOR(pg_catalog.=) 1"
+	"     AND (next_expiry IS NULL OR next_expiry OPERATOR(pg_catalog.>) $5)"
+	"     AND (capacity OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held OPERATOR(pg_catalog.-) sharded)"
+	"         OPERATOR(pg_catalog.>=) ($2 OPERATOR(pg_catalog.+) $3)"
+	"  RETURNING capacity OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held AS remaining"
 	"), recorded AS ("
 	"  INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until,"
 	"                               created_at, updated_at)"
-	"  SELECT nextval('booking.booking_id_seq'), 'ticket', $1, $2 + $3, $6, $7, $4, $5, $5 FROM taken"
+	"  SELECT pg_catalog.nextval('booking.booking_id_seq'), 'ticket', $1, $2 OPERATOR(pg_catalog.+) $3, $6, $7, $4,"
+	"         $5, $5"
+	"    FROM taken"
 	"  RETURNING booking_id"
 	")"
 	"SELECT recorded.booking_id, taken.remaining FROM recorded, taken",
@@ -332,126 +368,143 @@ decide_shard_take(const Datum *v, const bool *n, Datum *out, bool *out_null, boo
 	"       max_per_holder, next_expiry, shards FROM booking.pool"
 
 // Most pools have no parent: lock the one row with a plain index scan.
-Statement lock_one_sql(POOL_COLUMNS " WHERE pool_id = $1 FOR NO KEY UPDATE", {INT8OID});
+Statement lock_one_sql(POOL_COLUMNS " WHERE pool_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", {INT8OID});
 
-Statement lock_root_skip_sql("SELECT 1 FROM booking.pool WHERE pool_id = $1 FOR NO KEY UPDATE SKIP LOCKED", {INT8OID});
+Statement lock_root_skip_sql(
+	"SELECT 1 FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE SKIP LOCKED", {INT8OID});
 
-Statement lock_many_sql(POOL_COLUMNS " WHERE pool_id = ANY ($1) ORDER BY pool_id FOR NO KEY UPDATE", {INT8ARRAYOID});
+Statement lock_many_sql(POOL_COLUMNS " WHERE pool_id OPERATOR(pg_catalog.=) ANY ($1)"
+									" ORDER BY pool_id FOR NO KEY UPDATE",
+						{INT8ARRAYOID});
 
 Statement expire_lapsed_sql(
 	"WITH lapsed AS ("
 	"  UPDATE booking.booking b SET status = 'expired', updated_at = $2"
-	"   WHERE b.booking_id IN (SELECT x.booking_id FROM booking.booking x"
-	"                            JOIN booking.pool p ON p.pool_id = x.pool_id"
-	"                           WHERE p.root_id = $1 AND x.status = 'held' AND x.held_until <= $2"
-	"                           ORDER BY x.held_until LIMIT $3)"
+	"   WHERE b.booking_id OPERATOR(pg_catalog.=) ANY ("
+	"           SELECT x.booking_id FROM booking.booking x"
+	"             JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) x.pool_id"
+	"            WHERE p.root_id OPERATOR(pg_catalog.=) $1 AND x.status OPERATOR(pg_catalog.=) 'held'"
+	"              AND x.held_until OPERATOR(pg_catalog.<=) $2"
+	"            ORDER BY x.held_until LIMIT $3)"
 	"  RETURNING b.pool_id, b.spots"
 	"), per_pool AS ("
-	"  SELECT a.id, sum(l.spots)::integer AS spots"
-	"    FROM lapsed l JOIN booking.pool p ON p.pool_id = l.pool_id"
-	"   CROSS JOIN LATERAL unnest(p.path) AS a(id)"
+	"  SELECT a.id, pg_catalog.sum(l.spots)::integer AS spots"
+	"    FROM lapsed l JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) l.pool_id"
+	"   CROSS JOIN LATERAL pg_catalog.unnest(p.path) AS a(id)"
 	"   GROUP BY a.id"
 	"), counted AS ("
-	"  UPDATE booking.pool p SET held = p.held - per_pool.spots"
-	"    FROM per_pool WHERE p.pool_id = per_pool.id"
+	"  UPDATE booking.pool p SET held = p.held OPERATOR(pg_catalog.-) per_pool.spots"
+	"    FROM per_pool WHERE p.pool_id OPERATOR(pg_catalog.=) per_pool.id"
 	"  RETURNING 1"
 	")"
-	"SELECT count(*) FROM lapsed",
+	"SELECT pg_catalog.count(*) FROM lapsed",
 	{INT8OID, TIMESTAMPTZOID, INT8OID});
 
 Statement next_expiry_sql(
 	"UPDATE booking.pool SET next_expiry = ("
-	"  SELECT min(b.held_until) FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
-	"   WHERE p.root_id = $1 AND b.status = 'held')"
-	" WHERE pool_id = $1",
+	"  SELECT pg_catalog.min(b.held_until)"
+	"    FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	"   WHERE p.root_id OPERATOR(pg_catalog.=) $1 AND b.status OPERATOR(pg_catalog.=) 'held')"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID});
 
 // A tree's counters for planning promotions. Shard budgets count as held:
 // exact once lock_chain took the unused ones back, on the safe side when not.
 Statement tree_sql(
-	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held + sharded, waitlisted, auto_promote"
-	"  FROM booking.pool WHERE root_id = $1 ORDER BY pool_id",
+	"SELECT pool_id, coalesce(parent_id, 0), capacity, confirmed, held OPERATOR(pg_catalog.+) sharded, waitlisted,"
+	"       auto_promote"
+	"  FROM booking.pool WHERE root_id OPERATOR(pg_catalog.=) $1 ORDER BY pool_id",
 	{INT8OID});
 
 Statement waiters_sql(
 	"SELECT b.booking_id, b.pool_id, b.spots"
-	"  FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id"
-	" WHERE p.root_id = $1 AND b.status = 'waitlisted'"
+	"  FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	" WHERE p.root_id OPERATOR(pg_catalog.=) $1 AND b.status OPERATOR(pg_catalog.=) 'waitlisted'"
 	" ORDER BY b.booking_id",
 	{INT8OID});
 
 Statement confirm_many_sql(
 	"UPDATE booking.booking SET status = 'confirmed', held_until = NULL, updated_at = $2"
-	" WHERE booking_id = ANY ($1)",
+	" WHERE booking_id OPERATOR(pg_catalog.=) ANY ($1)",
 	{INT8ARRAYOID, TIMESTAMPTZOID});
 
 Statement write_counts_sql(
 	"UPDATE booking.pool p SET confirmed = u.confirmed, waitlisted = u.waitlisted"
-	"  FROM unnest($1::bigint[], $2::integer[], $3::integer[]) AS u(pool_id, confirmed, waitlisted)"
-	" WHERE p.pool_id = u.pool_id",
+	"  FROM ROWS FROM (pg_catalog.unnest($1::bigint[]), pg_catalog.unnest($2::integer[]),"
+	"                  pg_catalog.unnest($3::integer[])) AS u(pool_id, confirmed, waitlisted)"
+	" WHERE p.pool_id OPERATOR(pg_catalog.=) u.pool_id",
 	{INT8ARRAYOID, INT4ARRAYOID, INT4ARRAYOID});
 
-#define ADD_COUNTS                                                                      \
-	"UPDATE booking.pool"                                                               \
-	"   SET confirmed = confirmed + $2, held = held + $3, waitlisted = waitlisted + $4," \
+#define ADD_COUNTS                                                                                   \
+	"UPDATE booking.pool"                                                                            \
+	"   SET confirmed = confirmed OPERATOR(pg_catalog.+) $2, held = held OPERATOR(pg_catalog.+) $3," \
+	"       waitlisted = waitlisted OPERATOR(pg_catalog.+) $4,"                                      \
 	"       next_expiry = CASE WHEN parent_id IS NULL THEN least(next_expiry, $5) ELSE next_expiry END"
 
-Statement add_counts_one_sql(ADD_COUNTS " WHERE pool_id = $1", {INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
+Statement add_counts_one_sql(ADD_COUNTS " WHERE pool_id OPERATOR(pg_catalog.=) $1",
+							 {INT8OID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
 
-Statement add_counts_many_sql(ADD_COUNTS " WHERE pool_id = ANY ($1)",
+Statement add_counts_many_sql(ADD_COUNTS " WHERE pool_id OPERATOR(pg_catalog.=) ANY ($1)",
 							  {INT8ARRAYOID, INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID});
 
 Statement lapsed_holds_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
-							" WHERE status = 'held' AND held_until <= $2 AND kind = $1"
+							" WHERE status OPERATOR(pg_catalog.=) 'held' AND held_until OPERATOR(pg_catalog.<=) $2"
+							"   AND kind OPERATOR(pg_catalog.=) $1"
 							" ORDER BY held_until LIMIT $3",
 							{TEXTOID, TIMESTAMPTZOID, INT8OID});
 
 Statement own_waiters_sql(
-	"SELECT EXISTS (SELECT 1 FROM booking.booking WHERE pool_id = $1 AND status = 'waitlisted')", {INT8OID});
+	"SELECT EXISTS (SELECT 1 FROM booking.booking"
+	"                WHERE pool_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'waitlisted')",
+	{INT8OID});
 
 Statement waitlist_position_sql(
-	"SELECT count(*)::integer FROM booking.booking"
-	" WHERE pool_id = $1 AND status = 'waitlisted' AND booking_id <= $2",
+	"SELECT pg_catalog.count(*)::integer FROM booking.booking"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'waitlisted'"
+	"   AND booking_id OPERATOR(pg_catalog.<=) $2",
 	{INT8OID, INT8OID});
 
 Statement find_booking_sql(
 	"SELECT " BOOKING_COLUMNS
-	"  FROM booking.booking WHERE booking_id = $1",
+	"  FROM booking.booking WHERE booking_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID});
 
 Statement lock_booking_sql(
 	"SELECT " BOOKING_COLUMNS
-	"  FROM booking.booking WHERE booking_id = $1 FOR UPDATE",
+	"  FROM booking.booking WHERE booking_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 	{INT8OID});
 
 Statement find_by_key_sql(
 	"SELECT " BOOKING_COLUMNS
-	"  FROM booking.booking WHERE pool_id = $1 AND idempotency_key = $2 AND kind = 'ticket'",
+	"  FROM booking.booking"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND idempotency_key OPERATOR(pg_catalog.=) $2"
+	"   AND kind OPERATOR(pg_catalog.=) 'ticket'",
 	{INT8OID, TEXTOID});
 
 Statement holder_active_sql(
-	"SELECT coalesce(sum(spots), 0)::bigint FROM booking.booking"
-	" WHERE pool_id = $1 AND holder = $2 AND holder IS NOT NULL"
-	"   AND status IN ('held', 'confirmed', 'waitlisted')"
-	"   AND (status <> 'held' OR held_until > $3)",
+	"SELECT coalesce(pg_catalog.sum(spots), 0)::bigint FROM booking.booking"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND holder OPERATOR(pg_catalog.=) $2 AND holder IS NOT NULL"
+	"   AND status OPERATOR(pg_catalog.=) ANY (ARRAY['held', 'confirmed', 'waitlisted'])"
+	"   AND (status OPERATOR(pg_catalog.<>) 'held' OR held_until OPERATOR(pg_catalog.>) $3)",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID});
 
 Statement insert_ticket_sql(
 	"INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until,"
 	"                             idempotency_key, created_at, updated_at)"
-	" VALUES (nextval('booking.booking_id_seq'), 'ticket', $1, $2, $3, $4, $5, $6, $7, $7)"
+	" VALUES (pg_catalog.nextval('booking.booking_id_seq'), 'ticket', $1, $2, $3, $4, $5, $6, $7, $7)"
 	" RETURNING booking_id",
 	{INT8OID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
 
 Statement payment_ref_owner_sql(
 	"SELECT booking_id FROM booking.booking"
-	" WHERE payment_ref = $1 AND status IN ('held', 'confirmed') AND booking_id <> $2",
+	" WHERE payment_ref OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) ANY (ARRAY['held', 'confirmed'])"
+	"   AND booking_id OPERATOR(pg_catalog.<>) $2",
 	{TEXTOID, INT8OID});
 
 Statement set_status_sql(
 	"UPDATE booking.booking SET status = $2, held_until = $3, payment_ref = coalesce($4, payment_ref),"
 	"       updated_at = $5"
-	" WHERE booking_id = $1",
+	" WHERE booking_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID, TEXTOID, TIMESTAMPTZOID});
 
 }  // namespace

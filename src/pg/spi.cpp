@@ -2,38 +2,18 @@
 
 #include "booking/error.hpp"
 
-extern "C" {
-#include "catalog/namespace.h"
-}
-
 namespace booking::pg {
-
-namespace {
-
-// pg_catalog only: no schema of the caller's, not even its temporary one.
-OverrideSearchPath catalog_only = {NIL, true, false, 0};
-
-}  // namespace
 
 Spi::Spi()
 {
-	nest_level_ = guard([] {
+	guard([] {
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "booking: SPI_connect failed");
-		PushOverrideSearchPath(&catalog_only);
-		return GetCurrentTransactionNestLevel();
 	});
 }
 
 Spi::~Spi()
 {
-	// Popped at the level it was pushed at (a subtransaction opened inside
-	// has ended by now); otherwise the end of the (sub)transaction pops it.
-	if (nest_level_ == GetCurrentTransactionNestLevel()) {
-		auto pop = [] { PopOverrideSearchPath(); };
-		if (ErrorData *error = catch_pg_error(pop))
-			FreeErrorData(error);
-	}
 	// SPI_finish reports misuse with a return code, never with ereport.
 	SPI_finish();
 }

@@ -1,7 +1,62 @@
 // SPI for C++ bodies: a scoped connection, statements prepared once per
 // backend and kept (SPI_keepplan), typed parameters and row readers. Every
 // call that can ereport goes through guard(); statements are fixed text with
-// schema-qualified names and every value a parameter.
+// every value a parameter.
+//
+// Names: no statement text depends on search_path. The C functions have no
+// SET search_path clause and nothing pins a path while they run, so their
+// statements, and whatever fires inside them (a user's trigger on a booking
+// table, with or without its own SET search_path), run under the caller's
+// path, as that code would from the caller's own INSERT. So every name a
+// statement resolves is written with its schema (PostgreSQL 15 sources:
+// namespace.c, parse_func.c, parse_oper.c, parse_expr.c):
+//  - relations as booking.x. A bare relation or type name is looked up in
+//    the path with pg_temp first (RangeVarGetRelid, TypenameGetTypid);
+//  - functions and aggregates as pg_catalog.f. FuncnameGetCandidates walks
+//    the path (skipping pg_temp), and an exact-type match in any schema on
+//    it beats pg_catalog's polymorphic or looser version, in an earlier one
+//    also its identical one. coalesce, least, greatest, CASE WHEN, EXISTS,
+//    IS [NOT] NULL and ARRAY[] are grammar, not names. A multi-argument
+//    unnest in FROM is written as the ROWS FROM it stands for: the parser
+//    expands only a bare unnest;
+//  - types: the keyword types (integer, bigint, boolean, interval, ...,
+//    with []) become pg_catalog.int4 and so on in the grammar; any other is
+//    written pg_catalog.text and so on. Casts are found in pg_cast;
+//  - every operator as OPERATOR(pg_catalog.op), prefix ones too: a bare
+//    name is looked up in the path (OpernameGetOprid, oper_select_candidate).
+//    So are the ones the grammar hides, and those forms are not used: IN and
+//    NOT IN (= and <>; written = ANY / <> ALL), BETWEEN (>= and <=), a simple
+//    CASE x WHEN and NULLIF and IS DISTINCT FROM (=), LIKE (~~), row
+//    comparisons, JOIN USING and NATURAL JOIN (=). OPERATOR() binds as any
+//    user-defined operator does (tighter than the comparison keywords, looser
+//    than * / + -), so an operand that is itself an operator expression is
+//    parenthesised. ORDER BY, GROUP BY, DISTINCT and least/greatest take
+//    their operators from the type's default opclass (the type cache).
+// What the statements reach by OID needs nothing: column defaults, index
+// predicates and views are stored trees, and foreign-key checks
+// (ri_triggers.c) qualify their own text. sql/search_path.sql plants a
+// look-alike of every name the statements use before pg_catalog and fails
+// if one is left bare.
+//
+// The plan cache (plancache.c, RevalidateCachedQuery) keeps the search path
+// a statement was analysed under and, when the path in force at an
+// execution differs (OverrideSearchPathMatchesCurrent compares the schema
+// OID lists; PostgreSQL 17's SearchPathMatchesCurrentEnvironment the same),
+// drops the query tree and the generic plan and analyses the text again
+// under the new path. With every name qualified that gives the same tree, so
+// a caller that changes its path costs each statement it then runs one
+// re-plan, never a different answer; a session that keeps its path
+// re-plans nothing.
+//
+// From 1.3 until this was done, Spi pushed an override search path of
+// pg_catalog for its whole life instead. While an override is in force
+// PostgreSQL 15 ignores the search_path setting, so every function's SET
+// search_path clause did nothing, and a user's trigger with its own path
+// failed when a booking function wrote the row; PostgreSQL 17 removed the
+// call. A GUC-level pin (a nest level setting search_path, as a SET clause
+// does) would let such clauses work, but would still show a trigger without
+// one our path instead of the caller's, would undo its SET LOCALs when we
+// return, and would cost every call the GUC nest level that 1.3 removed.
 #pragma once
 
 #include "pg/boundary.hpp"
@@ -16,24 +71,14 @@
 namespace booking::pg {
 
 // One SPI connection for the life of a C++ scope. Values read from results
-// must be copied out (into C++ values) before it ends.
-//
-// While it lives, names resolve in pg_catalog alone (an override search
-// path, not the caller's search_path GUC), so an operator or function a
-// caller planted in its own schema never runs inside a statement of the
-// extension, planned or re-planned. The functions pin it here rather than
-// with a SET clause: a SET costs every call a GUC nest level, a pass over
-// every GUC on the way out and a search-path recompute on the way in and
-// out (about a fifth of a sold-out answer, which runs no statement).
+// must be copied out (into C++ values) before it ends. It changes no
+// search path (see above).
 class Spi {
 public:
 	Spi();
 	~Spi();
 	Spi(const Spi &) = delete;
 	Spi &operator=(const Spi &) = delete;
-
-private:
-	int nest_level_ = 0;  // the transaction nest level the path was pushed at
 };
 
 // An Spi connected on the first connect(), for bodies that may answer
