@@ -27,6 +27,15 @@ BEGIN
     END IF;
 END
 $$;
+-- A booking made without a holder could be released, confirmed or extended
+-- by anyone who guessed its id (ids are sequential). Only an organiser (a
+-- role that may execute booking.cancel) may now: these functions note who
+-- called them, which SECURITY DEFINER hides, and switch to their owner in
+-- their code (src/pg/caller.hpp).
+ALTER FUNCTION booking.confirm(bigint, text, text) SECURITY INVOKER;
+ALTER FUNCTION booking.release(bigint, text) SECURITY INVOKER;
+ALTER FUNCTION booking.extend_hold(bigint, text, interval) SECURITY INVOKER;
+
 -- What the scripts of earlier versions granted that nobody documented:
 -- ALTER DEFAULT PRIVILEGES (for the installing role, FOR ROLE, IN SCHEMA)
 -- made before CREATE or ALTER EXTENSION gave the objects those scripts

@@ -223,6 +223,10 @@ CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, h
 ------------------------------------------------------------------------------
 -- Functions. All run as the extension owner (tables stay closed to callers)
 -- with a pinned search_path (the C functions pin it in their code).
+-- confirm, release and extend_hold are SECURITY INVOKER and switch to their
+-- owner in their code, after noting who called: a booking made without a
+-- holder may be changed only by an organiser (a role that may execute
+-- booking.cancel).
 ------------------------------------------------------------------------------
 
 CREATE FUNCTION booking.create_pool(capacity integer, name text DEFAULT NULL, parent_id bigint DEFAULT NULL,
@@ -300,12 +304,12 @@ LANGUAGE C VOLATILE SECURITY DEFINER;
 CREATE FUNCTION booking.confirm(booking_id bigint, holder text DEFAULT NULL, payment_ref text DEFAULT NULL)
 RETURNS booking.confirm_result
 AS 'MODULE_PATHNAME', 'booking_confirm'
-LANGUAGE C VOLATILE SECURITY DEFINER;
+LANGUAGE C VOLATILE SECURITY INVOKER;
 
 CREATE FUNCTION booking.release(booking_id bigint, holder text DEFAULT NULL)
 RETURNS booking.release_result
 AS 'MODULE_PATHNAME', 'booking_release'
-LANGUAGE C VOLATILE SECURITY DEFINER;
+LANGUAGE C VOLATILE SECURITY INVOKER;
 
 CREATE FUNCTION booking.cancel(booking_id bigint)
 RETURNS booking.release_result
@@ -316,7 +320,7 @@ CREATE FUNCTION booking.extend_hold(booking_id bigint, holder text DEFAULT NULL,
                                     hold_for interval DEFAULT '10 minutes')
 RETURNS booking.hold_result
 AS 'MODULE_PATHNAME', 'booking_extend_hold'
-LANGUAGE C VOLATILE SECURITY DEFINER;
+LANGUAGE C VOLATILE SECURITY INVOKER;
 
 CREATE FUNCTION booking.expire_holds(max_count integer DEFAULT 10000)
 RETURNS integer

@@ -235,8 +235,8 @@ set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> he
 bool
 lapsed(const Booking &b, TimestampTz now);
 
-// Raise PT403 unless holder is the holder a booking was made with (a booking
-// made without one can be changed by anyone who knows its id).
+// Raise PT403 unless holder is the holder a booking was made with; a booking
+// made without one only for an organiser (pg::caller_is_organiser()).
 void
 require_holder(const Booking &b, const std::optional<std::string> &holder);
 
