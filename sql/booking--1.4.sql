@@ -684,10 +684,14 @@ AS $$
       FROM booking.booking b
      WHERE b.kind = 'ticket' AND NOT EXISTS (SELECT 1 FROM booking.pool p WHERE p.pool_id = b.pool_id)
     UNION ALL
-    -- a waitlisted group at the head of its pool's list that fits everywhere
+    -- a waitlisted group that fits everywhere, first of its pool's list
+    -- among the groups that could fit (a group larger than a capacity of
+    -- its chain waits without blocking anyone behind it)
     SELECT 'booking', h.booking_id, format('waitlisted group of %s fits in pool %s', h.spots, h.pool_id)
       FROM (SELECT DISTINCT ON (b.pool_id) b.booking_id, b.pool_id, b.spots
-              FROM booking.booking b WHERE b.status = 'waitlisted'
+              FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id
+             WHERE b.status = 'waitlisted'
+               AND NOT EXISTS (SELECT 1 FROM booking.pool a WHERE a.pool_id = ANY (p.path) AND a.capacity < b.spots)
              ORDER BY b.pool_id, b.booking_id) AS h
       JOIN booking.pool c ON c.pool_id = h.pool_id
      WHERE c.auto_promote

@@ -66,7 +66,7 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 bool
 can_retake(const store::Chain &chain, const store::Booking &b, TimestampTz now)
 {
-	if (store::has_own_waiters(chain.pools.back()) || !core::fits(chain.pools, b.spots))
+	if (store::has_own_waiters(chain.pools) || !core::fits(chain.pools, b.spots))
 		return false;
 	if (chain.max_per_holder && b.holder &&
 		store::holder_active(chain.pools.back().pool_id, *b.holder, now) + b.spots > *chain.max_per_holder)

@@ -408,7 +408,8 @@ Statement lapsed_holds_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
 							{TEXTOID, TIMESTAMPTZOID, INT8OID});
 
 Statement own_waiters_sql(
-	"SELECT EXISTS (SELECT 1 FROM booking.booking WHERE pool_id = $1 AND status = 'waitlisted')", {INT8OID});
+	"SELECT EXISTS (SELECT 1 FROM booking.booking WHERE pool_id = $1 AND status = 'waitlisted' AND spots <= $2)",
+	{INT8OID, INT8OID});
 
 Statement waitlist_position_sql(
 	"SELECT count(*)::integer FROM booking.booking"
@@ -865,12 +866,13 @@ find_by_key(int64_t pool_id, const std::string &key)
 }
 
 bool
-has_own_waiters(const core::PoolCounts &pool)
+has_own_waiters(const std::vector<core::PoolCounts> &chain)
 {
 	// The counter includes sub-pools: zero means nobody waits anywhere below.
-	if (pool.waitlisted == 0)
+	if (chain.empty() || chain.back().waitlisted == 0)
 		return false;
-	own_waiters_sql.run({pg::int8_param(pool.pool_id)}, SPI_OK_SELECT);
+	own_waiters_sql.run({pg::int8_param(chain.back().pool_id), pg::int8_param(core::largest_group(chain))},
+						SPI_OK_SELECT);
 	return *Statement::row(0).boolean(1);
 }
 
@@ -895,7 +897,7 @@ take_request(const Chain &chain, int32_t spots, const std::optional<std::string>
 							std::to_string(*chain.max_per_holder) + ".");
 		request.holder_active = holder_active(pool.pool_id, *holder, now);
 	}
-	request.own_waiters = has_own_waiters(pool);
+	request.own_waiters = has_own_waiters(chain.pools);
 	return request;
 }
 
