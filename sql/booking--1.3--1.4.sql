@@ -252,8 +252,8 @@ BEGIN
         ), objects AS (
             SELECT m.classid, m.objid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
                    c.relacl AS acl,
-                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner) AS base,
-                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner) AS target
+                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::pg_catalog."char", c.relowner) AS base,
+                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::pg_catalog."char", c.relowner) AS target
               FROM members m JOIN pg_catalog.pg_class c ON c.oid = m.objid
              WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
             UNION ALL
@@ -271,7 +271,7 @@ BEGIN
               FROM members m JOIN pg_catalog.pg_type t ON t.oid = m.objid
              WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
             UNION ALL
-            SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::oid, n.oid, 'SCHEMA', n.nspacl,
+            SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid, n.oid, 'SCHEMA', n.nspacl,
                    pg_catalog.acldefault('n', n.nspowner),
                    pg_catalog.acldefault('n', n.nspowner)
                        OPERATOR(pg_catalog.||) pg_catalog.makeaclitem(0, n.nspowner, 'USAGE', false)
@@ -287,12 +287,12 @@ BEGIN
         FOR priv IN SELECT * FROM pg_catalog.aclexplode(obj.init) INTERSECT SELECT * FROM pg_catalog.aclexplode(obj.cur)
                  EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.target) LOOP
             EXECUTE pg_catalog.format('REVOKE %s ON %s %s FROM %s CASCADE', priv.privilege_type, obj.kind, obj.identity,
-                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::text END);
+                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END);
         END LOOP;
         FOR priv IN SELECT * FROM pg_catalog.aclexplode(obj.target) EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.init)
                  EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.cur) LOOP
             EXECUTE pg_catalog.format('GRANT %s ON %s %s TO %s%s', priv.privilege_type, obj.kind, obj.identity,
-                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::text END,
+                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END,
                                       CASE WHEN priv.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
         END LOOP;
         UPDATE pg_catalog.pg_init_privs i SET initprivs = obj.target
