@@ -2,7 +2,7 @@
 -- cannot express because they depend on a booking's state or on time: double
 -- confirm and release, confirm or extend after release or expiry, cancel
 -- twice, seats of another show, capacity below what is taken or waits, groups
--- larger than the pool, int4 limits on real counters, quotes stored as data.
+-- larger than the pool (they wait), int4 limits on real counters, quotes stored as data.
 -- step() runs a statement and keeps what it did; it answers the status (or a
 -- summary) or 'SQLSTATE: message', and shouts XX000 and any table changed by a
 -- failed call or an outcome-only status. unchanged() tells whether a
@@ -138,14 +138,14 @@ SELECT step(format($$SELECT status || ' released=' || released FROM booking.rele
 SELECT step(format($$SELECT status FROM booking.confirm(%s, 'eli')$$, :eli));                 -- PT409
 SELECT * FROM booking.availability(:wl);
 
--- Capacity below a waiting group (it could never be promoted) or below what is taken.
+-- Capacity below what is taken (PT409), or below a waiting group (fine: it waits on).
 SELECT booking.create_pool(5, 'manual', auto_promote => false) AS manual \gset
 SELECT booking_id AS gil FROM booking.register(:manual, 5, 'gil') \gset
 SELECT status, waitlist_position FROM booking.register(:manual, 4, 'hal');
 SELECT step(format($$SELECT 'ok' FROM booking.set_capacity(%s, 4)$$, :manual));               -- PT409: taken
 SELECT step(format($$SELECT status || ' released=' || released || ' promoted=' || cardinality(promoted)
                       FROM booking.release(%s, 'gil')$$, :gil));                               -- auto_promote off
-SELECT step(format($$SELECT 'ok' FROM booking.set_capacity(%s, 3)$$, :manual));               -- PT409: hal waits for 4
+SELECT step(format($$SELECT 'ok' FROM booking.set_capacity(%s, 3)$$, :manual));               -- hal (4) waits on
 SELECT step(format($$SELECT 'ok' FROM booking.set_capacity(%s, 4)$$, :manual));
 SELECT step(format($$SELECT 'ok' FROM booking.set_capacity(%s, -1)$$, :manual));              -- 22023
 SELECT * FROM booking.availability(:manual);
@@ -160,7 +160,7 @@ SELECT step(format($$SELECT status FROM booking.register(%s, 1, 'hal')$$, :cappe
 SELECT step(format($$SELECT status FROM booking.register(%s, 1, 'hal')$$, :capped));            -- limit_exceeded
 SELECT step(format($$SELECT status FROM booking.decrement_ticket(%s, 1, 'hal')$$, :capped));    -- limit_exceeded
 
--- Capacity 0: sold out from the start, every group is larger than the pool.
+-- Capacity 0: sold out from the start, every group is larger than the pool (and waits).
 SELECT booking.create_pool(0, 'closed') AS closed \gset
 SELECT step(format($$SELECT status FROM booking.decrement_ticket(%s, 1)$$, :closed));
 SELECT step(format($$SELECT status FROM booking.register(%s, 1)$$, :closed));

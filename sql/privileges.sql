@@ -72,10 +72,51 @@ RESET ROLE;
 
 SELECT * FROM booking.availability(:pool);
 
+-- A booking made without a holder has nothing to check, and ids are
+-- sequential: only an organiser (a role that may execute booking.cancel)
+-- may release, confirm or extend it. A customer gets the answer a wrong
+-- holder gets (PT403), whatever holder it passes, and nothing changes.
+SELECT booking.create_pool(10, 'door sales') AS door \gset
+SELECT booking_id AS walkin FROM booking.decrement_ticket(:door, 2) \gset
+SELECT booking_id AS on_hold FROM booking.decrement_ticket(:door, 1, hold_for => '10 minutes') \gset
+SELECT booking_id AS queued FROM booking.register(:door, 9) \gset
+CREATE TEMP TABLE door_before AS SELECT * FROM booking.booking WHERE pool_id = :door;
+SET ROLE regress_buyer;
+SELECT raised(format('SELECT booking.release(%s)', :walkin));
+SELECT raised(format('SELECT booking.release(%s, ''buyer-1'')', :walkin));
+SELECT raised(format('SELECT booking.release(%s)', :queued));
+SELECT raised(format('SELECT booking.confirm(%s)', :on_hold));
+SELECT raised(format('SELECT booking.extend_hold(%s, hold_for => ''1 hour'')', :on_hold));
+SELECT current_user;                                                   -- back after the errors
+RESET ROLE;
+SELECT count(*) AS changed FROM (SELECT * FROM booking.booking WHERE pool_id = :door
+                                 EXCEPT SELECT * FROM door_before) AS c;
+SELECT * FROM booking.availability(:door);
+-- An organiser may, also through a SECURITY DEFINER function of its own
+-- (the role at the call site counts, as for any privilege).
+GRANT CREATE ON SCHEMA public TO regress_organiser;
+SET ROLE regress_organiser;
+CREATE FUNCTION public.door_release(id bigint) RETURNS integer LANGUAGE sql SECURITY DEFINER
+    AS $$ SELECT released FROM booking.release(id) $$;
+SELECT status FROM booking.extend_hold(:on_hold, hold_for => '1 hour');
+SELECT status FROM booking.confirm(:on_hold);
+SELECT current_user;
+RESET ROLE;
+SET ROLE regress_buyer;
+SELECT public.door_release(:walkin) AS released_by_the_organisers_function;
+RESET ROLE;
+-- The extension owner (here a superuser, as in pgbench and the TAP tests) may.
+SELECT status, released, promoted FROM booking.release(:on_hold);
+SELECT * FROM booking.availability(:door);
+DROP FUNCTION public.door_release(bigint);
+REVOKE CREATE ON SCHEMA public FROM regress_organiser;
+
 -- Customer functions are executable by PUBLIC, organiser functions are not;
 -- every function runs as the owner with a pinned search_path: SQL and
 -- PL/pgSQL ones with SET, C ones in their code (src/pg/spi.hpp; hostile.sql
--- shows a planted operator stays out).
+-- shows a planted operator stays out). release, confirm and extend_hold are
+-- SECURITY INVOKER and switch to the owner in their code, after noting who
+-- called (src/pg/caller.hpp).
 SELECT p.proname,
        has_function_privilege('regress_buyer', p.oid, 'EXECUTE') AS buyer_may_call,
        p.prosecdef AS security_definer,
@@ -94,3 +135,126 @@ SELECT c.relname FROM pg_extension e, unnest(e.extconfig) AS cfg(oid) JOIN pg_cl
 DROP OWNED BY regress_buyer, regress_organiser;
 DROP ROLE regress_buyer;
 DROP ROLE regress_organiser;
+
+------------------------------------------------------------------------------
+-- Default privileges made before CREATE EXTENSION give nobody anything: the
+-- install script leaves exactly the documented grants on every member of
+-- the extension and on its schema.
+------------------------------------------------------------------------------
+
+-- Every privilege on the extension's members and schema, by kind of object
+-- and grantee (the objects' owner shown as owner).
+CREATE OR REPLACE FUNCTION public.extension_grants()
+RETURNS TABLE (kind text, grantee text, privileges text, objects bigint) LANGUAGE sql AS $$
+    WITH members AS (
+        SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+         WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'booking' AND d.deptype = 'e'
+        UNION ALL
+        SELECT 'pg_namespace'::regclass, e.extnamespace FROM pg_extension e WHERE e.extname = 'booking'
+    ), acls AS (
+        SELECT m.objid, (pg_identify_object(m.classid, m.objid, 0)).type AS kind, o.owner, o.acl
+          FROM members m CROSS JOIN LATERAL (
+               SELECT c.relowner, coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
+                 FROM pg_class c WHERE m.classid = 'pg_class'::regclass AND c.oid = m.objid
+               UNION ALL
+               SELECT p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))
+                 FROM pg_proc p WHERE m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+               UNION ALL
+               SELECT t.typowner, coalesce(t.typacl, acldefault('T', t.typowner))
+                 FROM pg_type t WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid
+               UNION ALL
+               SELECT n.nspowner, coalesce(n.nspacl, acldefault('n', n.nspowner))
+                 FROM pg_namespace n WHERE m.classid = 'pg_namespace'::regclass AND n.oid = m.objid) AS o(owner, acl)
+    )
+    SELECT a.kind,
+           CASE WHEN x.grantee = 0 THEN 'PUBLIC' WHEN x.grantee = a.owner THEN 'owner' ELSE x.grantee::regrole::text END
+               || CASE WHEN x.grantor <> a.owner THEN ' from ' || x.grantor::regrole::text ELSE '' END,
+           string_agg(DISTINCT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, ', '),
+           count(DISTINCT a.objid)
+      FROM acls a CROSS JOIN LATERAL aclexplode(a.acl) AS x
+     GROUP BY 1, 2 ORDER BY 1, 2
+$$;
+
+-- The documented grants, as a plain install leaves them.
+SELECT * FROM extension_grants();
+SELECT string_agg(g::text, '; ') AS documented FROM extension_grants() AS g \gset
+
+CREATE ROLE regress_analyst;
+ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLES TO regress_analyst;
+ALTER DEFAULT PRIVILEGES FOR ROLE CURRENT_USER GRANT EXECUTE ON FUNCTIONS TO regress_analyst WITH GRANT OPTION;
+ALTER DEFAULT PRIVILEGES GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO regress_analyst;
+ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO regress_analyst;
+ALTER DEFAULT PRIVILEGES GRANT USAGE, CREATE ON SCHEMAS TO regress_analyst;
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES REVOKE USAGE ON TYPES FROM PUBLIC;
+SET client_min_messages = warning;
+DROP EXTENSION booking;
+DROP SCHEMA booking;
+RESET client_min_messages;
+CREATE EXTENSION booking;                       -- makes schema booking too
+SELECT string_agg(g::text, '; ') = :'documented' AS only_documented_grants FROM extension_grants() AS g;
+SELECT * FROM extension_grants() WHERE grantee <> 'owner';
+-- They are the initial privileges pg_dump compares with (pg_init_privs).
+SELECT count(*) AS initial_privileges_of_analyst FROM pg_init_privs i, aclexplode(i.initprivs) AS a
+ WHERE a.grantee = 'regress_analyst'::regrole;
+
+SELECT booking.create_pool(3, 'analysed') AS pool \gset
+SELECT status FROM booking.decrement_ticket(:pool, 1, 'secret-holder', '1 hour');
+SET ROLE regress_analyst;
+SELECT raised('SELECT holder FROM booking.booking');
+SELECT raised('SELECT holder FROM booking.bookings');
+SELECT raised('SELECT * FROM booking.pool_status');
+SELECT raised('SELECT nextval(''booking.booking_id_seq'')');
+SELECT raised('SELECT booking.cancel(1)');
+SELECT raised('SELECT booking.create_pool(1)');
+SELECT raised('CREATE TABLE booking.planted ()');
+SELECT status, remaining FROM booking.decrement_ticket(:pool, 1);      -- a customer still buys
+RESET ROLE;
+
+-- Default privileges IN SCHEMA booking, on a schema a superuser made first.
+ALTER DEFAULT PRIVILEGES REVOKE USAGE, CREATE ON SCHEMAS FROM regress_analyst;
+SET client_min_messages = warning;
+DROP EXTENSION booking;
+DROP SCHEMA booking;
+RESET client_min_messages;
+CREATE SCHEMA booking;
+ALTER DEFAULT PRIVILEGES IN SCHEMA booking GRANT SELECT ON TABLES TO regress_analyst;
+ALTER DEFAULT PRIVILEGES IN SCHEMA booking GRANT EXECUTE ON FUNCTIONS TO regress_analyst;
+ALTER DEFAULT PRIVILEGES IN SCHEMA booking GRANT USAGE ON SEQUENCES TO regress_analyst;
+ALTER DEFAULT PRIVILEGES IN SCHEMA booking GRANT USAGE ON TYPES TO regress_analyst;
+CREATE EXTENSION booking;
+SELECT string_agg(g::text, '; ') = :'documented' AS only_documented_grants FROM extension_grants() AS g;
+
+------------------------------------------------------------------------------
+-- A schema booking that another role could plant objects in is refused,
+-- and nothing is created.
+------------------------------------------------------------------------------
+
+SET client_min_messages = warning;
+DROP EXTENSION booking;
+DROP SCHEMA booking CASCADE;
+RESET client_min_messages;
+CREATE SCHEMA booking;
+GRANT CREATE ON SCHEMA booking TO regress_analyst;
+SELECT raised('CREATE EXTENSION booking');                                 -- 42501
+REVOKE CREATE ON SCHEMA booking FROM regress_analyst;
+GRANT CREATE ON SCHEMA booking TO PUBLIC;
+SELECT raised('CREATE EXTENSION booking');                                 -- 42501
+REVOKE CREATE ON SCHEMA booking FROM PUBLIC;
+CREATE TABLE booking.pool (pool_id bigint);                                -- made first
+SELECT raised('CREATE EXTENSION booking');                                 -- 42501
+DROP TABLE booking.pool;
+CREATE FUNCTION booking.now() RETURNS timestamptz LANGUAGE sql AS $$ SELECT 'epoch'::timestamptz $$;
+SELECT raised('CREATE EXTENSION booking');                                 -- 42501
+DROP FUNCTION booking.now();
+SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'booking';
+SELECT count(*) AS objects FROM pg_depend WHERE refobjid = 'booking'::regnamespace AND classid <> 'pg_default_acl'::regclass;
+-- Emptied and closed again, it is fine.
+CREATE EXTENSION booking;
+SELECT string_agg(g::text, '; ') = :'documented' AS only_documented_grants FROM extension_grants() AS g;
+
+ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC;
+ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO PUBLIC;
+DROP OWNED BY regress_analyst;
+DROP ROLE regress_analyst;
+SELECT count(*) AS default_privileges_left FROM pg_default_acl;

@@ -27,7 +27,6 @@ SELECT * FROM booking.register(pool_id => :pool, spots => 3, holder => 'bob');
 SELECT * FROM booking.register(:pool, 3, 'cat');              -- a group of 3 waits as one entry
 SELECT * FROM booking.register(:pool, 1, 'dan');
 SELECT * FROM booking.register(:pool, 1, 'eve');
-SELECT * FROM booking.register(:pool, 6, 'big');              -- larger than the pool: can never fit
 SELECT * FROM booking.availability(:pool);
 SELECT waitlisted FROM booking.pool_status WHERE pool_id = :pool;
 
@@ -111,12 +110,58 @@ SELECT status FROM booking.register(:capped, 1, 'rex');
 SELECT booking_id AS again, status, waitlist_position FROM booking.register(:capped, 1, 'sam', 'reg-1') \gset
 SELECT booking_id = :again AS same, status, waitlist_position FROM booking.register(:capped, 1, 'sam', 'reg-1');
 
--- Capacity cannot go below a waiting group: it would block the list forever.
-SELECT booking.create_pool(4, 'shrinking') AS shrink \gset
-SELECT booking_id AS s1 FROM booking.register(:shrink, 3, 'tom') \gset
-SELECT status, waitlist_position FROM booking.register(:shrink, 4, 'uma');
-SELECT raised(format('SELECT booking.set_capacity(%s, 3)', :shrink));
-SELECT * FROM booking.availability(:shrink);
+-- A group larger than the pool (or an ancestor) waits too: its demand stays
+-- visible and raising the capacity promotes it, but it blocks nobody:
+-- strict FIFO holds among the groups that could fit the capacity.
+SELECT booking.create_pool(4, 'small room') AS room \gset
+SELECT booking_id AS tom FROM booking.register(:room, 3, 'tom') \gset
+-- larger than the room:
+SELECT booking_id AS big FROM booking.register(:room, 6, 'big') \gset
+SELECT status, waitlist_position FROM booking.bookings WHERE booking_id = :big;
+SELECT status FROM booking.register(:room, 1, 'uma');                      -- the free spot is hers
+SELECT status, remaining FROM booking.decrement_ticket(:room, 1);          -- full
+SELECT status, waitlist_position FROM booking.register(:room, 2, 'val');
+SELECT status, waitlist_position FROM booking.register(:room, 1, 'wes');
+SELECT * FROM booking.availability(:room);                                 -- 9 spots of demand
+SELECT * FROM booking.check();
+SELECT promoted FROM booking.release(:tom, 'tom');                         -- val and wes, in order
+SELECT * FROM list(:room);
+SELECT * FROM booking.promote_waitlist(:room, booking_id => :big);         -- does not fit: no row
+-- Raised to 8, the group could fit: it heads the list again and waits for
+-- 6 free spots (4 are), so a newcomer queues behind it.
+SELECT booking.set_capacity(:room, 8);
+SELECT status, waitlist_position FROM booking.register(:room, 1, 'xan');
+SELECT status, remaining FROM booking.decrement_ticket(:room, 1);          -- the free spots are the list's
+SELECT * FROM booking.check();
+SELECT booking.set_capacity(:room, 10);                                    -- room for it: promoted
+SELECT * FROM list(:room);
+SELECT * FROM booking.availability(:room);
+
+-- Capacity may go below a waiting group (PT409 only below what is held and
+-- confirmed): the group waits on, and whoever queued behind it and fits
+-- the new capacity goes.
+SELECT booking.create_pool(5, 'shrinking') AS shrink \gset
+SELECT booking_id AS s1 FROM booking.register(:shrink, 2, 'tom') \gset
+SELECT status, waitlist_position FROM booking.register(:shrink, 4, 'uma');  -- 3 free: waits
+SELECT status, waitlist_position FROM booking.register(:shrink, 1, 'vic');  -- behind uma
+SELECT booking.set_capacity(:shrink, 3);                                     -- uma larger now: vic goes
+SELECT * FROM list(:shrink);
+SELECT raised(format('SELECT booking.set_capacity(%s, 2)', :shrink));        -- PT409: 3 taken
+SELECT booking.set_capacity(:shrink, 7);                                     -- uma fits again: promoted
+SELECT * FROM list(:shrink);
+
+-- An ancestor smaller than the group counts the same; the list of a pool
+-- with auto_promote off waits for the organiser.
+SELECT booking.create_pool(4, 'venue') AS venue \gset
+SELECT booking.create_pool(10, 'stalls', parent_id => :venue) AS stalls \gset
+SELECT status, waitlist_position FROM booking.register(:stalls, 6, 'yul');   -- larger than the venue
+SELECT status FROM booking.register(:stalls, 2, 'zoe');                      -- fits: confirmed
+SELECT booking.create_pool(2, 'by hand', auto_promote => false) AS by_hand \gset
+SELECT booking_id AS huge FROM booking.register(:by_hand, 3, 'amy') \gset
+SELECT booking.set_capacity(:by_hand, 3);
+SELECT status FROM booking.bookings WHERE booking_id = :huge;                -- still waiting
+SELECT * FROM booking.check();                                               -- auto-promotion is off
+SELECT * FROM booking.promote_waitlist(:by_hand);
 
 -- Errors.
 SELECT raised('SELECT booking.register(NULL)');

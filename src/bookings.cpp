@@ -4,6 +4,7 @@
 
 #include "booking/error.hpp"
 #include "core/validate.hpp"
+#include "pg/caller.hpp"
 #include "pg/fmgr.hpp"
 #include "seats.hpp"
 #include "slots.hpp"
@@ -66,7 +67,7 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 bool
 can_retake(const store::Chain &chain, const store::Booking &b, TimestampTz now)
 {
-	if (store::has_own_waiters(chain.pools.back()) || !core::fits(chain.pools, b.spots))
+	if (store::has_own_waiters(chain.pools) || !core::fits(chain.pools, b.spots))
 		return false;
 	if (chain.max_per_holder && b.holder &&
 		store::holder_active(chain.pools.back().pool_id, *b.holder, now) + b.spots > *chain.max_per_holder)
@@ -121,10 +122,10 @@ release_result(FunctionCallInfo fcinfo, int64_t booking_id, const ReleaseOutcome
 
 // confirm for a ticket booking: its status after the call.
 std::string
-confirm_ticket(const store::Booking &found, const std::optional<std::string> &holder,
+confirm_ticket(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
 			   const std::optional<std::string> &payment_ref, TimestampTz now)
 {
-	Opened o = open_booking(found, holder, true, now);
+	Opened o = open_booking(found, holder, check_holder, now);
 	store::Booking &b = o.booking;
 	if (b.status == "held") {
 		store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
@@ -176,7 +177,7 @@ confirm_any(const store::Booking &found, const std::optional<std::string> &holde
 		return seats::confirm(found, as, payment_ref, now);
 	if (found.kind == "slot")
 		return slots::confirm(found, holder, check_holder, payment_ref, now);
-	return confirm_ticket(found, as, payment_ref, now);
+	return confirm_ticket(found, holder, check_holder, payment_ref, now);
 }
 
 Statement by_payment_ref_sql(
@@ -210,6 +211,7 @@ confirm_payment(FunctionCallInfo fcinfo)
 Datum
 confirm(FunctionCallInfo fcinfo)
 {
+	pg::AsOwner as_owner(fcinfo);
 	auto booking_id = pg::arg_int8(fcinfo, 0);
 	auto holder = pg::arg_text(fcinfo, 1);
 	if (holder)
@@ -232,6 +234,7 @@ confirm(FunctionCallInfo fcinfo)
 Datum
 release(FunctionCallInfo fcinfo)
 {
+	pg::AsOwner as_owner(fcinfo);
 	auto booking_id = pg::arg_int8(fcinfo, 0);
 	auto holder = pg::arg_text(fcinfo, 1);
 	if (holder)
@@ -253,6 +256,7 @@ cancel(FunctionCallInfo fcinfo)
 Datum
 extend_hold(FunctionCallInfo fcinfo)
 {
+	pg::AsOwner as_owner(fcinfo);
 	auto booking_id = pg::arg_int8(fcinfo, 0);
 	auto holder = pg::arg_text(fcinfo, 1);
 	if (holder)

@@ -50,15 +50,6 @@ Statement insert_shards_11_sql(INSERT_SHARDS
 Statement set_capacity_sql("UPDATE booking.pool SET capacity = $2 WHERE pool_id OPERATOR(pg_catalog.=) $1",
 						   {INT8OID, INT4OID});
 
-// The largest group waiting in a pool or its sub-pools.
-Statement largest_waiting_sql(
-	"SELECT pg_catalog.max(b.spots)"
-	"  FROM booking.booking b JOIN booking.pool c ON c.pool_id OPERATOR(pg_catalog.=) b.pool_id"
-	" WHERE b.status OPERATOR(pg_catalog.=) 'waitlisted' AND c.path OPERATOR(pg_catalog.@>) ARRAY[$1]"
-	"   AND c.root_id OPERATOR(pg_catalog.=)"
-	"       (SELECT root_id FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1)",
-	{INT8OID});
-
 Statement availability_sql(
 	"SELECT p.capacity, p.confirmed OPERATOR(pg_catalog.+) coalesce(s.confirmed, 0),"
 	"       p.held OPERATOR(pg_catalog.+) coalesce(s.held, 0), p.waitlisted,"
@@ -352,17 +343,11 @@ set_capacity(FunctionCallInfo fcinfo)
 						" is below the " + std::to_string(taken) + " spots already taken",
 					"Release or cancel bookings first, or choose a capacity of at least " + std::to_string(taken) +
 						".");
-	// A waiting group larger than the pool could never be promoted and would
-	// block everyone behind it.
-	largest_waiting_sql.run({pg::int8_param(*pool_id)}, SPI_OK_SELECT);
-	if (auto largest = Statement::row(0).int4(1); largest && *largest > *capacity)
-		throw Error(SqlState::StateConflict,
-					"capacity " + std::to_string(*capacity) + " of pool " + std::to_string(*pool_id) +
-						" is below a waiting group of " + std::to_string(*largest) + " spots",
-					"Cancel or promote that group first, or choose a capacity of at least " +
-						std::to_string(*largest) + ".");
+	// A waiting group larger than the new capacity stays waiting, passed over
+	// until a capacity is raised; the groups behind it may fit now. Raising
+	// it promotes whoever fits, lowering it whoever was behind such a group.
 	set_capacity_sql.run({pg::int8_param(*pool_id), pg::int4_param(*capacity)}, SPI_OK_UPDATE);
-	if (*capacity > pool.capacity)
+	if (*capacity != pool.capacity)
 		store::promote(chain.root_id(), core::automatic_promotion(), now);
 	return Datum(0);
 }

@@ -1,6 +1,7 @@
 #include "store.hpp"
 
 #include "booking/error.hpp"
+#include "pg/caller.hpp"
 #include "pg/read.hpp"
 #include "pg/write.hpp"
 #include "stats.hpp"
@@ -455,8 +456,9 @@ Statement lapsed_holds_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
 
 Statement own_waiters_sql(
 	"SELECT EXISTS (SELECT 1 FROM booking.booking"
-	"                WHERE pool_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'waitlisted')",
-	{INT8OID});
+	"                WHERE pool_id OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'waitlisted'"
+	"                  AND spots OPERATOR(pg_catalog.<=) $2)",
+	{INT8OID, INT8OID});
 
 Statement waitlist_position_sql(
 	"SELECT pg_catalog.count(*)::integer FROM booking.booking"
@@ -917,12 +919,13 @@ find_by_key(int64_t pool_id, const std::string &key)
 }
 
 bool
-has_own_waiters(const core::PoolCounts &pool)
+has_own_waiters(const std::vector<core::PoolCounts> &chain)
 {
 	// The counter includes sub-pools: zero means nobody waits anywhere below.
-	if (pool.waitlisted == 0)
+	if (chain.empty() || chain.back().waitlisted == 0)
 		return false;
-	own_waiters_sql.run({pg::int8_param(pool.pool_id)}, SPI_OK_SELECT);
+	own_waiters_sql.run({pg::int8_param(chain.back().pool_id), pg::int8_param(core::largest_group(chain))},
+						SPI_OK_SELECT);
 	return *Statement::row(0).boolean(1);
 }
 
@@ -947,7 +950,7 @@ take_request(const Chain &chain, int32_t spots, const std::optional<std::string>
 							std::to_string(*chain.max_per_holder) + ".");
 		request.holder_active = holder_active(pool.pool_id, *holder, now);
 	}
-	request.own_waiters = has_own_waiters(pool);
+	request.own_waiters = has_own_waiters(chain.pools);
 	return request;
 }
 
@@ -1028,9 +1031,13 @@ lapsed(const Booking &b, TimestampTz now)
 void
 require_holder(const Booking &b, const std::optional<std::string> &holder)
 {
-	if (b.holder && (!holder || *holder != *b.holder))
-		throw Error(SqlState::Forbidden, "holder does not match the holder of booking " + std::to_string(b.booking_id),
-					"Pass the holder the booking was made with.");
+	// A booking made without a holder has nothing to check, and ids are
+	// sequential: only an organiser may change it. The same answer either
+	// way, so it does not tell which bookings have a holder.
+	if (b.holder ? holder && *holder == *b.holder : pg::caller_is_organiser())
+		return;
+	throw Error(SqlState::Forbidden, "holder does not match the holder of booking " + std::to_string(b.booking_id),
+				"Pass the holder the booking was made with; a booking made without one is changed by an organiser.");
 }
 
 void

@@ -192,9 +192,10 @@ find_booking(int64_t booking_id, bool lock);
 std::optional<Booking>
 find_by_key(int64_t pool_id, const std::string &key);
 
-// Whether anyone waits in pool_id's own list (its sub-pools' lists aside).
+// Whether a group that could fit (core::largest_group) waits in the own
+// list of chain's last pool (its sub-pools' lists aside).
 bool
-has_own_waiters(const core::PoolCounts &pool);
+has_own_waiters(const std::vector<core::PoolCounts> &chain);
 
 // 1-based place of a waitlisted booking in its pool's own list.
 int32_t
@@ -235,8 +236,8 @@ set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> he
 bool
 lapsed(const Booking &b, TimestampTz now);
 
-// Raise PT403 unless holder is the holder a booking was made with (a booking
-// made without one can be changed by anyone who knows its id).
+// Raise PT403 unless holder is the holder a booking was made with; a booking
+// made without one only for an organiser (pg::caller_is_organiser()).
 void
 require_holder(const Booking &b, const std::optional<std::string> &holder);
 

@@ -20,6 +20,15 @@ fits(const std::vector<PoolCounts> &chain, int64_t spots) noexcept
 	return std::all_of(chain.begin(), chain.end(), [spots](const PoolCounts &p) { return available(p) >= spots; });
 }
 
+int64_t
+largest_group(const std::vector<PoolCounts> &chain) noexcept
+{
+	int64_t least = INT64_MAX;
+	for (const PoolCounts &p : chain)
+		least = std::min<int64_t>(least, p.capacity);
+	return least;
+}
+
 TakeVerdict
 judge_take(const std::vector<PoolCounts> &chain, const TakeRequest &request) noexcept
 {
@@ -38,8 +47,12 @@ judge_register(const std::vector<PoolCounts> &chain, const TakeRequest &request)
 		return RegisterVerdict::LimitExceeded;
 	if (chain.empty())
 		return RegisterVerdict::SoldOut;
+	// The waitlist counters are int4. A group larger than a capacity may use
+	// only the lower half of their range, so that no such group (nor any
+	// number of them) can leave the groups that could fit without room.
+	int64_t ceiling = request.spots > largest_group(chain) ? oversized_waitlist_ceiling : INT32_MAX;
 	for (const PoolCounts &p : chain)
-		if (request.spots > p.capacity || int64_t(p.waitlisted) + request.spots > INT32_MAX)
+		if (int64_t(p.waitlisted) + request.spots > ceiling)
 			return RegisterVerdict::SoldOut;
 	if (!request.own_waiters && fits(chain, request.spots))
 		return RegisterVerdict::Confirm;
@@ -87,10 +100,10 @@ plan_promotions(std::vector<PoolCounts> &tree, const std::vector<Waiter> &waiter
 		auto chain = chain_of(by_id, w.pool_id);
 		if (chain.empty() || (policy.automatic && !chain.back()->auto_promote))
 			continue;
-		// A group larger than a pool of its chain can never fit: it must not
-		// stop the list behind it.
-		bool never = std::any_of(chain.begin(), chain.end(), [&w](const PoolCounts *p) { return w.spots > p->capacity; });
-		if (never)
+		// A group larger than a pool of its chain cannot fit until a
+		// capacity is raised: it waits, but must not stop the list behind it.
+		bool oversized = std::any_of(chain.begin(), chain.end(), [&w](const PoolCounts *p) { return w.spots > p->capacity; });
+		if (oversized)
 			continue;
 		bool room = std::all_of(chain.begin(), chain.end(), [&w](const PoolCounts *p) { return available(*p) >= w.spots; });
 		if (!room) {

@@ -29,6 +29,13 @@ available(const PoolCounts &pool) noexcept;
 bool
 fits(const std::vector<PoolCounts> &chain, int64_t spots) noexcept;
 
+// The largest group that could ever fit in every pool of chain: the least
+// capacity. A waiting group larger than that stays on the list (demand
+// stays visible, and raising a capacity promotes it) but blocks nobody:
+// strict FIFO holds among the groups that could fit.
+int64_t
+largest_group(const std::vector<PoolCounts> &chain) noexcept;
+
 // What a take of spots from the last pool of chain comes to.
 enum class TakeVerdict { Take, SoldOut, LimitExceeded };
 
@@ -36,7 +43,7 @@ struct TakeRequest {
 	int64_t spots = 1;
 	std::optional<int32_t> max_per_holder;	// the target pool's cap, if any
 	int64_t holder_active = 0;				// the holder's active spots in the pool
-	bool own_waiters = false;				// someone waits in the target pool's own list
+	bool own_waiters = false;				// a group that could fit waits in the target pool's own list
 };
 
 // Decide a take: the holder's limit first, then the waitlist (nobody
@@ -47,11 +54,15 @@ judge_take(const std::vector<PoolCounts> &chain, const TakeRequest &request) noe
 // What a registration comes to.
 enum class RegisterVerdict { Confirm, Waitlist, LimitExceeded, SoldOut };
 
-// Decide a registration: confirmed when the group fits and nobody waits in
-// the pool, else waitlisted. A group larger than the capacity of a pool of
-// the chain could never be promoted and would block the list behind it
-// forever, so it is sold_out instead; so is a group that would overflow a
-// waitlist counter.
+// A waitlist counter (int4) may reach this with groups larger than a
+// capacity; the upper half of its range is kept for groups that could fit.
+constexpr int64_t oversized_waitlist_ceiling = INT32_MAX / 2;
+
+// Decide a registration: confirmed when the group fits and nobody who could
+// fit waits in the pool, else waitlisted, also a group larger than the
+// capacity of a pool of the chain (see largest_group). sold_out only for a
+// group that would overflow a waitlist counter (or, larger than a capacity,
+// take it past oversized_waitlist_ceiling).
 RegisterVerdict
 judge_register(const std::vector<PoolCounts> &chain, const TakeRequest &request) noexcept;
 
@@ -82,7 +93,8 @@ automatic_promotion()
 
 // Choose which waiters to confirm. tree holds every pool the waiters' chains
 // touch; waiters are in FIFO order (ascending booking id). Within a pool
-// nobody overtakes a group that does not fit unless policy.skip_unfit. The
+// nobody overtakes a group that does not fit unless policy.skip_unfit; a
+// group larger than a capacity of its chain is passed over, never blocks. The
 // chosen groups are applied to tree's counters (waitlisted -> confirmed) so
 // the caller can write them back; the result lists them in promotion order.
 std::vector<Waiter>

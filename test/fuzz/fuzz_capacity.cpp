@@ -8,11 +8,15 @@
 // spots add up to the waitlisted counters, and any promotion policy. Checked:
 //   - judge_take / judge_register give the documented verdict (holder limit
 //     first, then the waitlist, then room in every pool of the chain; a
-//     group larger than a capacity, or one that would overflow a waitlist
-//     counter, is sold_out), and a take or confirmation always fits;
+//     group larger than a capacity is waitlisted, one that would overflow a
+//     waitlist counter, or larger than a capacity take one past half its
+//     range, is sold_out), and a take or confirmation always fits;
+//   - largest_group is the least capacity of the chain;
 //   - plan_promotions returns waiters of the input, in FIFO order, each at
 //     most once, within max_count, only_booking, only_pool and auto_promote;
-//     never a group larger than a capacity of its chain; never more than the
+//     never a group larger than a capacity of its chain, which never blocks
+//     the groups behind it (they are checked as if it were not there);
+//     never more than the
 //     free capacity of any pool; the counters it leaves are exactly the old
 //     ones plus the promoted groups (waitlisted -> confirmed) along each
 //     chain; strict FIFO within each pool's own list unless skip_unfit; and
@@ -225,15 +229,23 @@ check_judges(FuzzedDataProvider &in, const Case &c)
 	request.own_waiters = in.ConsumeBool();
 
 	bool over_limit = request.max_per_holder && request.holder_active + request.spots > *request.max_per_holder;
-	bool room = true, never = false;
+	bool room = true, overflow = false;
+	int64_t least = INT64_MAX;
 	for (const core::PoolCounts &p : chain) {
 		int64_t free = int64_t(p.capacity) - p.confirmed - p.held;
 		PROPERTY(core::available(p) == free, "available(pool %lld) is %lld, not %lld", (long long) p.pool_id,
 				 (long long) core::available(p), (long long) free);
 		room = room && free >= request.spots;
-		never = never || request.spots > p.capacity || int64_t(p.waitlisted) + request.spots > INT32_MAX;
+		least = std::min<int64_t>(least, p.capacity);
 	}
+	// A group larger than a capacity may fill a waitlist counter only up to
+	// oversized_waitlist_ceiling, the others up to INT32_MAX.
+	int64_t ceiling = request.spots > least ? core::oversized_waitlist_ceiling : INT32_MAX;
+	for (const core::PoolCounts &p : chain)
+		overflow = overflow || int64_t(p.waitlisted) + request.spots > ceiling;
 	PROPERTY(core::fits(chain, request.spots) == room, "fits(%lld) is %d", (long long) request.spots, !room);
+	PROPERTY(core::largest_group(chain) == least, "largest_group is %lld, not %lld",
+			 (long long) core::largest_group(chain), (long long) least);
 
 	core::TakeVerdict take = core::judge_take(chain, request);
 	core::TakeVerdict want_take = over_limit ? core::TakeVerdict::LimitExceeded
@@ -249,7 +261,7 @@ check_judges(FuzzedDataProvider &in, const Case &c)
 
 	core::RegisterVerdict reg = core::judge_register(chain, request);
 	core::RegisterVerdict want_reg = over_limit					  ? core::RegisterVerdict::LimitExceeded
-									 : chain.empty() || never	  ? core::RegisterVerdict::SoldOut
+									 : chain.empty() || overflow  ? core::RegisterVerdict::SoldOut
 									 : !request.own_waiters && room ? core::RegisterVerdict::Confirm
 																	: core::RegisterVerdict::Waitlist;
 	PROPERTY(reg == want_reg, "judge_register(%lld spots, %zu pools, limit %s, active %lld, waiters %d) is %s, not %s",
@@ -260,9 +272,9 @@ check_judges(FuzzedDataProvider &in, const Case &c)
 			PROPERTY(int64_t(p.confirmed) + p.held + request.spots <= p.capacity,
 					 "a confirmed registration oversells pool %lld", (long long) p.pool_id);
 		if (reg == core::RegisterVerdict::Waitlist)
-			PROPERTY(request.spots <= p.capacity && int64_t(p.waitlisted) + request.spots <= INT32_MAX,
-					 "a group of %lld is waitlisted although pool %lld (capacity %d) can never take it",
-					 (long long) request.spots, (long long) p.pool_id, p.capacity);
+			PROPERTY(int64_t(p.waitlisted) + request.spots <= (request.spots > p.capacity ? core::oversized_waitlist_ceiling : INT32_MAX),
+					 "a group of %lld is waitlisted although pool %lld's waitlist counter (%d) would pass its ceiling",
+					 (long long) request.spots, (long long) p.pool_id, p.waitlisted);
 	}
 }
 
@@ -359,9 +371,10 @@ check_promotions(FuzzedDataProvider &in, const Case &c)
 				 a.capacity, a.confirmed, a.held, a.waitlisted);
 	}
 
-	// Who was eligible: passes the policy's filters and can ever fit.
+	// Who was eligible: passes the policy's filters and fits the capacities of
+	// its chain (a larger group waits, passed over, and blocks nobody).
 	auto own_pool = [&before](int64_t pool_id) { return chain_of(before, pool_id).back(); };
-	auto never_fits = [&before](const core::Waiter &w) {
+	auto oversized = [&before](const core::Waiter &w) {
 		for (const core::PoolCounts *p : chain_of(before, w.pool_id))
 			if (w.spots > p->capacity)
 				return true;
@@ -376,7 +389,7 @@ check_promotions(FuzzedDataProvider &in, const Case &c)
 	auto eligible = [&](const core::Waiter &w) {
 		return (!policy.only_booking || w.booking_id == *policy.only_booking) &&
 			   (!policy.only_pool || w.pool_id == *policy.only_pool) &&
-			   (!policy.automatic || own_pool(w.pool_id)->auto_promote) && !never_fits(w);
+			   (!policy.automatic || own_pool(w.pool_id)->auto_promote) && !oversized(w);
 	};
 	for (std::size_t j = 0; j < c.waiters.size(); j++)
 		if (was_promoted[j])

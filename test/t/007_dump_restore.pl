@@ -12,8 +12,25 @@ use Test::More;
 my $node = PostgreSQL::Test::Cluster->new('dump_restore');
 $node->init;
 $node->start;
+# Default privileges made before CREATE EXTENSION (they must give nobody
+# anything), and the DBA's own grants and revokes made after it (pg_dump
+# must keep exactly those).
+$node->safe_psql('postgres', q{
+	CREATE ROLE regress_analyst;
+	CREATE ROLE regress_reporter;
+	CREATE ROLE regress_organiser;
+	ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO regress_analyst;
+	ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO regress_analyst;
+	ALTER DEFAULT PRIVILEGES GRANT USAGE ON SEQUENCES TO regress_analyst;
+	ALTER DEFAULT PRIVILEGES GRANT USAGE ON TYPES TO regress_analyst;
+	ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO regress_analyst;
+});
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION booking;
+	GRANT SELECT ON booking.pool_status, booking.bookings TO regress_reporter;
+	GRANT EXECUTE ON FUNCTION booking.create_pool(integer, text, bigint, integer, integer, boolean),
+	                          booking.cancel(bigint) TO regress_organiser;
+	REVOKE EXECUTE ON FUNCTION booking.seat_map(bigint, text) FROM PUBLIC;
 	SELECT booking.create_pool(10, 'venue');                                  -- 1
 	SELECT booking.create_pool(4, 'vip', parent_id => 1);                     -- 2
 	SELECT booking.create_pool(100, 'hot', shards => 4);                      -- 3
@@ -49,6 +66,41 @@ $node->safe_psql('postgres', 'CREATE DATABASE restored');
 $node->command_ok(['pg_restore', '-d', $node->connstr('restored'), $dump], 'pg_restore into an empty database');
 
 is($node->safe_psql('restored', $summary), $before, 'every booking, counter and seat survived');
+
+# The privileges of every member of the extension and of its schema, as
+# sets (a restored ACL may list the same entries in another order).
+my $grants = q{
+	WITH members AS (
+		SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+		 WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'booking' AND d.deptype = 'e'
+		UNION ALL
+		SELECT 'pg_namespace'::regclass, e.extnamespace FROM pg_extension e WHERE e.extname = 'booking'
+	)
+	SELECT format('%s: %s', pg_describe_object(m.classid, m.objid, 0),
+	              (SELECT string_agg(x, ', ' ORDER BY x)
+	                 FROM aclexplode(o.acl) AS a,
+	                      format('%s %s%s', CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE a.grantee::regrole::text END,
+	                             a.privilege_type, CASE WHEN a.is_grantable THEN '*' ELSE '' END) AS x))
+	  FROM members m CROSS JOIN LATERAL (
+	       SELECT coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char", c.relowner))
+	         FROM pg_class c WHERE m.classid = 'pg_class'::regclass AND c.oid = m.objid
+	       UNION ALL
+	       SELECT coalesce(p.proacl, acldefault('f', p.proowner))
+	         FROM pg_proc p WHERE m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+	       UNION ALL
+	       SELECT coalesce(t.typacl, acldefault('T', t.typowner))
+	         FROM pg_type t WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid
+	       UNION ALL
+	       SELECT coalesce(n.nspacl, acldefault('n', n.nspowner))
+	         FROM pg_namespace n WHERE m.classid = 'pg_namespace'::regclass AND n.oid = m.objid) AS o(acl)
+	 ORDER BY 1
+};
+my $source_grants = $node->safe_psql('postgres', $grants);
+unlike($source_grants, qr/regress_analyst/, 'default privileges gave the analyst nothing');
+like($source_grants, qr/view booking\.pool_status: .*, regress_reporter SELECT$/m,
+	"the DBA's grant is there");
+is($node->safe_psql('restored', $grants), $source_grants,
+	'the restored database has exactly the same privileges on every object of the extension');
 is($node->safe_psql('restored', 'SELECT booking.reconcile()'), '0', 'the counters equal the rows');
 
 my $max = $node->safe_psql('restored', 'SELECT max(booking_id) FROM booking.booking');

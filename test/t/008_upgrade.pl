@@ -26,8 +26,9 @@ is($versions[0], '1.0', 'the first released version is still installable');
 # Functions with their full definition (security definer, pinned
 # search_path, volatility, strictness), tables with columns, defaults,
 # constraints, indexes, triggers, options and ACLs, views with their query,
-# sequences with their parameters, types with their attributes, and the
-# tables and sequences pg_dump keeps.
+# sequences with their parameters, types with their ACLs, the initial
+# privileges pg_dump compares ACLs with, and the tables and sequences
+# pg_dump keeps.
 my $describe = q{
 	WITH members AS (
 		SELECT d.classid, d.objid
@@ -66,11 +67,17 @@ my $describe = q{
 		              s.seqincrement, s.seqmin, s.seqmax)
 		  FROM members m JOIN pg_sequence s ON m.classid = 'pg_class'::regclass AND s.seqrelid = m.objid
 		UNION ALL
-		SELECT format('type %s', t.oid::regtype)
+		SELECT format('type %s acl=%s', t.oid::regtype, t.typacl)
 		  FROM members m JOIN pg_type t ON m.classid = 'pg_type'::regclass AND t.oid = m.objid
 		UNION ALL
 		SELECT format('schema %s owner-acl=%s', n.nspname, n.nspacl)
 		  FROM pg_namespace n WHERE n.nspname = 'booking'
+		UNION ALL
+		SELECT format('initial privileges of %s: %s', pg_describe_object(i.classoid, i.objoid, i.objsubid), i.initprivs)
+		  FROM pg_init_privs i
+		 WHERE i.privtype = 'e'
+		   AND ((i.classoid, i.objoid) IN (SELECT classid, objid FROM members)
+		        OR (i.classoid = 'pg_namespace'::regclass AND i.objoid = 'booking'::regnamespace))
 		UNION ALL
 		SELECT format('dumped %s where %L', cfg.oid::regclass, cond)
 		  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(cfg, cond)
@@ -185,6 +192,80 @@ is( $node->safe_psql(
 	"confirmed\nheld\n\nconfirmed|6\nexpired",
 	'on 1.1 a lapsed shard hold is settled before the same backend buys again');
 is($node->safe_psql('at11', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty on 1.1');
+
+# Default privileges made before an old version was installed gave its
+# objects privileges nobody documented (a role that reads every holder,
+# or cancels). The update takes away what the scripts granted that way and
+# keeps what the DBA granted or revoked since; pg_dump still sees the
+# DBA's grants (they differ from the initial privileges).
+$node->safe_psql('postgres', q{
+	CREATE ROLE regress_analyst;
+	CREATE ROLE regress_reporter;
+	CREATE ROLE regress_organiser;
+	CREATE DATABASE leaky;
+});
+$node->safe_psql('leaky', q{
+	ALTER DEFAULT PRIVILEGES GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO regress_analyst;
+	ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO regress_analyst;
+	ALTER DEFAULT PRIVILEGES GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO regress_analyst;
+	ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO regress_analyst;
+	CREATE EXTENSION booking VERSION '1.0';
+	GRANT SELECT ON booking.pool_status TO regress_reporter;
+	GRANT EXECUTE ON FUNCTION booking.create_pool(integer, text, bigint, integer, integer, boolean),
+	                          booking.cancel(bigint) TO regress_organiser;
+	REVOKE EXECUTE ON FUNCTION booking.availability(bigint) FROM PUBLIC;
+});
+my $analyst_may = q{
+	SELECT string_agg(x, ' ' ORDER BY x) FROM (
+		SELECT 'select:' || c.relname AS x FROM pg_class c
+		 WHERE c.relnamespace = 'booking'::regnamespace
+		   AND CASE WHEN c.relkind IN ('r', 'v') THEN has_table_privilege('regress_analyst', c.oid, 'SELECT') END
+		UNION ALL
+		SELECT 'usage:' || c.relname FROM pg_class c
+		 WHERE c.relnamespace = 'booking'::regnamespace
+		   AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege('regress_analyst', c.oid, 'USAGE') END
+		UNION ALL
+		SELECT 'execute:' || p.proname FROM pg_proc p
+		 WHERE p.pronamespace = 'booking'::regnamespace AND has_function_privilege('regress_analyst', p.oid, 'EXECUTE')
+		   AND NOT has_function_privilege('public', p.oid, 'EXECUTE')) AS may};
+like($node->safe_psql('leaky', $analyst_may), qr/execute:cancel .*select:booking /,
+	'1.0 installed under default privileges: the analyst reads the holders and cancels');
+$node->safe_psql('leaky', 'ALTER EXTENSION booking UPDATE');
+# What a customer function got that way stays: no script of the extension
+# granted or revoked on it, so nothing tells it from a DBA's grant (and
+# PUBLIC may call it anyway, unless the DBA revoked that, as here).
+is($node->safe_psql('leaky', $analyst_may), 'execute:availability',
+	'after the update the analyst reads nothing and cancels nothing');
+is( $node->safe_psql(
+		'leaky', q{
+	SELECT has_table_privilege('regress_reporter', 'booking.pool_status', 'SELECT'),
+	       has_function_privilege('regress_organiser', 'booking.cancel(bigint)', 'EXECUTE'),
+	       has_function_privilege('public', 'booking.availability(bigint)', 'EXECUTE'),
+	       (SELECT count(*) FROM pg_namespace n, aclexplode(n.nspacl) AS a
+	         WHERE n.nspname = 'booking' AND a.grantee = 'regress_analyst'::regrole),
+	       has_function_privilege('public', 'booking.decrement_ticket(bigint, integer, text, interval, text)', 'EXECUTE')}),
+	't|t|f|0|t', "the DBA's own grants and revokes stay, the scripts' undocumented grant on the schema goes");
+is( $node->safe_psql(
+		'leaky', q{
+	SELECT count(*) FROM pg_init_privs i, aclexplode(i.initprivs) AS a
+	 WHERE a.grantee IN ('regress_analyst'::regrole, 'regress_reporter'::regrole, 'regress_organiser'::regrole)}),
+	'0', 'the initial privileges are the documented ones');
+my ($leaky_dump) = run_command(['pg_dump', '--schema-only', '-d', $node->connstr('leaky')]);
+like($leaky_dump, qr/GRANT SELECT ON TABLE booking\.pool_status TO regress_reporter;/,
+	"pg_dump keeps the DBA's grant on a view");
+like($leaky_dump, qr/GRANT ALL ON FUNCTION booking\.cancel\(booking_id bigint\) TO regress_organiser;/,
+	"and on an organiser function");
+unlike($leaky_dump, qr/ON (TABLE|SEQUENCE|SCHEMA) booking\S* TO regress_analyst/, 'and gives the analyst nothing back');
+
+# A schema where another role may create objects is refused, and nothing
+# changes.
+$node->safe_psql('postgres', 'CREATE DATABASE opened');
+$node->safe_psql('opened', q{CREATE EXTENSION booking VERSION '1.3'; GRANT CREATE ON SCHEMA booking TO regress_analyst});
+($rc, $out, $err) = $node->psql('opened', 'ALTER EXTENSION booking UPDATE');
+like($err, qr/schema booking lets a role that is not a superuser create objects in it/,
+	'an update into a schema that another role may create objects in is refused');
+is($node->safe_psql('opened', q{SELECT extversion FROM pg_extension WHERE extname = 'booking'}), '1.3',
+	'and the extension stays as it was');
 
 $node->stop;
 done_testing();

@@ -84,15 +84,45 @@ TEST(Register, ConfirmedWhenTheGroupFitsAndNobodyWaits)
 	EXPECT_EQ(judge_register({pool(1, 0, 10, 0, 0, 2)}, r), RegisterVerdict::Waitlist);
 }
 
-TEST(Register, AGroupThatCanNeverFitIsSoldOut)
+TEST(Register, AGroupLargerThanACapacityWaits)
 {
+	// Waitlisted, so demand stays visible and raising the capacity promotes it.
 	TakeRequest r;
 	r.spots = 11;
-	EXPECT_EQ(judge_register({pool(1, 0, 10)}, r), RegisterVerdict::SoldOut);
+	EXPECT_EQ(judge_register({pool(1, 0, 10)}, r), RegisterVerdict::Waitlist);
 	r.spots = 6;
-	EXPECT_EQ(judge_register({pool(1, 0, 100), pool(2, 1, 5)}, r), RegisterVerdict::SoldOut);
+	EXPECT_EQ(judge_register({pool(1, 0, 100), pool(2, 1, 5)}, r), RegisterVerdict::Waitlist);
+	EXPECT_EQ(judge_register({pool(1, 0, 5), pool(2, 1, 100)}, r), RegisterVerdict::Waitlist);
+	r.spots = 1;
+	EXPECT_EQ(judge_register({pool(1, 0, 0)}, r), RegisterVerdict::Waitlist);
+}
+
+TEST(Register, AGroupThatWouldOverflowTheWaitlistCounterIsSoldOut)
+{
+	TakeRequest r;
 	r.spots = 2;
 	EXPECT_EQ(judge_register({pool(1, 0, INT_MAX, 0, 0, INT_MAX - 1)}, r), RegisterVerdict::SoldOut);
+}
+
+TEST(Register, GroupsLargerThanTheCapacityLeaveTheCounterRoomForTheOthers)
+{
+	// One huge group cannot make every later registration sold_out.
+	TakeRequest r;
+	r.spots = INT_MAX;
+	EXPECT_EQ(judge_register({pool(1, 0, 10)}, r), RegisterVerdict::SoldOut);
+	r.spots = oversized_waitlist_ceiling;
+	EXPECT_EQ(judge_register({pool(1, 0, 10)}, r), RegisterVerdict::Waitlist);
+	EXPECT_EQ(judge_register({pool(1, 0, 10, 0, 0, 1)}, r), RegisterVerdict::SoldOut);
+	r.spots = 10;
+	EXPECT_EQ(judge_register({pool(1, 0, 10, 10, 0, int32_t(oversized_waitlist_ceiling))}, r),
+			  RegisterVerdict::Waitlist);
+}
+
+TEST(Capacity, LargestGroupIsTheLeastCapacityOfTheChain)
+{
+	EXPECT_EQ(largest_group({pool(1, 0, 100), pool(2, 1, 5), pool(3, 2, 50)}), 5);
+	EXPECT_EQ(largest_group({pool(1, 0, 0)}), 0);
+	EXPECT_EQ(largest_group({pool(1, 0, INT_MAX)}), INT_MAX);
 }
 
 TEST(Register, WaitlistedSpotsCountAgainstTheHolderLimit)
@@ -212,12 +242,30 @@ TEST(Promotion, BlockedPoolDoesNotBlockItsSibling)
 	EXPECT_EQ(ids(plan_promotions(tree, waiters, {})), (std::vector<int64_t>{12}));
 }
 
-TEST(Promotion, AGroupThatCanNeverFitDoesNotBlockTheList)
+TEST(Promotion, AGroupLargerThanTheCapacityDoesNotBlockTheList)
 {
-	// Capacity lowered below a waiting group of 4: the 1 behind it goes.
+	// A group of 4 waits in a pool of 3: the 1 behind it goes.
 	std::vector<PoolCounts> tree{pool(1, 0, 3, 0, 0, 5)};
 	std::vector<Waiter> waiters{{11, 1, 4}, {12, 1, 1}};
 	EXPECT_EQ(ids(plan_promotions(tree, waiters, {})), (std::vector<int64_t>{12}));
+	// Also when an ancestor is the smaller pool.
+	std::vector<PoolCounts> nested{pool(1, 0, 3, 0, 0, 5), pool(2, 1, 10, 0, 0, 5)};
+	EXPECT_EQ(ids(plan_promotions(nested, {{11, 2, 4}, {12, 2, 1}}, {})), (std::vector<int64_t>{12}));
+}
+
+TEST(Promotion, AGroupLargerThanTheCapacityIsPromotedWhenItIsRaised)
+{
+	std::vector<PoolCounts> tree{pool(1, 0, 3, 1, 0, 4)};
+	std::vector<Waiter> waiters{{11, 1, 4}};
+	EXPECT_TRUE(plan_promotions(tree, waiters, {}).empty());
+	tree[0].capacity = 4;  // fits the capacity now, not the free spots: it heads the list
+	std::vector<Waiter> behind{{11, 1, 4}, {13, 1, 1}};
+	tree[0].waitlisted = 5;
+	EXPECT_TRUE(plan_promotions(tree, behind, {}).empty());
+	tree[0].capacity = 5;
+	EXPECT_EQ(ids(plan_promotions(tree, behind, {})), (std::vector<int64_t>{11}));
+	EXPECT_EQ(tree[0].confirmed, 5);
+	EXPECT_EQ(tree[0].waitlisted, 1);
 }
 
 TEST(Promotion, WaiterOfUnknownPoolIsIgnored)

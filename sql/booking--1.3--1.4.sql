@@ -1,0 +1,304 @@
+-- booking 1.3 -> 1.4: privileges and the waitlist's oversized groups.
+\echo Use "ALTER EXTENSION booking UPDATE TO '1.4'" to load this file. \quit
+
+-- Refuse a schema booking that a non-superuser owns (its owner could drop
+-- and replace anything in it, the functions that run as the extension
+-- owner included) or where a role that is not a superuser may create
+-- objects.
+DO $$
+DECLARE
+    nsp record;
+BEGIN
+    SELECT r.rolsuper, n.nspacl INTO nsp
+      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
+     WHERE n.nspname = 'booking';
+    IF NOT nsp.rolsuper THEN
+        RAISE EXCEPTION 'schema booking is owned by a role that is not a superuser'
+            USING ERRCODE = '42501',
+                  HINT = 'Drop that schema (or make a superuser its owner) before installing booking.';
+    END IF;
+    IF EXISTS (SELECT FROM pg_catalog.aclexplode(nsp.nspacl) AS a
+                 LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+                WHERE a.privilege_type = 'CREATE' AND NOT coalesce(g.rolsuper, false)) THEN
+        RAISE EXCEPTION 'schema booking lets a role that is not a superuser create objects in it'
+            USING ERRCODE = '42501',
+                  DETAIL = pg_catalog.format('Its privileges are %s.', nsp.nspacl),
+                  HINT = 'Revoke CREATE on schema booking from every role but superusers, and check what they created there, before updating booking.';
+    END IF;
+END
+$$;
+-- A booking made without a holder could be released, confirmed or extended
+-- by anyone who guessed its id (ids are sequential). Only an organiser (a
+-- role that may execute booking.cancel) may now: these functions note who
+-- called them, which SECURITY DEFINER hides, and switch to their owner in
+-- their code (src/pg/caller.hpp).
+ALTER FUNCTION booking.confirm(bigint, text, text) SECURITY INVOKER;
+ALTER FUNCTION booking.release(bigint, text) SECURITY INVOKER;
+ALTER FUNCTION booking.extend_hold(bigint, text, interval) SECURITY INVOKER;
+
+-- A waitlisted group larger than a capacity of its chain no longer blocks
+-- the groups behind it (it waits until a capacity is raised): check() looks
+-- for a group that fits among those that could.
+-- One row per broken invariant; nothing when all hold.
+CREATE OR REPLACE FUNCTION booking.check()
+RETURNS TABLE (object text, id bigint, problem text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH actual AS (SELECT * FROM booking.pool_usage(NULL)), shards AS (
+        SELECT pool_id, sum(confirmed) AS confirmed, sum(held) AS held, sum(budget) AS budget
+          FROM booking.pool_shard GROUP BY pool_id
+    ), counted AS (
+        SELECT p.pool_id, p.capacity,
+               p.confirmed + coalesce(s.confirmed, 0) AS confirmed, p.held + coalesce(s.held, 0) AS held,
+               p.waitlisted,
+               coalesce(a.confirmed, 0) AS real_confirmed, coalesce(a.held, 0) AS real_held,
+               coalesce(a.waitlisted, 0) AS real_waitlisted
+          FROM booking.pool p LEFT JOIN actual a ON a.pool_id = p.pool_id LEFT JOIN shards s ON s.pool_id = p.pool_id
+    )
+    SELECT 'pool', pool_id, format('oversold: %s confirmed + %s held > capacity %s', real_confirmed, real_held, capacity)
+      FROM counted WHERE real_confirmed + real_held > capacity
+    UNION ALL
+    SELECT 'pool', pool_id, format('counter confirmed = %s but rows say %s', confirmed, real_confirmed)
+      FROM counted WHERE confirmed <> real_confirmed
+    UNION ALL
+    SELECT 'pool', pool_id, format('counter held = %s but rows say %s', held, real_held)
+      FROM counted WHERE held <> real_held
+    UNION ALL
+    SELECT 'pool', pool_id, format('counter waitlisted = %s but rows say %s', waitlisted, real_waitlisted)
+      FROM counted WHERE waitlisted <> real_waitlisted
+    UNION ALL
+    SELECT 'pool', x.pool_id, format('shard %s counts %s confirmed and %s held, rows say %s and %s',
+                                     x.shard, x.confirmed, x.held, x.real_confirmed, x.real_held)
+      FROM (SELECT s.pool_id, s.shard, s.confirmed, s.held,
+                   coalesce(sum(b.spots) FILTER (WHERE b.status = 'confirmed'), 0) AS real_confirmed,
+                   coalesce(sum(b.spots) FILTER (WHERE b.status = 'held'), 0) AS real_held
+              FROM booking.pool_shard s
+              LEFT JOIN booking.booking b ON b.pool_id = s.pool_id AND b.shard = s.shard AND b.kind = 'ticket'
+             GROUP BY s.pool_id, s.shard, s.confirmed, s.held) AS x
+     WHERE x.confirmed <> x.real_confirmed OR x.held <> x.real_held
+    UNION ALL
+    SELECT 'pool', p.pool_id, format('sharded = %s but its shards have budgets of %s', p.sharded,
+                                     coalesce(sum(s.budget), 0))
+      FROM booking.pool p LEFT JOIN booking.pool_shard s ON s.pool_id = p.pool_id
+     GROUP BY p.pool_id, p.sharded
+    HAVING p.sharded <> coalesce(sum(s.budget), 0)
+    UNION ALL
+    SELECT 'pool', p.pool_id, format('counters over capacity: %s confirmed + %s held + %s in shards > %s',
+                                     p.confirmed, p.held, p.sharded, p.capacity)
+      FROM booking.pool p
+     WHERE p.confirmed < 0 OR p.held < 0 OR p.waitlisted < 0 OR p.sharded < 0
+        OR p.confirmed::bigint + p.held + p.sharded > p.capacity
+    UNION ALL
+    SELECT 'pool', s.pool_id, format('shard %s counts %s confirmed + %s held against a budget of %s',
+                                     s.shard, s.confirmed, s.held, s.budget)
+      FROM booking.pool_shard s
+     WHERE s.confirmed < 0 OR s.held < 0 OR s.confirmed::bigint + s.held > s.budget
+    UNION ALL
+    SELECT 'pool', s.pool_id, format('shards_drained, but shard %s has %s free', s.shard,
+                                     s.budget - s.confirmed - s.held)
+      FROM booking.pool p JOIN booking.pool_shard s ON s.pool_id = p.pool_id
+     WHERE p.shards_drained AND s.budget <> s.confirmed + s.held
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('taken from shard %s, which pool %s does not have', b.shard, b.pool_id)
+      FROM booking.booking b
+     WHERE b.shard IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM booking.pool_shard s WHERE s.pool_id = b.pool_id AND s.shard = b.shard)
+    UNION ALL
+    SELECT 'pool', p.pool_id, 'path does not match parent chain'
+      FROM booking.pool p LEFT JOIN booking.pool q ON q.pool_id = p.parent_id
+     WHERE p.path IS DISTINCT FROM
+           (CASE WHEN p.parent_id IS NULL THEN ARRAY[p.pool_id] ELSE q.path || p.pool_id END)
+        OR p.root_id IS DISTINCT FROM coalesce(q.root_id, p.pool_id)
+    UNION ALL
+    SELECT 'pool', r.pool_id, format('next_expiry is after the end of the hold of booking %s', b.booking_id)
+      FROM booking.booking b
+      JOIN booking.pool p ON p.pool_id = b.pool_id
+      JOIN booking.pool r ON r.pool_id = p.root_id
+     WHERE b.status = 'held'
+       AND coalesce(least(r.next_expiry, (SELECT min(s.next_expiry) FROM booking.pool_shard s
+                                           WHERE s.pool_id = r.pool_id)), 'infinity') > b.held_until
+    UNION ALL
+    SELECT 'pool', p.pool_id, format('invalid definition: capacity %s, shards %s, max_per_holder %s, parent %s',
+                                     p.capacity, p.shards, p.max_per_holder, p.parent_id)
+      FROM booking.pool p
+     WHERE p.capacity < 0 OR p.shards < 1 OR p.max_per_holder < 1 OR p.parent_id >= p.pool_id
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('invalid row: kind %s, status %s, spots %s, held_until %s',
+                                           b.kind, b.status, b.spots, b.held_until)
+      FROM booking.booking b
+     WHERE b.kind NOT IN ('ticket', 'seats', 'slot')
+        OR b.status NOT IN ('held', 'confirmed', 'waitlisted', 'released', 'expired')
+        OR b.spots < 1
+        OR (b.status = 'held' AND b.held_until IS NULL)
+        OR ((b.kind = 'ticket') <> (b.pool_id IS NOT NULL))
+    UNION ALL
+    SELECT 'seat', x.seat_id, format('in two active bookings: %s', x.bookings)
+      FROM (SELECT u.seat_id, string_agg(b.booking_id::text, ', ' ORDER BY b.booking_id) AS bookings
+              FROM booking.booking b CROSS JOIN LATERAL unnest(b.seat_ids) AS u(seat_id)
+             WHERE b.kind = 'seats' AND (b.status = 'confirmed' OR (b.status = 'held' AND b.held_until > now()))
+             GROUP BY u.seat_id HAVING count(*) > 1) AS x
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('active, but seat %s belongs to %s', u.seat_id,
+                                           coalesce(s.booking_id::text, 'nobody'))
+      FROM booking.booking b CROSS JOIN LATERAL unnest(b.seat_ids) AS u(seat_id)
+      LEFT JOIN booking.seat s ON s.seat_id = u.seat_id
+     WHERE b.kind = 'seats' AND (b.status = 'confirmed' OR (b.status = 'held' AND b.held_until > now()))
+       AND (s.booking_id IS DISTINCT FROM b.booking_id
+            OR s.held_until IS DISTINCT FROM (CASE WHEN b.status = 'held' THEN b.held_until END)
+            OR s.show_id IS DISTINCT FROM b.show_id)
+    UNION ALL
+    SELECT 'seat', s.seat_id, format('taken by booking %s, which does not list it', s.booking_id)
+      FROM booking.seat s
+     WHERE s.booking_id IS NOT NULL
+       AND (s.held_until IS NULL OR s.held_until > now())
+       AND NOT EXISTS (SELECT 1 FROM booking.booking b
+                        WHERE b.booking_id = s.booking_id AND b.kind = 'seats' AND s.seat_id = ANY (b.seat_ids))
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('seat booking of %s spots lists %s seats', b.spots,
+                                           coalesce(cardinality(b.seat_ids), 0))
+      FROM booking.booking b
+     WHERE b.kind = 'seats' AND b.spots IS DISTINCT FROM cardinality(b.seat_ids)
+    UNION ALL
+    -- the busiest instant of a range is one of its bookings' starts
+    SELECT 'resource', r.resource_id, format('%s bookings overlap at %s, capacity %s', x.n, x.at, r.capacity)
+      FROM booking.resource r
+      JOIN LATERAL (
+           SELECT b.starts_at AS at, count(*) AS n
+             FROM booking.booking b
+             JOIN booking.booking o
+               ON o.kind = 'slot' AND o.resource_id = b.resource_id
+              AND o.starts_at <= b.starts_at AND o.ends_at > b.starts_at
+              AND (o.status = 'confirmed' OR (o.status = 'held' AND o.held_until > now()))
+            WHERE b.kind = 'slot' AND b.resource_id = r.resource_id
+              AND (b.status = 'confirmed' OR (b.status = 'held' AND b.held_until > now()))
+            GROUP BY b.booking_id, b.starts_at
+           HAVING count(*) > r.capacity
+            ORDER BY count(*) DESC LIMIT 1) AS x ON true
+    UNION ALL
+    SELECT 'booking', b.booking_id, 'slot booking with an empty or unknown range or resource'
+      FROM booking.booking b
+     WHERE b.kind = 'slot'
+       AND (b.starts_at IS NULL OR b.ends_at IS NULL OR b.ends_at <= b.starts_at
+            OR NOT EXISTS (SELECT 1 FROM booking.resource r WHERE r.resource_id = b.resource_id))
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('ticket booking of unknown pool %s', b.pool_id)
+      FROM booking.booking b
+     WHERE b.kind = 'ticket' AND NOT EXISTS (SELECT 1 FROM booking.pool p WHERE p.pool_id = b.pool_id)
+    UNION ALL
+    -- a waitlisted group that fits everywhere, first of its pool's list
+    -- among the groups that could fit (a group larger than a capacity of
+    -- its chain waits without blocking anyone behind it)
+    SELECT 'booking', h.booking_id, format('waitlisted group of %s fits in pool %s', h.spots, h.pool_id)
+      FROM (SELECT DISTINCT ON (b.pool_id) b.booking_id, b.pool_id, b.spots
+              FROM booking.booking b JOIN booking.pool p ON p.pool_id = b.pool_id
+             WHERE b.status = 'waitlisted'
+               AND NOT EXISTS (SELECT 1 FROM booking.pool a WHERE a.pool_id = ANY (p.path) AND a.capacity < b.spots)
+             ORDER BY b.pool_id, b.booking_id) AS h
+      JOIN booking.pool c ON c.pool_id = h.pool_id
+     WHERE c.auto_promote
+       AND NOT EXISTS (SELECT 1 FROM booking.pool a
+                        WHERE a.pool_id = ANY (c.path)
+                          AND a.capacity - a.confirmed - a.held
+                              - (SELECT coalesce(sum(s.confirmed + s.held), 0) FROM booking.pool_shard s
+                                  WHERE s.pool_id = a.pool_id) < h.spots)
+    UNION ALL
+    -- node-aware ids (set_node): every sequence steps by the node count and
+    -- every id belongs to this node
+    SELECT 'sequence', NULL::bigint, format('%s increments by %s, but this is node %s of %s',
+                                            q.seqrelid::regclass, q.seqincrement, n.node, n.nodes)
+      FROM pg_sequence q, booking.node_info n
+     WHERE q.seqrelid IN ('booking.pool_id_seq'::regclass, 'booking.booking_id_seq'::regclass,
+                          'booking.show_id_seq'::regclass, 'booking.seat_id_seq'::regclass,
+                          'booking.resource_id_seq'::regclass)
+       AND q.seqincrement <> n.nodes
+    UNION ALL
+    SELECT x.object, x.id, format('id is not of node %s of %s', n.node, n.nodes)
+      FROM booking.node_info n,
+           LATERAL (SELECT 'pool', pool_id FROM booking.pool UNION ALL
+                    SELECT 'booking', booking_id FROM booking.booking UNION ALL
+                    SELECT 'show', show_id FROM booking.show UNION ALL
+                    SELECT 'seat', seat_id FROM booking.seat UNION ALL
+                    SELECT 'resource', resource_id FROM booking.resource) AS x(object, id)
+     WHERE n.nodes > 1 AND x.id % n.nodes <> n.node
+$$;
+
+-- What the scripts of earlier versions granted that nobody documented:
+-- ALTER DEFAULT PRIVILEGES (for the installing role, FOR ROLE, IN SCHEMA)
+-- made before CREATE or ALTER EXTENSION gave the objects those scripts
+-- created privileges that let a role read every holder, the only
+-- credential of a booking, or cancel bookings. Take away what a script put
+-- there and is not documented, and grant what is documented and was
+-- missing since a script made the object: the owner's own privileges;
+-- EXECUTE for PUBLIC on the customer functions; USAGE for PUBLIC on the
+-- types and the schema. A script's privileges are those PostgreSQL
+-- recorded in pg_init_privs while the script ran (every table, view,
+-- sequence and organiser function went through a GRANT or REVOKE there);
+-- what the DBA granted or revoked since stays as it is. But a GRANT or
+-- REVOKE here records the object's whole ACL as its initial privileges,
+-- the DBA's own grants included, which would hide those from pg_dump (it
+-- dumps only what differs from them): so the initial privileges are set to
+-- the documented ones afterwards, as a fresh install records them.
+DO $$
+DECLARE
+    obj record;
+    priv record;
+BEGIN
+    FOR obj IN
+        WITH members AS (
+            SELECT d.classid, d.objid
+              FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+             WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND e.extname = 'booking'
+               AND d.deptype = 'e'
+        ), objects AS (
+            SELECT m.classid, m.objid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+                   c.relacl AS acl,
+                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::pg_catalog."char", c.relowner) AS base,
+                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::pg_catalog."char", c.relowner) AS target
+              FROM members m JOIN pg_catalog.pg_class c ON c.oid = m.objid
+             WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+            UNION ALL
+            SELECT m.classid, m.objid, 'FUNCTION', p.proacl, pg_catalog.acldefault('f', p.proowner),
+                   CASE WHEN p.proname IN ('decrement_ticket', 'register', 'reserve_seats', 'reserve_best_available',
+                                           'reserve_slot', 'confirm', 'release', 'extend_hold', 'availability',
+                                           'seat_map')
+                        THEN pg_catalog.acldefault('f', p.proowner)
+                        ELSE ARRAY[pg_catalog.makeaclitem(p.proowner, p.proowner, 'EXECUTE', false)] END
+              FROM members m JOIN pg_catalog.pg_proc p ON p.oid = m.objid
+             WHERE m.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+            UNION ALL
+            SELECT m.classid, m.objid, 'TYPE', t.typacl, pg_catalog.acldefault('T', t.typowner),
+                   pg_catalog.acldefault('T', t.typowner)
+              FROM members m JOIN pg_catalog.pg_type t ON t.oid = m.objid
+             WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+            UNION ALL
+            SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid, n.oid, 'SCHEMA', n.nspacl,
+                   pg_catalog.acldefault('n', n.nspowner),
+                   pg_catalog.acldefault('n', n.nspowner)
+                       OPERATOR(pg_catalog.||) pg_catalog.makeaclitem(0, n.nspowner, 'USAGE', false)
+              FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_extension e ON e.extnamespace = n.oid
+             WHERE e.extname = 'booking'
+        )
+        SELECT x.classid, x.objid, x.kind, (pg_catalog.pg_identify_object(x.classid, x.objid, 0)).identity,
+               coalesce(x.acl, x.base) AS cur, coalesce(i.initprivs, x.base) AS init, x.target
+          FROM objects x
+          LEFT JOIN pg_catalog.pg_init_privs i
+            ON i.objoid = x.objid AND i.classoid = x.classid AND i.objsubid = 0 AND i.privtype = 'e'
+    LOOP
+        FOR priv IN SELECT * FROM pg_catalog.aclexplode(obj.init) INTERSECT SELECT * FROM pg_catalog.aclexplode(obj.cur)
+                 EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.target) LOOP
+            EXECUTE pg_catalog.format('REVOKE %s ON %s %s FROM %s CASCADE', priv.privilege_type, obj.kind, obj.identity,
+                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END);
+        END LOOP;
+        FOR priv IN SELECT * FROM pg_catalog.aclexplode(obj.target) EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.init)
+                 EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.cur) LOOP
+            EXECUTE pg_catalog.format('GRANT %s ON %s %s TO %s%s', priv.privilege_type, obj.kind, obj.identity,
+                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END,
+                                      CASE WHEN priv.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+        UPDATE pg_catalog.pg_init_privs i SET initprivs = obj.target
+         WHERE i.objoid = obj.objid AND i.classoid = obj.classid AND i.objsubid = 0 AND i.privtype = 'e'
+           AND (EXISTS (SELECT * FROM pg_catalog.aclexplode(i.initprivs) EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.target))
+                OR EXISTS (SELECT * FROM pg_catalog.aclexplode(obj.target) EXCEPT SELECT * FROM pg_catalog.aclexplode(i.initprivs)));
+    END LOOP;
+END
+$$;
