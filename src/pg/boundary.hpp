@@ -9,7 +9,8 @@
 //    PostgreSQL functions that may raise only through guard(), which catches
 //    the longjmp with PG_TRY in a frame that owns no C++ object, copies the
 //    error and throws it as PgError, so destructors run on the way out. The
-//    lambda given to guard() must itself own nothing with a destructor.
+//    lambda given to guard() must itself own nothing with a destructor, and
+//    guard() refuses at compile time a result type that has one.
 //
 // A C++ exception thrown inside guard()'s lambda is caught in a frame of its
 // own inside the PG_TRY block (call_catching()) and thrown again once that
@@ -120,6 +121,10 @@ auto
 guard(F &&f) -> decltype(f())
 {
 	using Result = decltype(f());
+	// The result is built inside the PostgreSQL frame: a longjmp would skip
+	// its destructor. Return ids, Datums and pointers; copy into C++ after.
+	static_assert(std::is_void_v<Result> || std::is_trivially_destructible_v<Result>,
+				  "guard(): the lambda's result must own nothing (no destructor)");
 	std::exception_ptr thrown;
 	if constexpr (std::is_void_v<Result>) {
 		if (ErrorData *error = catch_pg_error(f, thrown))
