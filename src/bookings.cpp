@@ -53,7 +53,7 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 	int64_t booking_id = found.booking_id;
 	Opened o{store::lock_chain(*found.pool_id), {}};
 	store::settle(o.chain, now);
-	o.booking = *store::find_booking(booking_id, true);
+	o.booking = store::find_booking_again(booking_id, true);
 	// A booking taken from a shard changes on its pool's row like any other.
 	store::detach_from_shard(o.booking);
 	o.booking.shard.reset();

@@ -341,7 +341,7 @@ reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string
 		std::vector<int64_t> moving;
 		for (; i < mine.size() && mine[i].first == owner; i++)
 			moving.push_back(mine[i].second);
-		store::Booking old = *store::find_booking(owner, true);
+		store::Booking old = store::find_booking_again(owner, true);
 		std::vector<int64_t> kept;
 		std::set_difference(old.seat_ids.begin(), old.seat_ids.end(), moving.begin(), moving.end(),
 							std::back_inserter(kept));
@@ -430,7 +430,7 @@ store::Booking
 lock_booking(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder)
 {
 	lock_seats_sql.run({pg::int8_array_param(found.seat_ids)}, SPI_OK_SELECT);
-	store::Booking b = *store::find_booking(found.booking_id, true);
+	store::Booking b = store::find_booking_again(found.booking_id, true);
 	if (check_holder)
 		store::require_holder(b, holder);
 	return b;

@@ -123,7 +123,7 @@ lock_booking(const store::Booking &found, const std::optional<std::string> &hold
 			 int32_t *capacity)
 {
 	*capacity = lock_resource(*found.resource_id);
-	store::Booking b = *store::find_booking(found.booking_id, true);
+	store::Booking b = store::find_booking_again(found.booking_id, true);
 	if (check_holder)
 		store::require_holder(b, holder);
 	return b;

@@ -22,13 +22,15 @@ enum Counter {
 };
 
 // Count n events in the current (sub)transaction: they reach the shared
-// counters if it commits and are forgotten if it aborts.
+// counters if it commits (a prepared transaction: when it is committed)
+// and are forgotten if it aborts. Throws std::bad_alloc when a new nest
+// level finds no memory.
 void
-count(Counter counter, int64_t n = 1) noexcept;
+count(Counter counter, int64_t n = 1);
 
 // Count the status a call answered with (confirmed, held, sold_out, ...).
 void
-count_outcome(std::string_view status) noexcept;
+count_outcome(std::string_view status);
 
 // Set up shared memory hooks (when preloaded) and transaction callbacks.
 void

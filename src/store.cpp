@@ -911,6 +911,15 @@ find_booking(int64_t booking_id, bool lock)
 	return first_booking();
 }
 
+Booking
+find_booking_again(int64_t booking_id, bool lock)
+{
+	std::optional<Booking> b = find_booking(booking_id, lock);
+	if (!b)
+		throw Error(SqlState::NotFound, "booking " + std::to_string(booking_id) + " does not exist");
+	return *std::move(b);
+}
+
 std::optional<Booking>
 find_by_key(int64_t pool_id, const std::string &key)
 {

@@ -151,22 +151,23 @@ void
 add_counts(const Chain &chain, int32_t confirmed, int32_t held, int32_t waitlisted,
 		   std::optional<TimestampTz> hold_end = std::nullopt);
 
-// A booking row.
+// A booking row. Columns a kind needs are NULL for the other kinds: * on
+// one that is NULL raises XX001 naming it (pg::Value).
 struct Booking {
 	int64_t booking_id = 0;
 	std::string kind;
-	std::optional<int64_t> pool_id;
+	pg::Value<int64_t> pool_id;
 	int32_t spots = 0;
 	std::string status;
-	std::optional<std::string> holder;
-	std::optional<TimestampTz> held_until;
-	std::optional<std::string> payment_ref;
-	std::optional<int64_t> show_id;
+	pg::Value<std::string> holder;
+	pg::Value<TimestampTz> held_until;
+	pg::Value<std::string> payment_ref;
+	pg::Value<int64_t> show_id;
 	std::vector<int64_t> seat_ids;	// kind seats, ascending
-	std::optional<int64_t> resource_id;
-	std::optional<TimestampTz> starts_at;  // kind slot: the range [starts_at, ends_at)
-	std::optional<TimestampTz> ends_at;
-	std::optional<int32_t> shard;  // kind ticket: taken from this shard's budget
+	pg::Value<int64_t> resource_id;
+	pg::Value<TimestampTz> starts_at;  // kind slot: the range [starts_at, ends_at)
+	pg::Value<TimestampTz> ends_at;
+	pg::Value<int32_t> shard;  // kind ticket: taken from this shard's budget
 };
 
 // The columns read_booking() reads, in its order.
@@ -187,6 +188,10 @@ read_booking(const pg::Row &r);
 // locked first).
 std::optional<Booking>
 find_booking(int64_t booking_id, bool lock);
+
+// The same for a booking read before: PT404 when it is gone meanwhile.
+Booking
+find_booking_again(int64_t booking_id, bool lock);
 
 // The ticket booking of pool_id made with idempotency key.
 std::optional<Booking>

@@ -1,7 +1,11 @@
-// Locking contract: an entry's key and slots are read and written under its
-// spinlock; an entry is given to another pool only under the LWLock
-// "booking tally" (exclusive), so one pool never has two entries. Nothing
-// here raises an error while holding either.
+// Locking contract: an entry's key and slots are read under its own LWLock
+// held shared and written under it held exclusively; an entry is given to
+// another pool only under the first LWLock of tranche "booking tally"
+// (exclusive, taken before the entry's), so one pool never has two
+// entries. A reader sums up to 256 slots while it holds its lock, so it is
+// an LWLock (readers share it, a writer sleeps while they finish), not a
+// spinlock, which is for a few instructions only (storage/spin.h). Nothing
+// here raises an error while holding one.
 #include "tally.hpp"
 
 #include "core/validate.hpp"
@@ -15,7 +19,6 @@ extern "C" {
 #include "port/atomics.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
-#include "storage/spin.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 }
@@ -40,7 +43,7 @@ struct Slot {
 };
 
 struct Entry {
-	slock_t mutex;
+	LWLock *lock;
 	Oid db;	 // InvalidOid: free
 	Oid rel;  // booking.pool_shard of that database
 	int64 pool_id;
@@ -184,36 +187,36 @@ is(const Entry &e, Oid rel, int64 pool_id) noexcept
 	return e.db == MyDatabaseId && e.rel == rel && e.pool_id == pool_id;
 }
 
-// The pool's entry, its spinlock held; null when it has none.
+// The pool's entry, its lock held in mode; null when it has none.
 Entry *
-find_locked(Oid rel, int64 pool_id) noexcept
+find_locked(Oid rel, int64 pool_id, LWLockMode mode) noexcept
 {
 	int first = first_way(rel, pool_id);
 	for (int w = 0; w < ways; w++) {
 		Entry *e = &shared->entries[first + w];
 		if (!is(*e, rel, pool_id))	// unlocked glance, checked again below
 			continue;
-		SpinLockAcquire(&e->mutex);
+		LWLockAcquire(e->lock, mode);
 		if (is(*e, rel, pool_id))
 			return e;
-		SpinLockRelease(&e->mutex);
+		LWLockRelease(e->lock);
 	}
 	return nullptr;
 }
 
 // The pool's entry, given the least recently written place of its four
-// when it has none; its spinlock held. Null in the rare case the entry is
-// given away again before it is locked: then the pool has none, and no
-// slot of it can be stale.
+// when it has none; its lock held exclusively. Null in the rare case the
+// entry is given away again before it is locked: then the pool has none,
+// and no slot of it can be stale.
 Entry *
 claim_locked(Oid rel, int64 pool_id) noexcept
 {
-	if (Entry *e = find_locked(rel, pool_id))
+	if (Entry *e = find_locked(rel, pool_id, LW_EXCLUSIVE))
 		return e;
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	Entry *e = find_locked(rel, pool_id);  // claimed meanwhile
+	Entry *e = find_locked(rel, pool_id, LW_EXCLUSIVE);	 // claimed meanwhile
 	if (e)
-		SpinLockRelease(&e->mutex);
+		LWLockRelease(e->lock);
 	else {
 		int first = first_way(rel, pool_id);
 		Entry *victim = &shared->entries[first];
@@ -222,17 +225,17 @@ claim_locked(Oid rel, int64 pool_id) noexcept
 			if (other->touched < victim->touched)
 				victim = other;
 		}
-		SpinLockAcquire(&victim->mutex);
+		LWLockAcquire(victim->lock, LW_EXCLUSIVE);
 		victim->db = MyDatabaseId;
 		victim->rel = rel;
 		victim->pool_id = pool_id;
 		victim->touched = pg_atomic_fetch_add_u64(&shared->tick, 1);
 		for (Slot &slot : victim->slots)
 			slot = Slot{0, InvalidTransactionId, 0};
-		SpinLockRelease(&victim->mutex);
+		LWLockRelease(victim->lock);
 	}
 	LWLockRelease(shared->lock);
-	return find_locked(rel, pool_id);
+	return find_locked(rel, pool_id, LW_EXCLUSIVE);
 }
 
 // Pre-commit: write each taken shard's new total into its slot.
@@ -247,7 +250,7 @@ publish(Oid rel, TransactionId xid) noexcept
 			continue;
 		e->slots[p.shard] = Slot{now_epoch, xid, p.used};
 		e->touched = pg_atomic_fetch_add_u64(&shared->tick, 1);
-		SpinLockRelease(&e->mutex);
+		LWLockRelease(e->lock);
 	}
 	published_xid = xid;
 	published_rel = rel;
@@ -260,11 +263,11 @@ unpublish() noexcept
 {
 	for (int i = 0; i < npending; i++) {
 		const Pending &p = pending[i];
-		if (Entry *e = find_locked(published_rel, p.pool_id)) {
+		if (Entry *e = find_locked(published_rel, p.pool_id, LW_EXCLUSIVE)) {
 			Slot &s = e->slots[p.shard];
 			if (s.xid == published_xid)
 				s.epoch = 0;
-			SpinLockRelease(&e->mutex);
+			LWLockRelease(e->lock);
 		}
 	}
 }
@@ -371,10 +374,11 @@ record(int64_t pool_id, int32_t shard, int32_t used, int64 writes) noexcept
 	pending[npending++] = Pending{pool_id, shard, used, level, writes};
 }
 
+// The claim lock, then one per entry.
 void
 request_lock()
 {
-	RequestNamedLWLockTranche("booking tally", 1);
+	RequestNamedLWLockTranche("booking tally", 1 + nentries);
 }
 
 void
@@ -383,12 +387,13 @@ attach(void *memory, bool found)
 	shared = static_cast<Shared *>(memory);
 	if (!found) {
 		std::memset(static_cast<void *>(shared), 0, sizeof(Shared));
-		shared->lock = &(GetNamedLWLockTranche("booking tally"))->lock;
+		LWLockPadded *locks = GetNamedLWLockTranche("booking tally");
+		shared->lock = &locks[0].lock;
 		pg_atomic_init_u64(&shared->tick, 1);
 		for (pg_atomic_uint64 &e : shared->epoch)
 			pg_atomic_init_u64(&e, 1);
-		for (Entry &e : shared->entries)
-			SpinLockInit(&e.mutex);
+		for (int i = 0; i < nentries; i++)
+			shared->entries[i].lock = &locks[1 + i].lock;
 	}
 }
 
@@ -418,22 +423,29 @@ used_elsewhere(int64_t pool_id, int32_t shards, int32_t except)
 			mine[pending[i].shard] = true;
 		}
 	uint64 now_epoch = pg_atomic_read_u64(epoch());
-	Entry *e = find_locked(rel, pool_id);
-	if (!e)
-		return std::nullopt;
+	const int32 *own_used = own;
+	const bool *own_shard = mine;
 	int64 sum = 0;
-	bool known = true;
-	for (int s = 0; s < shards && known; s++) {
-		if (s == except)
-			continue;
-		if (mine[s])
-			sum += own[s];
-		else if (e->slots[s].epoch == now_epoch)
-			sum += e->slots[s].used;
-		else
-			known = false;
-	}
-	SpinLockRelease(&e->mutex);
+	// In a PostgreSQL frame: LWLockAcquire() raises when a backend holds
+	// too many, which cannot happen here but is an error all the same.
+	bool known = pg::guard([rel, pool_id, shards, except, own_used, own_shard, now_epoch, &sum] {
+		Entry *e = find_locked(rel, pool_id, LW_SHARED);
+		if (!e)
+			return false;
+		bool all = true;
+		for (int s = 0; s < shards && all; s++) {
+			if (s == except)
+				continue;
+			if (own_shard[s])
+				sum += own_used[s];
+			else if (e->slots[s].epoch == now_epoch)
+				sum += e->slots[s].used;
+			else
+				all = false;
+		}
+		LWLockRelease(e->lock);
+		return all;
+	});
 	if (!known)
 		return std::nullopt;
 	return Reading{sum, now_epoch};

@@ -118,7 +118,7 @@ promote_waitlist(FunctionCallInfo fcinfo)
 			if (b->pool_id != pool_id)
 				throw Error(SqlState::InvalidParameterValue,
 							"booking " + std::to_string(*booking_id) + " is not in pool " + std::to_string(*pool_id));
-			b = store::find_booking(*booking_id, true);
+			b = store::find_booking_again(*booking_id, true);
 			// Already promoted, released or never waiting: nothing to do.
 			promote = b->status == "waitlisted";
 			policy.only_booking = *booking_id;

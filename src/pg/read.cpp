@@ -194,4 +194,13 @@ KeyRead::value(int column, bool *isnull) const
 	return values_[column - 1];
 }
 
+Origin
+KeyRead::origin(int column) const
+{
+	if (column < 1 || column > ncolumns_)
+		return Origin{};
+	const char *name = columns_[column - 1];
+	return Origin{table_, name[0] == '?' ? name + 1 : name, nullptr, column};
+}
+
 }  // namespace booking::pg

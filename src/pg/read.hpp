@@ -65,6 +65,8 @@ private:
 	resolve();
 	Datum
 	value(int column, bool *isnull) const override;
+	Origin
+	origin(int column) const override;
 
 	const char *table_;
 	const char *index_;

@@ -2,7 +2,99 @@
 
 #include "booking/error.hpp"
 
+extern "C" {
+#include "nodes/parsenodes.h"
+#include "parser/parsetree.h"
+#include "utils/plancache.h"
+}
+
+#include <string>
+
 namespace booking::pg {
+
+namespace {
+
+// The kept plan whose result SPI_tuptable holds, to name its columns.
+SPIPlanPtr last_plan = nullptr;
+
+// "booking.pool.capacity" for a column of a relation, or "" when the
+// relation or column is gone.
+std::string
+qualified_column(Oid relid, AttrNumber attnum)
+{
+	char *names[3] = {};
+	guard([relid, attnum, &names] {
+		if ((names[1] = get_rel_name(relid)) != nullptr)
+			names[0] = get_namespace_name(get_rel_namespace(relid));
+		names[2] = get_attname(relid, attnum, true);
+	});
+	if (!names[0] || !names[1] || !names[2])
+		return "";
+	return std::string(names[0]) + "." + names[1] + "." + names[2];
+}
+
+// The column of the plan's result row, as it is named in its table where
+// the statement reads it straight from one ("booking.pool.capacity"), else
+// by its name in the result ("capacity").
+std::string
+describe_result_column(SPIPlanPtr plan, int number)
+{
+	Oid relid = InvalidOid;
+	AttrNumber attnum = InvalidAttrNumber;
+	const char *resname = nullptr;
+	guard([plan, number, &relid, &attnum, &resname] {
+		ListCell *lc;
+		foreach (lc, SPI_plan_get_plan_sources(plan)) {
+			auto *source = static_cast<CachedPlanSource *>(lfirst(lc));
+			ListCell *qc;
+			foreach (qc, source->query_list) {
+				Query *query = lfirst_node(Query, qc);
+				if (!query->canSetTag)
+					continue;
+				List *result = query->commandType == CMD_SELECT ? query->targetList : query->returningList;
+				ListCell *tc;
+				foreach (tc, result) {
+					TargetEntry *te = lfirst_node(TargetEntry, tc);
+					if (te->resjunk || te->resno != number)
+						continue;
+					resname = te->resname;
+					if (OidIsValid(te->resorigtbl)) {  // a column of a table, through views too
+						relid = te->resorigtbl;
+						attnum = te->resorigcol;
+					} else if (IsA(te->expr, Var)) {  // RETURNING column
+						Var *var = castNode(Var, te->expr);
+						RangeTblEntry *rte = rt_fetch(var->varno, query->rtable);
+						if (var->varlevelsup == 0 && rte->rtekind == RTE_RELATION && var->varattno > 0) {
+							relid = rte->relid;
+							attnum = var->varattno;
+						}
+					}
+				}
+			}
+		}
+	});
+	std::string qualified = OidIsValid(relid) ? qualified_column(relid, attnum) : "";
+	if (!qualified.empty())
+		return qualified;
+	if (resname && strcmp(resname, "?column?") != 0)
+		return resname;
+	return std::to_string(number) + " of a result";
+}
+
+}  // namespace
+
+void
+throw_missing(const Origin &origin)
+{
+	std::string column = origin.table  ? std::string("booking.") + origin.table + "." + origin.column
+						 : origin.plan ? describe_result_column(origin.plan, origin.number)
+									   : std::to_string(origin.number) + " of a result";
+	throw Error(SqlState::DataCorrupted, "booking: column " + column + " is NULL where a value is required",
+				"The extension's tables hold a row it cannot have written: a NOT NULL constraint of schema "
+				"booking was dropped, or the row was written by hand.",
+				"Correct the row, and restore the NOT NULL constraint if one was dropped; "
+				"SELECT * FROM booking.check() lists other broken rows.");
+}
 
 Spi::Spi()
 {
@@ -129,45 +221,59 @@ Row::value(int column, bool *isnull) const
 	return d;
 }
 
-std::optional<int64_t>
+Origin
+Row::origin(int column) const
+{
+	return Origin{nullptr, nullptr, plan_, column};
+}
+
+Value<int64_t>
 Columns::int8(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<int64_t>(DatumGetInt64(d));
+	if (isnull)
+		return {std::nullopt, origin(column)};
+	return DatumGetInt64(d);
 }
 
-std::optional<int32_t>
+Value<int32_t>
 Columns::int4(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<int32_t>(DatumGetInt32(d));
+	if (isnull)
+		return {std::nullopt, origin(column)};
+	return DatumGetInt32(d);
 }
 
-std::optional<bool>
+Value<bool>
 Columns::boolean(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<bool>(DatumGetBool(d));
+	if (isnull)
+		return {std::nullopt, origin(column)};
+	return DatumGetBool(d);
 }
 
-std::optional<TimestampTz>
+Value<TimestampTz>
 Columns::timestamptz(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
-	return isnull ? std::nullopt : std::optional<TimestampTz>(DatumGetTimestampTz(d));
+	if (isnull)
+		return {std::nullopt, origin(column)};
+	return DatumGetTimestampTz(d);
 }
 
-std::optional<std::string>
+Value<std::string>
 Columns::text(int column) const
 {
 	bool isnull;
 	Datum d = value(column, &isnull);
 	if (isnull)
-		return std::nullopt;
+		return {std::nullopt, origin(column)};
 	struct varlena *t = guard([d] { return pg_detoast_datum_packed((struct varlena *) DatumGetPointer(d)); });
 	return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
@@ -234,6 +340,8 @@ Statement::run(std::initializer_list<Param> params, int expect, bool read_only, 
 	}
 	SPIPlanPtr p = plan();
 	int code = guard([p, &values, &nulls, read_only, limit] { return SPI_execute_plan(p, values, nulls, read_only, limit); });
+	// Set after the run: statements that ran inside it (a trigger's) are done.
+	last_plan = p;
 	if (code != expect)
 		throw Error(SqlState::Internal, std::string("booking: SPI returned ") + SPI_result_code_string(code) +
 											" for: " + sql_);
@@ -251,7 +359,7 @@ Statement::row(uint64_t index)
 {
 	if (SPI_tuptable == nullptr || index >= SPI_processed)
 		throw Error(SqlState::Internal, "booking: result row out of range");
-	return Row(SPI_tuptable->vals[index], SPI_tuptable->tupdesc);
+	return Row(SPI_tuptable->vals[index], SPI_tuptable->tupdesc, last_plan);
 }
 
 }  // namespace booking::pg

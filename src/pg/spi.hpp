@@ -66,6 +66,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace booking::pg {
@@ -140,32 +142,122 @@ int8_array_param(const std::vector<int64_t> &values);
 Param
 int4_array_param(const std::vector<int32_t> &values);
 
+// Where a column value was read, to name it when it is missing. Only
+// pointers that live as long as the backend: names given to a KeyRead, a
+// kept plan.
+struct Origin {
+	const char *table = nullptr;   // a table of schema booking (KeyRead), or
+	const char *column = nullptr;  // null: the plan's result says which
+	SPIPlanPtr plan = nullptr;	   // the statement whose result row it was
+	int number = 0;				   // its column in that row, from 1
+};
+
+// Raise XX001 (data_corrupted) naming the column of origin: the extension
+// needed a value where the row has NULL.
+[[noreturn]] void
+throw_missing(const Origin &origin);
+
+// A column value, NULL or not: a std::optional whose * and value() raise
+// XX001 naming the table and column instead of reading nothing when it is
+// NULL. Required columns are read with *; has_value(), value_or() and
+// comparisons are std::optional's. A NOT NULL constraint dropped by hand,
+// or a hand-written row, is then a clear error and never undefined
+// behaviour (sql/missing_values.sql).
+template <typename T>
+class Value : public std::optional<T> {
+public:
+	Value() = default;
+	Value(std::nullopt_t) noexcept {}
+	Value(std::optional<T> value, const Origin &origin = {}) : std::optional<T>(std::move(value)), origin_(origin)
+	{
+	}
+	template <typename U, typename = std::enable_if_t<std::is_convertible_v<U &&, T>>>
+	Value(U &&value) : std::optional<T>(std::forward<U>(value))
+	{
+	}
+
+	const T &
+	value() const &
+	{
+		if (!this->has_value())
+			throw_missing(origin_);
+		return std::optional<T>::operator*();
+	}
+	T &
+	value() &
+	{
+		if (!this->has_value())
+			throw_missing(origin_);
+		return std::optional<T>::operator*();
+	}
+	T &&
+	value() &&
+	{
+		if (!this->has_value())
+			throw_missing(origin_);
+		return std::move(std::optional<T>::operator*());
+	}
+	const T &
+	operator*() const &
+	{
+		return value();
+	}
+	T &
+	operator*() &
+	{
+		return value();
+	}
+	T &&
+	operator*() &&
+	{
+		return std::move(*this).value();
+	}
+	const T *
+	operator->() const
+	{
+		return &value();
+	}
+	T *
+	operator->()
+	{
+		return &value();
+	}
+
+private:
+	Origin origin_;
+};
+
 // Typed reads of one row's columns, numbered from 1 as in SPI; NULL reads
-// as nullopt. What a row is (an SPI result, a KeyRead) is value()'s.
+// as an empty Value. What a row is (an SPI result, a KeyRead) is value()'s
+// and origin()'s.
 class Columns {
 public:
-	std::optional<int64_t> int8(int column) const;
-	std::optional<int32_t> int4(int column) const;
-	std::optional<bool> boolean(int column) const;
-	std::optional<TimestampTz> timestamptz(int column) const;
-	std::optional<std::string> text(int column) const;
+	Value<int64_t> int8(int column) const;
+	Value<int32_t> int4(int column) const;
+	Value<bool> boolean(int column) const;
+	Value<TimestampTz> timestamptz(int column) const;
+	Value<std::string> text(int column) const;
 	// A bigint[] column without NULL elements; empty when NULL.
 	std::vector<int64_t> int8_array(int column) const;
 
 protected:
 	~Columns() = default;
 	virtual Datum value(int column, bool *isnull) const = 0;
+	// Where column comes from (asked only when it is NULL).
+	virtual Origin origin(int column) const = 0;
 };
 
 // A row of the last result.
 class Row : public Columns {
 public:
-	Row(HeapTuple tuple, TupleDesc desc) : tuple_(tuple), desc_(desc) {}
+	Row(HeapTuple tuple, TupleDesc desc, SPIPlanPtr plan = nullptr) : tuple_(tuple), desc_(desc), plan_(plan) {}
 
 private:
 	Datum value(int column, bool *isnull) const override;
+	Origin origin(int column) const override;
 	HeapTuple tuple_;
 	TupleDesc desc_;
+	SPIPlanPtr plan_;  // the kept plan of the statement, to name a column
 };
 
 // A statement prepared on first use and kept for the backend's life. The
