@@ -1,8 +1,9 @@
--- The C functions pin no search path: their statements name every relation,
--- function, operator and type with its schema (src/pg/spi.hpp), so
--- (a) code of the user's that fires inside them sees what it would see
---     from the caller's own statement: a trigger with its own SET search_path
---     gets it, one without gets the caller's path;
+-- The C functions' statements name every relation, function, operator and
+-- type with its schema, and run with the search_path setting pinned to
+-- pg_catalog, pg_temp as a SET clause would pin it (src/pg/spi.hpp), so
+-- (a) code of the user's that fires inside them, as the extension's owner,
+--     gets its own SET search_path when it has one, and pg_catalog, pg_temp
+--     when it has none: never a path the caller chose;
 -- (b) a caller whose path puts a schema full of look-alikes before
 --     pg_catalog gets the same answers as anyone else, and none of them runs.
 SET client_min_messages = warning;
@@ -18,18 +19,19 @@ SET timezone = 'UTC';
 -- An audit trigger as a DBA writes one: its own path, an unqualified table.
 CREATE SCHEMA audit;
 CREATE TABLE audit.log (booking_id bigint, kind text, status text);
-CREATE FUNCTION audit.record() RETURNS trigger LANGUAGE plpgsql SET search_path = audit AS $$
+CREATE FUNCTION audit.record() RETURNS trigger LANGUAGE plpgsql SET search_path = audit, pg_temp AS $$
 BEGIN
     INSERT INTO log VALUES (NEW.booking_id, NEW.kind, NEW.status);
     RETURN NULL;
 END $$;
 CREATE TRIGGER audit AFTER INSERT ON booking.booking FOR EACH ROW EXECUTE FUNCTION audit.record();
--- One without a SET clause: it resolves names in whatever path is in force.
+-- One without a SET clause: it resolves names in whatever path is in force
+-- (lower() is pg_catalog's unless a path puts a look-alike first).
 CREATE SCHEMA app;
-CREATE TABLE app.seen (booking_id bigint, search_path text);
+CREATE TABLE app.seen (booking_id bigint, search_path text, holder text);
 CREATE FUNCTION public.note_path() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO seen VALUES (NEW.booking_id, current_setting('search_path'));
+    INSERT INTO app.seen VALUES (NEW.booking_id, current_setting('search_path'), lower(NEW.holder));
     RETURN NULL;
 END $$;
 CREATE TRIGGER note_path AFTER INSERT ON booking.booking FOR EACH ROW EXECUTE FUNCTION public.note_path();
@@ -50,7 +52,8 @@ SELECT status FROM booking.reserve_seats(:play, (SELECT array_agg(seat_id ORDER 
 SELECT status FROM booking.reserve_best_available(:play, 2, 'fay');
 SELECT booking.create_resource('room') AS room \gset
 SELECT status FROM booking.reserve_slot(:room, '2030-01-01 10:00+00', '2030-01-01 11:00+00', 'gus');
--- Every booking was logged, by both triggers, with the caller's path.
+-- Every booking was logged, by both triggers; the one without a SET clause
+-- ran with the pinned path, not the caller's.
 SELECT b.kind, b.status, b.holder, l.status AS logged, s.search_path
   FROM booking.booking b
   LEFT JOIN audit.log l USING (booking_id)
@@ -63,6 +66,22 @@ VALUES (-1, 'ticket', :gig, 1, 'released', 'by hand');
 SELECT l.kind, l.status, s.search_path FROM audit.log l JOIN app.seen s USING (booking_id) WHERE booking_id = -1;
 ROLLBACK;
 RESET search_path;
+
+-- A caller's path with a look-alike of lower() before pg_catalog, and a
+-- temporary table named like the audit trigger's: neither is reached by
+-- the triggers, which run as the extension's owner.
+CREATE SCHEMA evil_path;
+CREATE FUNCTION evil_path.lower(text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'planted lower() ran as %', current_user; END $$;
+CREATE TEMP TABLE log (booking_id bigint, kind text, status text);
+SET search_path = evil_path, pg_catalog, public;
+SELECT status FROM booking.decrement_ticket(:hot, 1, 'Hal');
+SELECT s.search_path, s.holder, l.status AS logged
+  FROM app.seen s JOIN audit.log l USING (booking_id) WHERE s.holder = 'hal';
+SELECT count(*) AS in_temp_log FROM pg_temp.log;
+RESET search_path;
+DROP TABLE pg_temp.log;
+DROP SCHEMA evil_path CASCADE;
 DROP TRIGGER note_path ON booking.booking;
 SELECT count(*) AS problems FROM booking.check();
 

@@ -3,6 +3,7 @@
 #include "booking/error.hpp"
 
 extern "C" {
+#include "utils/guc.h"
 #include "nodes/parsenodes.h"
 #include "parser/parsetree.h"
 #include "utils/plancache.h"
@@ -98,14 +99,32 @@ throw_missing(const Origin &origin)
 
 Spi::Spi()
 {
-	guard([] {
+	int guc_level = 0;
+	guard([&guc_level] {
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "booking: SPI_connect failed");
+		// What a SET search_path clause does (fmgr_security_definer). An
+		// error after NewGUCNestLevel leaves the level to the (sub)transaction's
+		// abort, which pops every level above it.
+		guc_level = NewGUCNestLevel();
+		(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
 	});
+	guc_level_ = guc_level;
+	xact_level_ = GetCurrentTransactionNestLevel();
 }
 
 Spi::~Spi()
 {
+	// Popped at the transaction nesting it was pushed at (a subtransaction
+	// opened inside has ended by now); otherwise the end of the
+	// (sub)transaction pops it.
+	if (xact_level_ == GetCurrentTransactionNestLevel()) {
+		int level = guc_level_;
+		auto pop = [level] { AtEOXact_GUC(true, level); };
+		if (ErrorData *error = catch_pg_error(pop))
+			FreeErrorData(error);
+	}
 	// SPI_finish reports misuse with a return code, never with ereport.
 	SPI_finish();
 }

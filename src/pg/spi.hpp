@@ -3,13 +3,27 @@
 // call that can ereport goes through guard(); statements are fixed text with
 // every value a parameter.
 //
-// Names: no statement text depends on search_path. The C functions have no
-// SET search_path clause and nothing pins a path while they run, so their
-// statements, and whatever fires inside them (a user's trigger on a booking
-// table, with or without its own SET search_path), run under the caller's
-// path, as that code would from the caller's own INSERT. So every name a
-// statement resolves is written with its schema (PostgreSQL 15 sources:
-// namespace.c, parse_func.c, parse_oper.c, parse_expr.c):
+// Names: no statement text depends on search_path, and while an Spi is
+// connected the search_path setting is pg_catalog, pg_temp, set in a GUC
+// nest level of its own as a function's SET clause would (and undone at
+// disconnect). Both are needed:
+//  - The statements run as the extension's owner (the functions are
+//    SECURITY DEFINER, or switch to the owner: pg/caller.hpp), and so does
+//    whatever fires inside them: a user's trigger on a booking table. A
+//    trigger without a SET clause of its own must not resolve its names in
+//    a path the caller chose (a caller's schema with a look-alike of a
+//    function it calls would run as the owner). With the setting pinned it
+//    sees pg_catalog, pg_temp, as inside any function with a SET clause; a
+//    trigger with its own SET search_path gets that one (a setting, unlike
+//    the override search path 1.3 used, which PostgreSQL 15 let win over
+//    every SET clause and 17 removed). As in any SECURITY DEFINER code, such
+//    a path should end with pg_temp, or a caller's temporary table can
+//    stand in for an unqualified one (README, security model).
+//  - Qualified names make each statement mean one thing whatever the path
+//    it was first analysed under (a kept plan outlives the call that made
+//    it). So every name a statement resolves is written with its schema
+//    (PostgreSQL 15 sources: namespace.c, parse_func.c, parse_oper.c,
+//    parse_expr.c):
 //  - relations as booking.x. A bare relation or type name is looked up in
 //    the path with pg_temp first (RangeVarGetRelid, TypenameGetTypid);
 //  - functions and aggregates as pg_catalog.f. FuncnameGetCandidates walks
@@ -39,24 +53,16 @@
 // if one is left bare.
 //
 // The plan cache (plancache.c, RevalidateCachedQuery) keeps the search path
-// a statement was analysed under and, when the path in force at an
-// execution differs (OverrideSearchPathMatchesCurrent compares the schema
-// OID lists; PostgreSQL 17's SearchPathMatchesCurrentEnvironment the same),
-// drops the query tree and the generic plan and analyses the text again
-// under the new path. With every name qualified that gives the same tree, so
-// a caller that changes its path costs each statement it then runs one
-// re-plan, never a different answer; a session that keeps its path
-// re-plans nothing.
+// a statement was analysed under and re-analyses it when the path in force
+// differs; with the setting pinned it never does.
 //
 // From 1.3 until this was done, Spi pushed an override search path of
 // pg_catalog for its whole life instead. While an override is in force
 // PostgreSQL 15 ignores the search_path setting, so every function's SET
 // search_path clause did nothing, and a user's trigger with its own path
 // failed when a booking function wrote the row; PostgreSQL 17 removed the
-// call. A GUC-level pin (a nest level setting search_path, as a SET clause
-// does) would let such clauses work, but would still show a trigger without
-// one our path instead of the caller's, would undo its SET LOCALs when we
-// return, and would cost every call the GUC nest level that 1.3 removed.
+// call. The nest level costs a call that connects SPI a few microseconds;
+// the flash-sale buy and sold-out answers connect none.
 #pragma once
 
 #include "pg/boundary.hpp"
@@ -73,14 +79,18 @@
 namespace booking::pg {
 
 // One SPI connection for the life of a C++ scope. Values read from results
-// must be copied out (into C++ values) before it ends. It changes no
-// search path (see above).
+// must be copied out (into C++ values) before it ends. The search_path
+// setting is pg_catalog, pg_temp while it is connected (see above).
 class Spi {
 public:
 	Spi();
 	~Spi();
 	Spi(const Spi &) = delete;
 	Spi &operator=(const Spi &) = delete;
+
+private:
+	int guc_level_ = 0;	 // the GUC nest level of the pinned search_path
+	int xact_level_ = 0;  // the transaction nesting it was made at
 };
 
 // An Spi connected on the first connect(), for bodies that may answer
