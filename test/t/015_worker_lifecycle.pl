@@ -136,9 +136,14 @@ $locker = $node->background_psql('postgres');
 $locker->query_safe(q{BEGIN; LOCK TABLE booking.booking IN ACCESS EXCLUSIVE MODE});
 ok(within(10, qq{SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = $worker AND wait_event_type = 'Lock'}),
 	'postgres\'s worker waits for the lock');
+# The waiting round's start, to tell the next round from it.
+my $waiting_since = $node->safe_psql('postgres', "SELECT xact_start FROM pg_stat_activity WHERE pid = $worker");
 is($node->safe_psql('shop', "SELECT pg_cancel_backend($worker)"), 't', 'cancelled');
-ok(within(10, qq{SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = $worker AND wait_event_type = 'Lock'}),
-	'the next round waits again');
+ok($node->wait_for_log(qr/booking expiry round in database "postgres" failed: canceling statement due to user request/,
+		$offset), 'the cancelled round is logged');
+ok(within(10, qq{SELECT count(*) > 0 FROM pg_stat_activity
+		WHERE pid = $worker AND wait_event_type = 'Lock' AND xact_start > '$waiting_since'}),
+	'the next round, in a new transaction, waits again');
 $locker->query_safe('COMMIT');
 $locker->quit;
 expires('postgres', 'after a cancelled round the worker expires holds');
