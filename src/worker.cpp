@@ -35,15 +35,22 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/bufmgr.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
+#include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/varlena.h"
+#include "utils/wait_event.h"
+#if PG_VERSION_NUM >= 180000
+#include "storage/aio.h"
+#endif
 
 PGDLLEXPORT void booking_launcher_main(Datum arg);
 PGDLLEXPORT void booking_expiry_main(Datum arg);
@@ -359,6 +366,27 @@ round()
 	failed_unlogged = 0;
 }
 
+// What an error outside a transaction may leave held, let go as the
+// autovacuum launcher does after AbortCurrentTransaction (which lets all of
+// it go when a transaction was open). The worker's own steps outside a
+// transaction (a lock probe, a reload) take none of it: this is defence.
+void
+release_after_error()
+{
+	LWLockReleaseAll();
+	ConditionVariableCancelSleep();
+	pgstat_report_wait_end();
+#if PG_VERSION_NUM >= 180000
+	pgaio_error_cleanup();
+#endif
+#if PG_VERSION_NUM < 160000
+	// From 16 on, a buffer I/O in progress belongs to a resource owner,
+	// whose release ends it; AbortBufferIO is then per buffer, and static in 17.
+	AbortBufferIO();
+#endif
+	UnlockBuffers();
+}
+
 // In the PG_CATCH of a failed round: roll back, as PostgresMain does after
 // an error, and log it unless the same error was logged recently.
 void
@@ -371,6 +399,7 @@ round_failed()
 	ErrorData *error = CopyErrorData();
 	FlushErrorState();
 	AbortCurrentTransaction();
+	release_after_error();
 	pgstat_report_activity(STATE_IDLE, nullptr);
 	TimestampTz now = GetCurrentTimestamp();
 	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * second) {
