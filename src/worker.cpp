@@ -32,6 +32,7 @@ extern "C" {
 #include "access/tableam.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
+#include "lib/stringinfo.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -403,9 +404,19 @@ round_failed()
 	pgstat_report_activity(STATE_IDLE, nullptr);
 	TimestampTz now = GetCurrentTimestamp();
 	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * second) {
+		// The error's own detail (a deadlock's names the processes and
+		// locks), hint and context, then what became of the round.
+		StringInfoData detail;
+		initStringInfo(&detail);
+		if (error->detail)
+			appendStringInfo(&detail, "%s\n", error->detail);
+		appendStringInfoString(&detail, "Its batch was rolled back, earlier batches of the round stay committed; "
+										"the next round runs as usual.");
 		ereport(LOG, (errcode(error->sqlerrcode),
 					  errmsg("booking expiry round in database \"%s\" failed: %s", database, error->message),
-					  errdetail("The round was rolled back; the next one runs as usual.")));
+					  errdetail_internal("%s", detail.data), error->hint ? errhint("%s", error->hint) : 0,
+					  error->context ? (errcontext("%s", error->context)) : 0));
+		pfree(detail.data);
 		failed_code = error->sqlerrcode;
 		failed_logged = now;
 	} else

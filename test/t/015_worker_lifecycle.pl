@@ -153,6 +153,28 @@ $log = log_since($offset);
 is(scalar @failed, 1, 'the cancel is logged once') or diag($log);
 unlike($log, qr/FATAL/, 'no FATAL');
 
+# A user's trigger on booking.booking fails every other expiry, with a
+# detail and a hint; a round that works comes between two failures.
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+	CREATE SEQUENCE public.flip;
+	CREATE FUNCTION public.every_other() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		IF NEW.status = 'expired' AND nextval('public.flip') % 2 = 1 THEN
+			RAISE EXCEPTION 'every other expiry fails'
+				USING DETAIL = 'The detail of the trigger.', HINT = 'The hint of the trigger.';
+		END IF;
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER every_other BEFORE UPDATE ON booking.booking
+		FOR EACH ROW EXECUTE FUNCTION public.every_other();
+});
+expires('postgres', "a round fails on the trigger, the next one expires the hold ($_)") for 1 .. 3;
+$node->safe_psql('postgres', 'DROP TRIGGER every_other ON booking.booking');
+$log = log_since($offset);
+like($log, qr/failed: every other expiry fails\n[^\n]*DETAIL:  The detail of the trigger\.\n\tIts batch was rolled back[^\n]*\n[^\n]*HINT:  The hint of the trigger\.\n[^\n]*CONTEXT:  PL\/pgSQL function public\.every_other\(\)/,
+	'the failure is logged with the error\'s detail, hint and context') or diag($log);
+
 # ---------------------------------------------------------------- DROP DATABASE
 
 $offset = -s $node->logfile;
