@@ -18,8 +18,10 @@
 // TABLESPACE, CREATE DATABASE ... TEMPLATE): those lock the database
 // against new connections and then wait 5 seconds for the sessions in it
 // to go, telling only autovacuum to. An error in a round (a deadlock,
-// lock_timeout, a cancel) rolls the round back and is logged once; the
-// next round runs as usual. A terminate still ends the worker.
+// lock_timeout, a cancel) rolls back the batch it came in (the round's
+// earlier batches stay committed) and is logged at most once in 5 minutes
+// per SQLSTATE; the next round runs as usual. A terminate still ends the
+// worker.
 #include "worker.hpp"
 
 #include "expiry.hpp"
@@ -302,11 +304,45 @@ reconcile_children()
 char database[NAMEDATALEN];
 TimestampTz next_round = 0;
 
-// Failed rounds: one line for the first, none for the same error again
-// within 5 minutes, one when rounds work again.
-int failed_code = 0;
-TimestampTz failed_logged = 0;
-int64 failed_unlogged = 0;
+// Failed rounds are logged at most once in 5 minutes per SQLSTATE, whether
+// rounds work in between or not. A SQLSTATE logged within 5 minutes keeps
+// a slot; one that finds every slot so taken shares the last with any other
+// such (which remembers the one it logged), so even then none is logged
+// more often.
+struct Logged {
+	int code;		  // 0: free
+	TimestampTz at;	  // when it was logged
+	int64 unlogged;	  // failures with it since
+};
+constexpr int logged_slots = 16;
+constexpr int64 quiet = 300 * second;
+Logged logged[logged_slots + 1];
+// A failure was logged and no round worked since; how many failed since
+// without a line. The first round that works after such a run says so.
+bool failing = false;
+int64 failed_since = 0;
+
+// The slot of a SQLSTATE: its own, a free one or one quiet for 5 minutes
+// (the oldest), or the shared one.
+Logged *
+logged_slot(int code, TimestampTz now)
+{
+	Logged *oldest = &logged[0];
+	for (int i = 0; i < logged_slots; i++) {
+		if (logged[i].code == code)
+			return &logged[i];
+		if (logged[i].at < oldest->at)
+			oldest = &logged[i];
+	}
+	Logged *shared = &logged[logged_slots];
+	if (oldest->code != 0 && now - oldest->at < quiet)
+		return shared;
+	*oldest = {code, 0, 0};
+	// Logged through the shared slot within 5 minutes: that counts.
+	if (shared->code == code && now - shared->at < quiet)
+		oldest->at = shared->at;
+	return oldest;
+}
 
 struct Batch {
 	int64 limit;
@@ -360,11 +396,11 @@ round()
 		CHECK_FOR_INTERRUPTS();
 		leave_if_wanted();
 	}
-	if (failed_unlogged > 0)
+	if (failing && failed_since > 0)
 		ereport(LOG, (errmsg("booking expiry rounds in database \"%s\" work again", database),
-					  errdetail("%lld more rounds failed since the last one logged.", (long long) failed_unlogged)));
-	failed_code = 0;
-	failed_unlogged = 0;
+					  errdetail("%lld more rounds failed since the last one logged.", (long long) failed_since)));
+	failing = false;
+	failed_since = 0;
 }
 
 // What an error outside a transaction may leave held, let go as the
@@ -403,7 +439,12 @@ round_failed()
 	release_after_error();
 	pgstat_report_activity(STATE_IDLE, nullptr);
 	TimestampTz now = GetCurrentTimestamp();
-	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * second) {
+	Logged *slot = logged_slot(error->sqlerrcode, now);
+	if (slot->at != 0 && now - slot->at < quiet) {
+		slot->unlogged++;
+		if (failing)
+			failed_since++;
+	} else {
 		// The error's own detail (a deadlock's names the processes and
 		// locks), hint and context, then what became of the round.
 		StringInfoData detail;
@@ -412,15 +453,19 @@ round_failed()
 			appendStringInfo(&detail, "%s\n", error->detail);
 		appendStringInfoString(&detail, "Its batch was rolled back, earlier batches of the round stay committed; "
 										"the next round runs as usual.");
+		if (slot->unlogged > 0)
+			appendStringInfo(&detail, " %lld more rounds failed with %s since it was last logged.",
+							 (long long) slot->unlogged,
+							 slot == &logged[logged_slots] ? "this or another error" : "this error");
 		ereport(LOG, (errcode(error->sqlerrcode),
 					  errmsg("booking expiry round in database \"%s\" failed: %s", database, error->message),
 					  errdetail_internal("%s", detail.data), error->hint ? errhint("%s", error->hint) : 0,
 					  error->context ? (errcontext("%s", error->context)) : 0));
 		pfree(detail.data);
-		failed_code = error->sqlerrcode;
-		failed_logged = now;
-	} else
-		failed_unlogged++;
+		*slot = {error->sqlerrcode, now, 0};
+		failing = true;
+		failed_since = 0;
+	}
 	FreeErrorData(error);
 	RESUME_INTERRUPTS();
 }

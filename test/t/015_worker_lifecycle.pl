@@ -1,6 +1,8 @@
 # The expiry worker's lifecycle, with booking preloaded (src/worker.cpp):
-#   - a round that fails (lock_timeout, a cancel) is rolled back and logged
-#     once, and the same worker goes on with the next rounds;
+#   - a round that fails (lock_timeout, a cancel, a user's trigger) has its
+#     batch rolled back and is logged with the error's detail, hint and
+#     context, at most once in 5 minutes for its SQLSTATE even when rounds
+#     work in between, and the same worker goes on with the next rounds;
 #   - a database of booking.databases, with or without the extension, can
 #     be dropped with a plain DROP DATABASE; one that does not exist (never
 #     did, dropped, dropped WITH (FORCE)) is said once, not a FATAL every
@@ -174,6 +176,10 @@ $node->safe_psql('postgres', 'DROP TRIGGER every_other ON booking.booking');
 $log = log_since($offset);
 like($log, qr/failed: every other expiry fails\n[^\n]*DETAIL:  The detail of the trigger\.\n\tIts batch was rolled back[^\n]*\n[^\n]*HINT:  The hint of the trigger\.\n[^\n]*CONTEXT:  PL\/pgSQL function public\.every_other\(\)/,
 	'the failure is logged with the error\'s detail, hint and context') or diag($log);
+my @every_other = $log =~ /(failed: every other expiry fails)/g;
+is(scalar @every_other, 1, 'once: rounds that work in between do not make it log again within 5 minutes')
+  or diag($log);
+unlike($log, qr/work again/, 'a round that works right after the one failure logged says nothing');
 
 # ---------------------------------------------------------------- DROP DATABASE
 
