@@ -71,7 +71,9 @@ int expiry_batch = 1000;
 char *databases = nullptr;
 
 // How often a database worker looks whether a command wants its database
-// alone: well within the 5 seconds such a command waits.
+// alone, between rounds: well within the 5 seconds such a command waits.
+// During a round it looks after each full batch, so a batch is never cut
+// short (and a long one can outlast those 5 seconds).
 constexpr long probe_ms = 500;
 
 // ---------------------------------------------------------------- both
