@@ -17,7 +17,9 @@
 // that needs it alone (DROP DATABASE, ALTER DATABASE RENAME or SET
 // TABLESPACE, CREATE DATABASE ... TEMPLATE): those lock the database
 // against new connections and then wait 5 seconds for the sessions in it
-// to go, telling only autovacuum to. An error in a round (a deadlock,
+// to go, telling only autovacuum to. DROP DATABASE ... WITH (FORCE)
+// terminates it instead, which only a superuser or a member of
+// pg_signal_backend may: the worker runs as no role. An error in a round (a deadlock,
 // lock_timeout, a cancel) rolls back the batch it came in (the round's
 // earlier batches stay committed) and is logged at most once in 5 minutes
 // per SQLSTATE; the next round runs as usual. A terminate still ends the

@@ -4,7 +4,9 @@
 #     context, at most once in 5 minutes for its SQLSTATE even when rounds
 #     work in between, and the same worker goes on with the next rounds;
 #   - a database of booking.databases, with or without the extension, can
-#     be dropped with a plain DROP DATABASE; one that does not exist (never
+#     be dropped with a plain DROP DATABASE, also by an owner that is not a
+#     superuser, who can use WITH (FORCE) only as a member of
+#     pg_signal_backend (the worker has no role); one that does not exist (never
 #     did, dropped, dropped WITH (FORCE)) is said once, not a FATAL every
 #     10 seconds, and gets its worker once it is created;
 #   - the launcher and a database worker, terminated with SIGTERM, come back
@@ -27,16 +29,19 @@ booking.expiry_interval = '200ms'
 $node->start;
 # shop: the extension, and a lock_timeout that its worker's rounds take on.
 # plain: no extension. forced: dropped WITH (FORCE) below. gone: never made.
+# owned and signalled: owned by a role that is not a superuser.
 $node->safe_psql('postgres', $_) for (
 	'CREATE DATABASE shop', 'CREATE DATABASE plain', 'CREATE DATABASE forced',
-	q{ALTER DATABASE shop SET lock_timeout = '100ms'});
+	q{ALTER DATABASE shop SET lock_timeout = '100ms'},
+	'CREATE ROLE owner LOGIN', 'CREATE DATABASE owned OWNER owner', 'CREATE DATABASE signalled OWNER owner');
 for my $db ('postgres', 'shop', 'forced') {
 	$node->safe_psql($db, q{
 		CREATE EXTENSION booking;
 		SELECT booking.create_pool(1000, 'class');
 	});
 }
-$node->append_conf('postgresql.conf', "booking.databases = 'postgres, shop, plain, forced, gone'\n");
+$node->append_conf('postgresql.conf',
+	"booking.databases = 'postgres, shop, plain, forced, owned, signalled, gone'\n");
 $node->reload;
 
 # Wait up to $seconds for $sql in postgres to answer 't'.
@@ -57,8 +62,8 @@ sub worker_pid
 		qq{SELECT pid FROM pg_stat_activity WHERE backend_type = 'booking expiry' AND datname = '$db'}) || 0;
 }
 
-my $all_workers = q{SELECT count(DISTINCT datname) = 4 FROM pg_stat_activity
-	WHERE backend_type = 'booking expiry' AND datname IN ('postgres', 'shop', 'plain', 'forced')};
+my $all_workers = q{SELECT count(DISTINCT datname) = 6 FROM pg_stat_activity
+	WHERE backend_type = 'booking expiry' AND datname IN ('postgres', 'shop', 'plain', 'forced', 'owned', 'signalled')};
 # After the drops below.
 my $last_workers = q{SELECT count(DISTINCT datname) = 2 FROM pg_stat_activity
 	WHERE backend_type = 'booking expiry' AND datname IN ('postgres', 'gone')};
@@ -190,10 +195,24 @@ is($rc, 0, 'a listed database without the extension can be dropped') or diag($er
 is($rc, 0, 'so can one with the extension') or diag($err);
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE forced WITH (FORCE)');
 is($rc, 0, 'and one WITH (FORCE)') or diag($err);
+# WITH (FORCE) checks that its user may terminate every session in the
+# database: the worker has no role, so only a superuser or a member of
+# pg_signal_backend may. A plain DROP needs nothing more than ownership.
+ok(within(10, q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'booking expiry' AND datname = 'owned'}),
+	'owned has its worker');
+($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE owned WITH (FORCE)', extra_params => [ '-U', 'owner' ]);
+isnt($rc, 0, 'its owner, not a superuser, cannot drop it WITH (FORCE) while the worker is connected');
+like($err, qr/must be a member of the role whose process is being terminated or member of pg_signal_backend/,
+	'for want of the right to terminate the worker');
+($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE owned', extra_params => [ '-U', 'owner' ]);
+is($rc, 0, 'a plain DROP DATABASE by its owner is enough') or diag($err);
+$node->safe_psql('postgres', 'GRANT pg_signal_backend TO owner');
+($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE signalled WITH (FORCE)', extra_params => [ '-U', 'owner' ]);
+is($rc, 0, 'and WITH (FORCE) works for an owner that is a member of pg_signal_backend') or diag($err);
 expires('postgres', 'the other databases keep their worker');
 sleep(15);
 $log = log_since($offset);
-for my $db ('plain', 'shop', 'forced') {
+for my $db ('plain', 'shop', 'forced', 'owned', 'signalled') {
 	my @said = $log =~ /(booking.databases names database "$db", which does not exist)/g;
 	is(scalar @said, 1, "in 15 s after the drop of $db the log says once that it is gone");
 }
@@ -247,5 +266,7 @@ ok(within(20, $all_workers), 'with its workers');
 expires('postgres', 'which expire holds');
 
 $node->stop;
-ok(!$node->log_contains(qr/\bERROR:/), 'no ERROR in the log');
+my @errors = slurp_file($node->logfile) =~ /\bERROR:  ([^\n]*)/g;
+is_deeply(\@errors, ['must be a member of the role whose process is being terminated or member of pg_signal_backend'],
+	'no ERROR in the log but the refused WITH (FORCE)');
 done_testing();
