@@ -249,10 +249,8 @@ reconcile_children()
 {
 	char *list = pstrdup(databases ? databases : "");
 	List *names = NIL;
-	if (!SplitIdentifierString(list, ',', &names)) {
-		ereport(WARNING, (errmsg("booking.databases is not a valid list of database names: \"%s\"", databases)));
-		names = NIL;
-	}
+	if (!SplitIdentifierString(list, ',', &names))
+		names = NIL;  // refused by check_databases: cannot happen
 	// Stop the workers of databases no longer named.
 	for (int i = 0; i < nchildren;) {
 		bool named = false;
@@ -301,6 +299,29 @@ reconcile_children()
 	}
 	list_free(names);
 	pfree(list);
+}
+
+// booking.databases must be a list the launcher can serve. Checked when it
+// is set (ALTER SYSTEM, a reload, the start), so that a bad value is
+// refused once, with the reason, and the last good one stays in force.
+bool
+check_databases(char **newval, void **, GucSource)
+{
+	char *list = pstrdup(*newval ? *newval : "");
+	List *names = NIL;
+	bool valid = SplitIdentifierString(list, ',', &names);
+	int count = list_length(names);
+	list_free(names);
+	pfree(list);
+	if (!valid) {
+		GUC_check_errdetail("List syntax is invalid.");
+		return false;
+	}
+	if (count > max_children) {
+		GUC_check_errdetail("At most %d databases can be listed.", max_children);
+		return false;
+	}
+	return true;
 }
 
 // ---------------------------------------------------------------- database worker
@@ -519,7 +540,7 @@ init(bool preloaded)
 	DefineCustomStringVariable("booking.databases",
 							   gettext_noop("Databases the expiry worker serves, comma-separated."),
 							   gettext_noop("Only databases where the booking extension exists are touched."),
-							   &databases, "", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+							   &databases, "", PGC_SIGHUP, GUC_LIST_INPUT, check_databases, nullptr, nullptr);
 	MarkGUCPrefixReserved("booking");
 	if (!preloaded)
 		return;

@@ -11,7 +11,10 @@
 #     10 seconds (at most one from a worker that was starting as it was
 #     dropped), and gets its worker once it is created;
 #   - the launcher and a database worker, terminated with SIGTERM, come back
-#     and go on expiring holds.
+#     and go on expiring holds;
+#   - a booking.databases that is not a list of at most 64 names is refused
+#     when set, and a reload that brings one logs it once and keeps the
+#     last good value.
 use strict;
 use warnings;
 
@@ -274,8 +277,32 @@ ok(within(20, qq{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 
 ok(within(20, $all_workers), 'with its workers');
 expires('postgres', 'which expire holds');
 
+# ---------------------------------------------------------------- a bad booking.databases
+
+# Refused when set, with the reason; a reload keeps the last good value and
+# says why once, instead of the launcher warning every second.
+($rc, $out, $err) = $node->psql('postgres', q{ALTER SYSTEM SET booking.databases = 'postgres, "gone'});
+like($err, qr/invalid value for parameter "booking.databases".*\n.*List syntax is invalid/,
+	'ALTER SYSTEM refuses a booking.databases that is not a list');
+($rc, $out, $err) = $node->psql('postgres',
+	'ALTER SYSTEM SET booking.databases = ' . join(', ', map { "'d$_'" } 1 .. 65));
+like($err, qr/At most 64 databases can be listed/, 'and one of more than 64 databases');
+$offset = -s $node->logfile;
+$node->append_conf('postgresql.conf', qq{booking.databases = 'postgres, "gone'\n});
+$node->reload;
+sleep(3);
+is($node->safe_psql('postgres', 'SHOW booking.databases'), 'postgres, shop, plain, forced, owned, signalled, gone',
+	'a reload keeps the last good value');
+ok(within(5, $all_workers), 'and its workers');
+$log = log_since($offset);
+my @said = $log =~ /(invalid value for parameter "booking.databases")/g;
+is(scalar @said, 1, 'the bad value is logged once') or diag($log);
+unlike($log, qr/WARNING/, 'and nothing is warned about') or diag($log);
+expires('gone', 'the workers expire holds');
+
 $node->stop;
-my @errors = slurp_file($node->logfile) =~ /\bERROR:  ([^\n]*)/g;
+my @errors = grep { !/^invalid value for parameter "booking.databases"/ }
+  slurp_file($node->logfile) =~ /\bERROR:  ([^\n]*)/g;
 is_deeply(\@errors, ['must be a member of the role whose process is being terminated or member of pg_signal_backend'],
-	'no ERROR in the log but the refused WITH (FORCE)');
+	'no ERROR in the log but the refused WITH (FORCE) and ALTER SYSTEM');
 done_testing();
