@@ -19,11 +19,11 @@
 // against new connections and then wait 5 seconds for the sessions in it
 // to go, telling only autovacuum to. DROP DATABASE ... WITH (FORCE)
 // terminates it instead, which only a superuser or a member of
-// pg_signal_backend may: the worker runs as no role. An error in a round (a deadlock,
-// lock_timeout, a cancel) rolls back the batch it came in (the round's
-// earlier batches stay committed) and is logged at most once in 5 minutes
-// per SQLSTATE; the next round runs as usual. A terminate still ends the
-// worker.
+// pg_signal_backend may: the worker runs as no role. An error in a round
+// (a deadlock, lock_timeout, a cancel) rolls back the batch it came in
+// (the round's earlier batches stay committed) and is logged at most once
+// in 5 minutes per SQLSTATE; the next round runs as usual. A terminate
+// still ends the worker.
 #include "worker.hpp"
 
 #include "expiry.hpp"
@@ -34,6 +34,7 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "lib/stringinfo.h"
@@ -460,6 +461,7 @@ round_failed()
 	MemoryContextSwitchTo(TopMemoryContext);
 	ErrorData *error = CopyErrorData();
 	FlushErrorState();
+	bool in_batch = IsTransactionState();  // or a cancel while asleep, ...
 	AbortCurrentTransaction();
 	release_after_error();
 	pgstat_report_activity(STATE_IDLE, nullptr);
@@ -476,8 +478,9 @@ round_failed()
 		initStringInfo(&detail);
 		if (error->detail)
 			appendStringInfo(&detail, "%s\n", error->detail);
-		appendStringInfoString(&detail, "Its batch was rolled back, earlier batches of the round stay committed; "
-										"the next round runs as usual.");
+		appendStringInfoString(&detail, in_batch ? "Its batch was rolled back, earlier batches of the round stay "
+												   "committed; the next round runs as usual."
+												 : "No batch was running; the next round runs as usual.");
 		if (slot->unlogged > 0)
 			appendStringInfo(&detail, " %lld more rounds failed with %s since it was last logged.",
 							 (long long) slot->unlogged,
