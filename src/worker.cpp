@@ -17,9 +17,13 @@
 // that needs it alone (DROP DATABASE, ALTER DATABASE RENAME or SET
 // TABLESPACE, CREATE DATABASE ... TEMPLATE): those lock the database
 // against new connections and then wait 5 seconds for the sessions in it
-// to go, telling only autovacuum to. An error in a round (a deadlock,
-// lock_timeout, a cancel) rolls the round back and is logged once; the
-// next round runs as usual. A terminate still ends the worker.
+// to go, telling only autovacuum to. DROP DATABASE ... WITH (FORCE)
+// terminates it instead, which only a superuser or a member of
+// pg_signal_backend may: the worker runs as no role. An error in a round
+// (a deadlock, lock_timeout, a cancel) rolls back the batch it came in
+// (the round's earlier batches stay committed) and is logged at most once
+// in 5 minutes per SQLSTATE; the next round runs as usual. A terminate
+// still ends the worker.
 #include "worker.hpp"
 
 #include "expiry.hpp"
@@ -30,20 +34,29 @@ extern "C" {
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
+#include "lib/stringinfo.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/bufmgr.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lock.h"
+#include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/snapmgr.h"
 #include "utils/timeout.h"
 #include "utils/varlena.h"
+#include "utils/wait_event.h"
+#if PG_VERSION_NUM >= 180000
+#include "storage/aio.h"
+#endif
 
 PGDLLEXPORT void booking_launcher_main(Datum arg);
 PGDLLEXPORT void booking_expiry_main(Datum arg);
@@ -61,7 +74,9 @@ int expiry_batch = 1000;
 char *databases = nullptr;
 
 // How often a database worker looks whether a command wants its database
-// alone: well within the 5 seconds such a command waits.
+// alone, between rounds: well within the 5 seconds such a command waits.
+// During a round it looks after each full batch, so a batch is never cut
+// short (and a long one can outlast those 5 seconds).
 constexpr long probe_ms = 500;
 
 // ---------------------------------------------------------------- both
@@ -235,10 +250,8 @@ reconcile_children()
 {
 	char *list = pstrdup(databases ? databases : "");
 	List *names = NIL;
-	if (!SplitIdentifierString(list, ',', &names)) {
-		ereport(WARNING, (errmsg("booking.databases is not a valid list of database names: \"%s\"", databases)));
-		names = NIL;
-	}
+	if (!SplitIdentifierString(list, ',', &names))
+		names = NIL;  // refused by check_databases: cannot happen
 	// Stop the workers of databases no longer named.
 	for (int i = 0; i < nchildren;) {
 		bool named = false;
@@ -289,16 +302,73 @@ reconcile_children()
 	pfree(list);
 }
 
+// booking.databases must be a list the launcher can serve. Checked when it
+// is set (ALTER SYSTEM, a reload, the start), so that a bad value is
+// refused once, with the reason, and the last good one stays in force.
+bool
+check_databases(char **newval, void **, GucSource)
+{
+	char *list = pstrdup(*newval ? *newval : "");
+	List *names = NIL;
+	bool valid = SplitIdentifierString(list, ',', &names);
+	int count = list_length(names);
+	list_free(names);
+	pfree(list);
+	if (!valid) {
+		GUC_check_errdetail("List syntax is invalid.");
+		return false;
+	}
+	if (count > max_children) {
+		GUC_check_errdetail("At most %d databases can be listed.", max_children);
+		return false;
+	}
+	return true;
+}
+
 // ---------------------------------------------------------------- database worker
 
 char database[NAMEDATALEN];
 TimestampTz next_round = 0;
 
-// Failed rounds: one line for the first, none for the same error again
-// within 5 minutes, one when rounds work again.
-int failed_code = 0;
-TimestampTz failed_logged = 0;
-int64 failed_unlogged = 0;
+// Failed rounds are logged at most once in 5 minutes per SQLSTATE, whether
+// rounds work in between or not. A SQLSTATE logged within 5 minutes keeps
+// a slot; one that finds every slot so taken shares the last with any other
+// such (which remembers the one it logged), so even then none is logged
+// more often.
+struct Logged {
+	int code;		  // 0: free
+	TimestampTz at;	  // when it was logged
+	int64 unlogged;	  // failures with it since
+};
+constexpr int logged_slots = 16;
+constexpr int64 quiet = 300 * second;
+Logged logged[logged_slots + 1];
+// A failure was logged and no round worked since; how many failed since
+// without a line. The first round that works after such a run says so.
+bool failing = false;
+int64 failed_since = 0;
+
+// The slot of a SQLSTATE: its own, a free one or one quiet for 5 minutes
+// (the oldest), or the shared one.
+Logged *
+logged_slot(int code, TimestampTz now)
+{
+	Logged *oldest = &logged[0];
+	for (int i = 0; i < logged_slots; i++) {
+		if (logged[i].code == code)
+			return &logged[i];
+		if (logged[i].at < oldest->at)
+			oldest = &logged[i];
+	}
+	Logged *shared = &logged[logged_slots];
+	if (oldest->code != 0 && now - oldest->at < quiet)
+		return shared;
+	*oldest = {code, 0, 0};
+	// Logged through the shared slot within 5 minutes: that counts.
+	if (shared->code == code && now - shared->at < quiet)
+		oldest->at = shared->at;
+	return oldest;
+}
 
 struct Batch {
 	int64 limit;
@@ -352,11 +422,32 @@ round()
 		CHECK_FOR_INTERRUPTS();
 		leave_if_wanted();
 	}
-	if (failed_unlogged > 0)
+	if (failing && failed_since > 0)
 		ereport(LOG, (errmsg("booking expiry rounds in database \"%s\" work again", database),
-					  errdetail("%lld more rounds failed since the last one logged.", (long long) failed_unlogged)));
-	failed_code = 0;
-	failed_unlogged = 0;
+					  errdetail("%lld more rounds failed since the last one logged.", (long long) failed_since)));
+	failing = false;
+	failed_since = 0;
+}
+
+// What an error outside a transaction may leave held, let go as the
+// autovacuum launcher does after AbortCurrentTransaction (which lets all of
+// it go when a transaction was open). The worker's own steps outside a
+// transaction (a lock probe, a reload) take none of it: this is defence.
+void
+release_after_error()
+{
+	LWLockReleaseAll();
+	ConditionVariableCancelSleep();
+	pgstat_report_wait_end();
+#if PG_VERSION_NUM >= 180000
+	pgaio_error_cleanup();
+#endif
+#if PG_VERSION_NUM < 160000
+	// From 16 on, a buffer I/O in progress belongs to a resource owner,
+	// whose release ends it; AbortBufferIO is then per buffer, and static in 17.
+	AbortBufferIO();
+#endif
+	UnlockBuffers();
 }
 
 // In the PG_CATCH of a failed round: roll back, as PostgresMain does after
@@ -370,17 +461,39 @@ round_failed()
 	MemoryContextSwitchTo(TopMemoryContext);
 	ErrorData *error = CopyErrorData();
 	FlushErrorState();
+	bool in_batch = IsTransactionState();  // or a cancel while asleep, ...
 	AbortCurrentTransaction();
+	release_after_error();
 	pgstat_report_activity(STATE_IDLE, nullptr);
 	TimestampTz now = GetCurrentTimestamp();
-	if (error->sqlerrcode != failed_code || now - failed_logged >= 300 * second) {
+	Logged *slot = logged_slot(error->sqlerrcode, now);
+	if (slot->at != 0 && now - slot->at < quiet) {
+		slot->unlogged++;
+		if (failing)
+			failed_since++;
+	} else {
+		// The error's own detail (a deadlock's names the processes and
+		// locks), hint and context, then what became of the round.
+		StringInfoData detail;
+		initStringInfo(&detail);
+		if (error->detail)
+			appendStringInfo(&detail, "%s\n", error->detail);
+		appendStringInfoString(&detail, in_batch ? "Its batch was rolled back, earlier batches of the round stay "
+												   "committed; the next round runs as usual."
+												 : "No batch was running; the next round runs as usual.");
+		if (slot->unlogged > 0)
+			appendStringInfo(&detail, " %lld more rounds failed with %s since it was last logged.",
+							 (long long) slot->unlogged,
+							 slot == &logged[logged_slots] ? "this or another error" : "this error");
 		ereport(LOG, (errcode(error->sqlerrcode),
 					  errmsg("booking expiry round in database \"%s\" failed: %s", database, error->message),
-					  errdetail("The round was rolled back; the next one runs as usual.")));
-		failed_code = error->sqlerrcode;
-		failed_logged = now;
-	} else
-		failed_unlogged++;
+					  errdetail_internal("%s", detail.data), error->hint ? errhint("%s", error->hint) : 0,
+					  error->context ? (errcontext("%s", error->context)) : 0));
+		pfree(detail.data);
+		*slot = {error->sqlerrcode, now, 0};
+		failing = true;
+		failed_since = 0;
+	}
 	FreeErrorData(error);
 	RESUME_INTERRUPTS();
 }
@@ -430,7 +543,7 @@ init(bool preloaded)
 	DefineCustomStringVariable("booking.databases",
 							   gettext_noop("Databases the expiry worker serves, comma-separated."),
 							   gettext_noop("Only databases where the booking extension exists are touched."),
-							   &databases, "", PGC_SIGHUP, GUC_LIST_INPUT, nullptr, nullptr, nullptr);
+							   &databases, "", PGC_SIGHUP, GUC_LIST_INPUT, check_databases, nullptr, nullptr);
 	MarkGUCPrefixReserved("booking");
 	if (!preloaded)
 		return;

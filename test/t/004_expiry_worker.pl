@@ -56,14 +56,16 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM booking.seat WHERE bookin
 	'0', 'the seats of the expired hold are free');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty');
 
-# A buyer holds the pool's lock; the worker must not wait for it.
+# A buyer holds the pool's lock; the worker must not wait for it. The
+# buyer's session is opened first and the hold lasts a second, so that it
+# cannot lapse (and be expired) before the buyer has the lock.
+my $buyer = $node->background_psql('postgres');
 $node->safe_psql('postgres', q{
 	SELECT booking.create_pool(5, 'busy');                               -- 2
-	SELECT booking.decrement_ticket(2, 1, 'eve', '200 milliseconds');
+	SELECT booking.decrement_ticket(2, 1, 'eve', '1 second');
 });
-my $buyer = $node->background_psql('postgres');
 $buyer->query_safe(q{BEGIN; SELECT 1 FROM booking.pool WHERE pool_id = 2 FOR NO KEY UPDATE;});
-sleep(1);
+sleep(2);
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'booking expiry' AND wait_event_type = 'Lock'}),
 	'0', 'the worker does not wait for a buyer\'s lock');

@@ -3,8 +3,11 @@
 # memory (src/sold_out.hpp) reaches a standby: every read the standby allows
 # (availability, seat_map, the views, decrement_ticket's answer in its
 # read-only transactions) must come from the replayed rows, also in a
-# session that asked before the rows changed. After a promotion buys work
-# and answers stay right, in sessions opened before and after it.
+# session that asked before the rows changed. What needs a lock (a key, a
+# child pool, a cap, a waiter, a lapsed hold) is refused as read-only even
+# when sold out, and booking.stats counts the standby's own calls. After a
+# promotion buys work and answers stay right, in sessions opened before and
+# after it.
 use strict;
 use warnings;
 
@@ -147,6 +150,44 @@ for my $s ([ $old, 'the session that saw the sell-out' ], [ $new, 'a new session
 	is(seat_attempt($session, 'bob'), 'error 25006', "standby, $who: a request for a free seat is refused as read-only");
 	is(picture($session), $expected_after, "standby, $who: every read shows the freed spots and seats");
 }
+
+# What a standby cannot answer. A read-only decrement_ticket answers from
+# the rows only a call without a key on a root pool with no per-holder cap,
+# nobody waiting and no lapsed hold; anything else must lock the pool's
+# chain, which a read-only transaction refuses (25006), on a standby too,
+# even when the pool is sold out. booking.stats counts each server's own
+# calls. In a database of its own, so that the pictures above stay.
+$primary->safe_psql('postgres', 'CREATE DATABASE other');
+$primary->safe_psql('other', q{
+	CREATE EXTENSION booking;
+	SELECT booking.create_pool(1, 'root');                          -- 1
+	SELECT booking.create_pool(1, 'child', parent_id => 1);         -- 2
+	SELECT booking.create_pool(1, 'capped', max_per_holder => 1);   -- 3
+	SELECT booking.create_pool(1, 'waited');                        -- 4
+	SELECT booking.create_pool(2, 'lapsing');                       -- 5
+	SELECT booking.decrement_ticket(2, 1, 'c1');
+	SELECT booking.decrement_ticket(3, 1, 'c2');
+	SELECT booking.decrement_ticket(4, 1, 'c3');
+	SELECT booking.register(4, 1, 'w1');
+	SELECT booking.decrement_ticket(5, 1, 'c4');
+	SELECT booking.decrement_ticket(5, 1, 'h1', '1 millisecond');
+});
+$primary->wait_for_catchup($standby);
+my $other = $standby->background_psql('other', on_error_stop => 0);
+$other->query_safe('\set VERBOSITY sqlstate');
+is(attempt($other, 1, 1), 'sold_out 0', 'standby: a sold-out root pool is answered from its row');
+is(ask($other, q{SELECT status FROM booking.decrement_ticket(1, 1, idempotency_key => 'k')}), 'error 25006',
+	'standby: a call with a key on it is refused as read-only');
+is(attempt($other, 2, 1), 'error 25006', 'standby: so is one on a sold-out child pool');
+is(attempt($other, 3, 1), 'error 25006', 'standby: on a sold-out pool with a per-holder cap');
+is(attempt($other, 4, 1), 'error 25006', 'standby: on a sold-out pool with a waiter');
+is(ask($other, 'SELECT (booking.availability(5)).available'), '1', 'standby: a lapsed hold is free again');
+is(attempt($other, 5, 2), 'error 25006', 'standby: and its pool, short of 2 spots, is refused as read-only');
+is(ask($other, q{SELECT confirmed || ' ' || held || ' ' || sold_out FROM booking.stats}), '0 0 1',
+	'standby: booking.stats counts the standby\'s calls only');
+is($primary->safe_psql('other', q{SELECT confirmed || ' ' || held || ' ' || sold_out FROM booking.stats}), '4 1 0',
+	'the primary\'s count its own');
+$other->quit;
 
 # Promotion: both sessions live through it.
 $standby->promote;
