@@ -31,11 +31,13 @@ extern "C" {
 
 namespace booking::pg {
 
-// A small number for this backend, dense among the backends alive (unlike a
-// pid): the lowest one free when it started. 15 counts from 1, in one range
-// with the background workers (MyBackendId); 17 counts from 0, client
-// backends in their own range (MyProcNumber). Either spreads concurrent
-// buyers over different shards.
+// A small number for this backend (unlike a pid), different from every
+// other live backend's. What PostgreSQL hands out differs: 15 gives the
+// lowest one free, counting from 1 in one range with the background workers
+// (MyBackendId), so live backends' numbers are dense; 17 gives client
+// backends 0 to max_connections - 1 from a first-in first-out free list
+// (MyProcNumber), so a new backend takes the number freed longest ago, and
+// after connections come and go, live numbers are spread over that range.
 inline int
 backend_number() noexcept
 {
