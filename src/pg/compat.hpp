@@ -141,7 +141,7 @@ pending_table_status(Oid relid) noexcept
 {
 	PgStat_EntryRef *ref = pgstat_fetch_pending_entry(PGSTAT_KIND_RELATION, MyDatabaseId, relid);
 	if (ref == nullptr)
-		ref = pgstat_fetch_pending_entry(PGSTAT_KIND_RELATION, InvalidOid, relid);	// a shared catalog
+		ref = pgstat_fetch_pending_entry(PGSTAT_KIND_RELATION, InvalidOid, relid);  // a shared catalog
 	return ref ? static_cast<PgStat_TableStatus *>(ref->pending) : nullptr;
 }
 
