@@ -14,6 +14,10 @@ PG_CONFIG ?= pg_config
 # corruption waiting to happen. The .d files fix that.
 PG_CPPFLAGS = -I$(srcdir)/include -I$(srcdir)/src -MMD -MP
 PG_CXXFLAGS = -std=c++17 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
+# test/run builds with BOOKING_WERROR=-Werror, so a warning on any supported
+# PostgreSQL version fails the tests; a user's build does not stop on one
+# that a newer compiler or server header brings.
+PG_CXXFLAGS += $(BOOKING_WERROR)
 SHLIB_LINK  = -lstdc++
 
 # Debian builds PostgreSQL with LLVM, so PGXS would also compile every source

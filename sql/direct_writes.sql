@@ -69,6 +69,22 @@ ALTER TABLE booking.pool ADD CONSTRAINT at_most_eight CHECK (confirmed + held <=
 SELECT public.raised(format('SELECT booking.decrement_ticket(%s, 1)', :p));
 ALTER TABLE booking.pool DROP CONSTRAINT at_most_eight;
 
+-- So is the NOT NULL of a generated column, which the executor computes:
+-- stored, or (from PostgreSQL 18) virtual, computed when read.
+SELECT booking.create_pool(10, 'generated') AS g \gset
+SELECT current_setting('server_version_num')::int >= 180000 AS virtual_columns \gset
+\if :virtual_columns
+ALTER TABLE booking.pool ADD COLUMN two_at_most int
+    GENERATED ALWAYS AS (CASE WHEN pool_id = :g AND confirmed + held > 2 THEN NULL ELSE 1 END) VIRTUAL NOT NULL;
+\else
+ALTER TABLE booking.pool ADD COLUMN two_at_most int
+    GENERATED ALWAYS AS (CASE WHEN pool_id = :g AND confirmed + held > 2 THEN NULL ELSE 1 END) STORED NOT NULL;
+\endif
+SELECT status, remaining FROM booking.decrement_ticket(:g, 2);
+SELECT public.raised(format('SELECT booking.decrement_ticket(%s, 1)', :g));
+SELECT confirmed, held FROM booking.pool WHERE pool_id = :g;
+ALTER TABLE booking.pool DROP COLUMN two_at_most;
+
 -- Indexes added later: a plain partial one gets the entries of direct
 -- writes; an expression index sends the buy to the statement.
 CREATE INDEX booking_confirmed_spots ON booking.booking (spots) WHERE status = 'confirmed';

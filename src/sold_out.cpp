@@ -1,5 +1,6 @@
 #include "sold_out.hpp"
 
+#include "pg/compat.hpp"
 #include "shmem.hpp"
 
 extern "C" {
@@ -69,7 +70,7 @@ wrote_pools() noexcept
 	for (Oid relid : pool_rels) {
 		if (!OidIsValid(relid))
 			continue;
-		PgStat_TableStatus *status = find_tabstat_entry(relid);
+		PgStat_TableStatus *status = pg::pending_table_status(relid);
 		if (status && status->trans)
 			return true;
 	}

@@ -2,6 +2,7 @@
 
 #include "booking/error.hpp"
 #include "pg/caller.hpp"
+#include "pg/compat.hpp"
 #include "pg/read.hpp"
 #include "pg/write.hpp"
 #include "stats.hpp"
@@ -625,9 +626,10 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 	// path with it (which locks the pool row, then every shard) could
 	// deadlock, so a failed attempt rolls back and lets go of every lock.
 	pg::SubTransaction attempt;
-	// Backend ids are small and dense (unlike pids): concurrent buyers get
-	// different shards whenever there are at least as many shards as buyers.
-	int32_t mine = int32_t(MyBackendId % shards);
+	// Backend numbers are small (unlike pids) and differ between live backends:
+	// on 15, where they are dense, concurrent buyers get different shards
+	// whenever there are at least as many shards as buyers (backend_number()).
+	int32_t mine = int32_t(pg::backend_number() % shards);
 	TicketNulls nulls(holder, hold_end, true);
 	bool direct = shard_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags);
 	bool misfit = false;	// row_unread, and the row says the pool needs more

@@ -10,6 +10,7 @@
 
 #include "core/validate.hpp"
 #include "pg/boundary.hpp"
+#include "pg/compat.hpp"
 #include "shmem.hpp"
 
 extern "C" {
@@ -134,7 +135,7 @@ write_lock(Oid rel) noexcept
 	LOCKTAG tag;
 	SET_LOCKTAG_RELATION(tag, MyDatabaseId, rel);
 	for (LOCKMODE mode = AccessExclusiveLock; mode >= RowExclusiveLock; mode--)
-		if (LockHeldByMe(&tag, mode))
+		if (pg::lock_held_by_me(&tag, mode))
 			return mode;
 	return NoLock;
 }
@@ -144,7 +145,7 @@ write_lock(Oid rel) noexcept
 int64
 writes(Oid rel) noexcept
 {
-	PgStat_TableStatus *status = find_tabstat_entry(rel);
+	PgStat_TableStatus *status = pg::pending_table_status(rel);
 	if (!status)
 		return 0;
 	int64 n = 0;
@@ -496,10 +497,7 @@ locked(int64_t pool_id, int32_t shard, int32_t used) noexcept
 void
 init(bool preloaded)
 {
-	// From PostgreSQL 17 find_tabstat_entry() hands out a copy without the
-	// transaction's counts, which this relies on: no tallies there (every
-	// take runs the SQL sum) until that is ported.
-	if (!preloaded || PG_VERSION_NUM >= 170000)
+	if (!preloaded)
 		return;
 	shmem::add({"booking tally", sizeof(Shared), request_lock, attach});
 	RegisterXactCallback(xact_callback, nullptr);

@@ -28,6 +28,7 @@
 
 #include "expiry.hpp"
 #include "pg/boundary.hpp"
+#include "pg/compat.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -54,9 +55,6 @@ extern "C" {
 #include "utils/timeout.h"
 #include "utils/varlena.h"
 #include "utils/wait_event.h"
-#if PG_VERSION_NUM >= 180000
-#include "storage/aio.h"
-#endif
 
 PGDLLEXPORT void booking_launcher_main(Datum arg);
 PGDLLEXPORT void booking_expiry_main(Datum arg);
@@ -439,15 +437,7 @@ release_after_error()
 	LWLockReleaseAll();
 	ConditionVariableCancelSleep();
 	pgstat_report_wait_end();
-#if PG_VERSION_NUM >= 180000
-	pgaio_error_cleanup();
-#endif
-#if PG_VERSION_NUM < 160000
-	// From 16 on, a buffer I/O in progress belongs to a resource owner,
-	// whose release ends it; AbortBufferIO is then per buffer, and static in 17.
-	AbortBufferIO();
-#endif
-	UnlockBuffers();
+	pg::end_io_after_error();
 }
 
 // In the PG_CATCH of a failed round: roll back, as PostgresMain does after

@@ -88,13 +88,14 @@ _booking_logged() {
 	fi
 }
 
-# make + make install of the PGXS extension.
+# make + make install of the PGXS extension. BOOKING_WERROR=-Werror (as
+# test/run sets it) makes every warning an error.
 booking_build_extension() {
 	mkdir -p "$BOOKING_RESULTS_DIR"
 	local log=$BOOKING_RESULTS_DIR/build-extension.log
 	: >"$log"
 	booking_log "building the extension (log: ${log#"$BOOKING_ROOT"/})"
-	_booking_logged "$log" make -j2 PG_CONFIG="$BOOKING_PG_CONFIG" || return 1
+	_booking_logged "$log" make -j2 PG_CONFIG="$BOOKING_PG_CONFIG" BOOKING_WERROR="${BOOKING_WERROR:-}" || return 1
 	if ((EUID == 0)); then
 		_booking_logged "$log" make install PG_CONFIG="$BOOKING_PG_CONFIG" || return 1
 	else

@@ -1,6 +1,7 @@
 #include "pg/read.hpp"
 
 #include "booking/error.hpp"
+#include "pg/compat.hpp"
 
 #include <string>
 
@@ -55,7 +56,7 @@ fetch(Oid relid, Oid indexid, int64_t key, const AttrNumber *attnums, int ncolum
 	volatile bool found = false;
 	PG_TRY();
 	{
-		IndexScanDesc scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+		IndexScanDesc scan = begin_index_scan(heap, index, GetActiveSnapshot(), 1, 0);
 		ScanKeyData skey;
 		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
 		index_rescan(scan, &skey, 1, nullptr, 0);

@@ -1,6 +1,7 @@
 #include "pg/write.hpp"
 
 #include "booking/error.hpp"
+#include "pg/compat.hpp"
 
 #include <string>
 
@@ -131,8 +132,7 @@ calls_user_function(Node *node, void *context)
 	auto user = [](Oid function, void *) { return function >= FirstNormalObjectId; };
 	if (check_functions_in_node(node, user, nullptr))
 		return true;
-	return expression_tree_walker(node, reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(calls_user_function)),
-								  context);
+	return walk_expression(node, calls_user_function, context);
 }
 
 // Read the table's shape (rel is open and locked) and decide whether direct
@@ -170,7 +170,7 @@ DirectTable::build_shape(Relation rel)
 		rel->rd_rel->relispartition || rel->rd_rel->relhassubclass || rel->rd_rel->relrowsecurity ||
 		rel->rd_rules != nullptr)
 		return false;
-	if (desc->constr && (desc->constr->num_check > 0 || desc->constr->has_generated_stored))
+	if (desc->constr && (desc->constr->num_check > 0 || has_generated_columns(desc->constr)))
 		return false;
 
 	// The named columns, of exactly the types the caller reads and writes
@@ -208,8 +208,8 @@ DirectTable::build_shape(Relation rel)
 									   nullptr);
 			ReleaseSysCache(constraint);
 			for (int k = 0; k < nkeys; k++)
-				for (int i = 0; i < ncolumns_; i++)
-					if (attnums_[i] == confkey[k])
+				for (int c = 0; c < ncolumns_; c++)
+					if (attnums_[c] == confkey[k])
 						return false;
 		}
 	List *foreign_keys = RelationGetFKeyList(rel);
@@ -317,7 +317,7 @@ DirectTable::usable()
 		// The privileges the SQL statement would need, as the function's owner.
 		bool ok = usable_ && pg_class_aclmask(relid_, GetUserId(), ACL_SELECT | ACL_INSERT | ACL_UPDATE,
 											  ACLMASK_ALL) == (ACL_SELECT | ACL_INSERT | ACL_UPDATE);
-		opened_in_ = ok ? MyProc->lxid : InvalidLocalTransactionId;
+		opened_in_ = ok ? local_transaction_id() : InvalidLocalTransactionId;
 		return ok;
 	});
 }
@@ -325,7 +325,7 @@ DirectTable::usable()
 bool
 DirectTable::opened() const
 {
-	return usable_ && opened_in_ != InvalidLocalTransactionId && opened_in_ == MyProc->lxid;
+	return usable_ && opened_in_ != InvalidLocalTransactionId && opened_in_ == local_transaction_id();
 }
 
 bool
@@ -373,7 +373,7 @@ DirectTable::update_row(const Datum *key, Decide decide, void *arg)
 	Update result = Update::Missing;
 	Snapshot snapshot = GetActiveSnapshot();
 	TupleTableSlot *slot = table_slot_create(rel, nullptr);
-	IndexScanDesc scan = index_beginscan(rel, key_index, snapshot, key_columns_, 0);
+	IndexScanDesc scan = begin_index_scan(rel, key_index, snapshot, key_columns_, 0);
 	ScanKeyData skeys[max_key_columns];
 	for (int k = 0; k < key_columns_; k++)
 		ScanKeyInit(&skeys[k], AttrNumber(k + 1), BTEqualStrategyNumber, key_equal_[k], key[k]);
@@ -428,9 +428,10 @@ DirectTable::update_row(const Datum *key, Decide decide, void *arg)
 		ItemPointerData tid = slot->tts_tid;
 		TM_FailureData tmfd;
 		LockTupleMode lockmode;
-		TM_Result updated = heap_update(rel, &tid, new_tuple, cid, InvalidSnapshot, true, &tmfd, &lockmode);
+		bool needs_index_entries = false;
+		TM_Result updated = heap_update_row(rel, &tid, new_tuple, cid, &tmfd, &lockmode, &needs_index_entries);
 		if (updated == TM_Ok) {
-			if (!HeapTupleIsHeapOnly(new_tuple))
+			if (needs_index_entries)
 				insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_, replace_row);
 			result = Update::Done;
 			break;
