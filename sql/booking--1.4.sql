@@ -8,7 +8,8 @@
 -- included), and one where a role that is not a superuser may create
 -- objects. A schema made by this very command (in this transaction, so
 -- nobody else could use it yet) may carry CREATE from default privileges:
--- the grants are set to the documented ones at the end of this script.
+-- those grants are revoked here at once, and the others set to the
+-- documented ones at the end of this script.
 --
 -- This script runs with search_path booking, pg_temp (pg_catalog first), and
 -- pg_catalog lacks an exact operator for some pairs of types (oid and
@@ -21,12 +22,30 @@ DO $$
 DECLARE
     nsp record;
     held text;
+    creator oid;
 BEGIN
     SELECT n.oid, r.rolsuper, n.nspacl, e.oid AS ext,
-           coalesce(n.xmin OPERATOR(pg_catalog.=) e.xmin, false) AS made_now
+           -- made now: written by this transaction, with exactly the
+           -- privileges default privileges give a new schema of its owner.
+           -- A schema that existed and was only changed in this transaction
+           -- (by a GRANT, say) has other privileges, unless default
+           -- privileges gave them to it too; then what they let a role plant
+           -- is refused by the objects check, and the CREATE grants revoked.
+           coalesce(n.xmin OPERATOR(pg_catalog.=) e.xmin, false) AND NOT EXISTS (
+               (SELECT * FROM pg_catalog.aclexplode(acl.actual) EXCEPT SELECT * FROM pg_catalog.aclexplode(acl.fresh))
+               UNION ALL
+               (SELECT * FROM pg_catalog.aclexplode(acl.fresh) EXCEPT SELECT * FROM pg_catalog.aclexplode(acl.actual)))
+               AS made_now
       INTO nsp
       FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
       LEFT JOIN pg_catalog.pg_extension e ON e.extname OPERATOR(pg_catalog.=) 'booking'::pg_catalog.name
+     CROSS JOIN LATERAL (
+           SELECT coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) AS actual,
+                  coalesce((SELECT d.defaclacl FROM pg_catalog.pg_default_acl d
+                             WHERE d.defaclrole OPERATOR(pg_catalog.=) n.nspowner
+                               AND d.defaclnamespace OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                               AND d.defaclobjtype OPERATOR(pg_catalog.=) 'n'::pg_catalog."char"),
+                           pg_catalog.acldefault('n', n.nspowner)) AS fresh) AS acl
      WHERE n.nspname OPERATOR(pg_catalog.=) 'booking'::pg_catalog.name;
     IF NOT FOUND THEN
         RETURN;
@@ -52,16 +71,22 @@ BEGIN
             USING ERRCODE = '42501',
                   HINT = 'Drop that schema (or make a superuser its owner) before installing booking.';
     END IF;
-    IF NOT nsp.made_now AND EXISTS (
-           SELECT FROM pg_catalog.aclexplode(nsp.nspacl) AS a
-             LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
-            WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'::pg_catalog.text
-              AND NOT coalesce(g.rolsuper, false)) THEN
-        RAISE EXCEPTION 'schema booking lets a role that is not a superuser create objects in it'
-            USING ERRCODE = '42501',
-                  DETAIL = pg_catalog.format('Its privileges are %s.', nsp.nspacl),
-                  HINT = 'Revoke CREATE on schema booking from every role but superusers (or drop that schema) before installing booking.';
-    END IF;
+    FOR creator IN
+        SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(nsp.nspacl) AS a
+          LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
+         WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'::pg_catalog.text
+           AND NOT coalesce(g.rolsuper, false)
+    LOOP
+        IF NOT nsp.made_now THEN
+            RAISE EXCEPTION 'schema booking lets a role that is not a superuser create objects in it'
+                USING ERRCODE = '42501',
+                      DETAIL = pg_catalog.format('Its privileges are %s.', nsp.nspacl),
+                      HINT = 'Revoke CREATE on schema booking from every role but superusers (or drop that schema) before installing booking.';
+        END IF;
+        EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA booking FROM %s CASCADE',
+                                  CASE WHEN creator OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                                       ELSE creator::pg_catalog.regrole::pg_catalog.text END);
+    END LOOP;
 END
 $$;
 
