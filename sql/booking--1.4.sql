@@ -92,9 +92,10 @@ $$;
 
 -- Every name below is schema-qualified and every function pins its
 -- search_path, so no object planted by another role changes what runs: the
--- SQL and PL/pgSQL functions with SET search_path, the C functions in their
--- code (every statement they run resolves names in pg_catalog alone, see
--- src/pg/spi.hpp), which costs a call much less than a SET clause.
+-- SQL and PL/pgSQL functions with SET search_path = pg_catalog, pg_temp; the
+-- C functions set that same search_path as a setting while their statements
+-- run (a GUC nest level, only on calls that run a statement) and qualify
+-- every name in those statements too (src/pg/spi.hpp).
 
 ------------------------------------------------------------------------------
 -- Tables. Everything that matters is here, changed in the caller's
@@ -260,7 +261,8 @@ CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, h
 
 ------------------------------------------------------------------------------
 -- Functions. All run as the extension owner (tables stay closed to callers)
--- with a pinned search_path (the C functions pin it in their code).
+-- with a pinned search_path (the C functions set it while their statements
+-- run, src/pg/spi.hpp, and qualify every name).
 -- confirm, release and extend_hold are SECURITY INVOKER and switch to their
 -- owner in their code, after noting who called: a booking made without a
 -- holder may be changed only by an organiser (a role that may execute
