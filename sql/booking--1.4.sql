@@ -2,61 +2,100 @@
 \echo Use "CREATE EXTENSION booking" to load this file. \quit
 
 -- Refuse a schema booking that another role could have planted objects in
--- before CREATE EXTENSION, or could plant objects in afterwards: one a
--- non-superuser owns (its owner could drop and replace anything in it, the
--- functions that run as the extension owner included), one where a role
--- that is not a superuser may create objects, and one that already holds
+-- before CREATE EXTENSION, or could plant objects in afterwards: one that
+-- already holds objects, one a non-superuser owns (its owner could drop and
+-- replace anything in it, the functions that run as the extension owner
+-- included), and one where a role that is not a superuser may create
 -- objects. A schema made by this very command (in this transaction, so
 -- nobody else could use it yet) may carry CREATE from default privileges:
--- the grants are set to the documented ones at the end of this script.
+-- those grants are revoked here at once, and the others set to the
+-- documented ones at the end of this script.
+--
+-- This script runs with search_path booking, pg_temp (pg_catalog first), and
+-- pg_catalog lacks an exact operator for some pairs of types (oid and
+-- regclass, oid and integer): a planted booking.=(oid, regclass) would win
+-- over pg_catalog's oid = oid and run as the installing superuser. So every
+-- operator of this script's statements outside its functions (which set
+-- their search_path) is OPERATOR(pg_catalog.x), every function
+-- pg_catalog-qualified, and the objects check comes first.
 DO $$
 DECLARE
     nsp record;
     held text;
+    creator oid;
 BEGIN
-    SELECT n.oid, r.rolsuper, n.nspacl, coalesce(n.xmin = e.xmin, false) AS made_now, e.oid AS ext INTO nsp
-      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid = n.nspowner
-      LEFT JOIN pg_catalog.pg_extension e ON e.extname = 'booking'
-     WHERE n.nspname = 'booking';
+    SELECT n.oid, r.rolsuper, n.nspacl, e.oid AS ext,
+           -- made now: written by this transaction, with exactly the
+           -- privileges default privileges give a new schema of its owner.
+           -- A schema that existed and was only changed in this transaction
+           -- (by a GRANT, say) has other privileges, unless default
+           -- privileges gave them to it too; then what they let a role plant
+           -- is refused by the objects check, and the CREATE grants revoked.
+           coalesce(n.xmin OPERATOR(pg_catalog.=) e.xmin, false) AND NOT EXISTS (
+               (SELECT * FROM pg_catalog.aclexplode(acl.actual) EXCEPT SELECT * FROM pg_catalog.aclexplode(acl.fresh))
+               UNION ALL
+               (SELECT * FROM pg_catalog.aclexplode(acl.fresh) EXCEPT SELECT * FROM pg_catalog.aclexplode(acl.actual)))
+               AS made_now
+      INTO nsp
+      FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+      LEFT JOIN pg_catalog.pg_extension e ON e.extname OPERATOR(pg_catalog.=) 'booking'::pg_catalog.name
+     CROSS JOIN LATERAL (
+           SELECT coalesce(n.nspacl, pg_catalog.acldefault('n', n.nspowner)) AS actual,
+                  coalesce((SELECT d.defaclacl FROM pg_catalog.pg_default_acl d
+                             WHERE d.defaclrole OPERATOR(pg_catalog.=) n.nspowner
+                               AND d.defaclnamespace OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+                               AND d.defaclobjtype OPERATOR(pg_catalog.=) 'n'::pg_catalog."char"),
+                           pg_catalog.acldefault('n', n.nspowner)) AS fresh) AS acl
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'booking'::pg_catalog.name;
     IF NOT FOUND THEN
         RETURN;
-    END IF;
-    IF NOT nsp.rolsuper THEN
-        RAISE EXCEPTION 'schema booking is owned by a role that is not a superuser'
-            USING ERRCODE = '42501',
-                  HINT = 'Drop that schema (or make a superuser its owner) before installing booking.';
-    END IF;
-    IF NOT nsp.made_now AND EXISTS (
-           SELECT FROM pg_catalog.aclexplode(nsp.nspacl) AS a
-             LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
-            WHERE a.privilege_type = 'CREATE' AND NOT coalesce(g.rolsuper, false)) THEN
-        RAISE EXCEPTION 'schema booking lets a role that is not a superuser create objects in it'
-            USING ERRCODE = '42501',
-                  DETAIL = pg_catalog.format('Its privileges are %s.', nsp.nspacl),
-                  HINT = 'Revoke CREATE on schema booking from every role but superusers (or drop that schema) before installing booking.';
     END IF;
     -- Every object in a schema depends on it; default privileges for the
     -- schema are not objects in it (they are stripped below).
     SELECT pg_catalog.string_agg(pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid), ', '
                                  ORDER BY d.classid, d.objid) INTO held
       FROM pg_catalog.pg_depend d
-     WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass AND d.refobjid = nsp.oid
-       AND d.classid <> 'pg_catalog.pg_default_acl'::pg_catalog.regclass
-       AND NOT (d.classid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND d.objid = nsp.ext);
+     WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid
+       AND d.refobjid OPERATOR(pg_catalog.=) nsp.oid
+       AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_default_acl'::pg_catalog.regclass::pg_catalog.oid
+       AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+                AND d.objid OPERATOR(pg_catalog.=) nsp.ext);
     IF held IS NOT NULL THEN
         RAISE EXCEPTION 'schema booking already holds objects'
             USING ERRCODE = '42501',
                   DETAIL = pg_catalog.format('It holds %s.', held),
                   HINT = 'Install booking into a schema of its own: drop or move what is in schema booking first.';
     END IF;
+    IF NOT nsp.rolsuper THEN
+        RAISE EXCEPTION 'schema booking is owned by a role that is not a superuser'
+            USING ERRCODE = '42501',
+                  HINT = 'Drop that schema (or make a superuser its owner) before installing booking.';
+    END IF;
+    FOR creator IN
+        SELECT DISTINCT a.grantee FROM pg_catalog.aclexplode(nsp.nspacl) AS a
+          LEFT JOIN pg_catalog.pg_roles g ON g.oid OPERATOR(pg_catalog.=) a.grantee
+         WHERE a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'::pg_catalog.text
+           AND NOT coalesce(g.rolsuper, false)
+    LOOP
+        IF NOT nsp.made_now THEN
+            RAISE EXCEPTION 'schema booking lets a role that is not a superuser create objects in it'
+                USING ERRCODE = '42501',
+                      DETAIL = pg_catalog.format('Its privileges are %s.', nsp.nspacl),
+                      HINT = 'Revoke CREATE on schema booking from every role but superusers (or drop that schema) before installing booking.';
+        END IF;
+        EXECUTE pg_catalog.format('REVOKE CREATE ON SCHEMA booking FROM %s CASCADE',
+                                  CASE WHEN creator OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                                       ELSE creator::pg_catalog.regrole::pg_catalog.text END);
+    END LOOP;
 END
 $$;
 
 -- Every name below is schema-qualified and every function pins its
 -- search_path, so no object planted by another role changes what runs: the
--- SQL and PL/pgSQL functions with SET search_path, the C functions in their
--- code (every statement they run resolves names in pg_catalog alone, see
--- src/pg/spi.hpp), which costs a call much less than a SET clause.
+-- SQL and PL/pgSQL functions with SET search_path = pg_catalog, pg_temp; the
+-- C functions set that same search_path as a setting while their statements
+-- run (a GUC nest level, only on calls that run a statement) and qualify
+-- every name in those statements too (src/pg/spi.hpp).
 
 ------------------------------------------------------------------------------
 -- Tables. Everything that matters is here, changed in the caller's
@@ -222,7 +261,8 @@ CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, h
 
 ------------------------------------------------------------------------------
 -- Functions. All run as the extension owner (tables stay closed to callers)
--- with a pinned search_path (the C functions pin it in their code).
+-- with a pinned search_path (the C functions set it while their statements
+-- run, src/pg/spi.hpp, and qualify every name).
 -- confirm, release and extend_hold are SECURITY INVOKER and switch to their
 -- owner in their code, after noting who called: a booking made without a
 -- holder may be changed only by an organiser (a role that may execute
@@ -870,37 +910,40 @@ BEGIN
     FOR obj IN
         WITH members AS (
             SELECT d.classid, d.objid
-              FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
-             WHERE d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass AND e.extname = 'booking'
-               AND d.deptype = 'e'
+              FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid
+             WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid
+               AND e.extname OPERATOR(pg_catalog.=) 'booking'::pg_catalog.name
+               AND d.deptype OPERATOR(pg_catalog.=) 'e'::pg_catalog."char"
         ), objects AS (
-            SELECT m.classid, m.objid, CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
+            SELECT m.classid, m.objid,
+                   CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S'::pg_catalog."char" THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
                    c.relacl AS acl,
-                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::pg_catalog."char", c.relowner) AS base,
-                   pg_catalog.acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::pg_catalog."char", c.relowner) AS target
-              FROM members m JOIN pg_catalog.pg_class c ON c.oid = m.objid
-             WHERE m.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+                   pg_catalog.acldefault(CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S'::pg_catalog."char" THEN 's' ELSE 'r' END::pg_catalog."char",
+                                         c.relowner) AS base,
+                   pg_catalog.acldefault(CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S'::pg_catalog."char" THEN 's' ELSE 'r' END::pg_catalog."char",
+                                         c.relowner) AS target
+              FROM members m JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.objid
+             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid
+               AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v,m,f,S}'::pg_catalog."char"[])
             UNION ALL
             SELECT m.classid, m.objid, 'FUNCTION', p.proacl, pg_catalog.acldefault('f', p.proowner),
-                   CASE WHEN p.proname IN ('decrement_ticket', 'register', 'reserve_seats', 'reserve_best_available',
-                                           'reserve_slot', 'confirm', 'release', 'extend_hold', 'availability',
-                                           'seat_map')
+                   CASE WHEN p.proname OPERATOR(pg_catalog.=) ANY ('{decrement_ticket,register,reserve_seats,reserve_best_available,reserve_slot,confirm,release,extend_hold,availability,seat_map}'::pg_catalog.name[])
                         THEN pg_catalog.acldefault('f', p.proowner)
                         ELSE ARRAY[pg_catalog.makeaclitem(p.proowner, p.proowner, 'EXECUTE', false)] END
-              FROM members m JOIN pg_catalog.pg_proc p ON p.oid = m.objid
-             WHERE m.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+              FROM members m JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) m.objid
+             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
             SELECT m.classid, m.objid, 'TYPE', t.typacl, pg_catalog.acldefault('T', t.typowner),
                    pg_catalog.acldefault('T', t.typowner)
-              FROM members m JOIN pg_catalog.pg_type t ON t.oid = m.objid
-             WHERE m.classid = 'pg_catalog.pg_type'::pg_catalog.regclass
+              FROM members m JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) m.objid
+             WHERE m.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass::pg_catalog.oid
             UNION ALL
             SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid, n.oid, 'SCHEMA', n.nspacl,
                    pg_catalog.acldefault('n', n.nspowner),
                    pg_catalog.acldefault('n', n.nspowner)
-                       OPERATOR(pg_catalog.||) pg_catalog.makeaclitem(0, n.nspowner, 'USAGE', false)
-              FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_extension e ON e.extnamespace = n.oid
-             WHERE e.extname = 'booking'
+                       OPERATOR(pg_catalog.||) pg_catalog.makeaclitem(0::pg_catalog.oid, n.nspowner, 'USAGE', false)
+              FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_extension e ON e.extnamespace OPERATOR(pg_catalog.=) n.oid
+             WHERE e.extname OPERATOR(pg_catalog.=) 'booking'::pg_catalog.name
         )
         SELECT x.kind, (pg_catalog.pg_identify_object(x.classid, x.objid, 0)).identity,
                coalesce(x.acl, x.base) AS cur, x.target
@@ -908,11 +951,11 @@ BEGIN
     LOOP
         FOR priv IN SELECT * FROM pg_catalog.aclexplode(obj.cur) EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.target) LOOP
             EXECUTE pg_catalog.format('REVOKE %s ON %s %s FROM %s CASCADE', priv.privilege_type, obj.kind, obj.identity,
-                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END);
+                                      CASE WHEN priv.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END);
         END LOOP;
         FOR priv IN SELECT * FROM pg_catalog.aclexplode(obj.target) EXCEPT SELECT * FROM pg_catalog.aclexplode(obj.cur) LOOP
             EXECUTE pg_catalog.format('GRANT %s ON %s %s TO %s%s', priv.privilege_type, obj.kind, obj.identity,
-                                      CASE WHEN priv.grantee = 0 THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END,
+                                      CASE WHEN priv.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC' ELSE priv.grantee::pg_catalog.regrole::pg_catalog.text END,
                                       CASE WHEN priv.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
         END LOOP;
     END LOOP;

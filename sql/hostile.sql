@@ -252,6 +252,72 @@ SELECT count(*) AS extension_installed FROM pg_extension WHERE extname = 'bookin
 DROP SCHEMA booking CASCADE;
 SELECT count(*) AS planted_calls FROM public.pwned;
 
+------------------------------------------------------------------------------
+-- A superuser-owned schema booking where the attacker once could create
+-- objects. While it could, it planted operators for pairs of types that
+-- pg_catalog has no exact operator for (oid and regclass, oid and integer):
+-- with the search_path of an extension script (booking, pg_temp, after
+-- pg_catalog) they win over pg_catalog's oid = oid. The install and update
+-- scripts refuse such a schema, and nothing planted runs.
+------------------------------------------------------------------------------
+CREATE SCHEMA booking;
+GRANT USAGE, CREATE ON SCHEMA booking TO regress_attacker;
+SET ROLE regress_attacker;
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['regclass', 'integer'] LOOP
+        -- = says false and <> says true: every catalog check passes
+        EXECUTE pg_catalog.format('CREATE FUNCTION booking.planted_eq(oid, %s) RETURNS boolean LANGUAGE sql
+                                   AS $f$ SELECT NOT public.pwn(''booking.=(oid, %s)'') $f$', t, t);
+        EXECUTE pg_catalog.format('CREATE FUNCTION booking.planted_ne(oid, %s) RETURNS boolean LANGUAGE sql
+                                   AS $f$ SELECT public.pwn(''booking.<>(oid, %s)'') $f$', t, t);
+        EXECUTE pg_catalog.format('CREATE OPERATOR booking.= (leftarg = oid, rightarg = %s, function = booking.planted_eq)', t);
+        EXECUTE pg_catalog.format('CREATE OPERATOR booking.<> (leftarg = oid, rightarg = %s, function = booking.planted_ne)', t);
+    END LOOP;
+END $$;
+-- Positive control: with that search_path, they are what such comparisons run.
+SET search_path = booking, pg_temp;
+SELECT count(*) AS matched FROM (SELECT 'pg_catalog.pg_class'::pg_catalog.regclass::pg_catalog.oid AS c) AS x
+ WHERE x.c = 'pg_catalog.pg_class'::pg_catalog.regclass OR x.c <> 0;
+SET search_path = pg_temp, public, pg_catalog;
+SELECT what, run_as FROM public.pwned ORDER BY what;
+RESET ROLE;
+DELETE FROM public.pwned;
+REVOKE CREATE ON SCHEMA booking FROM regress_attacker;                  -- closed again
+SELECT public.raised('CREATE EXTENSION booking');
+SELECT count(*) AS extension_installed FROM pg_extension WHERE extname = 'booking';
+SELECT count(*) AS planted_calls FROM public.pwned;
+SELECT rolsuper AS attacker_is_superuser FROM pg_roles WHERE rolname = 'regress_attacker';
+
+-- The same plant in the schema of an installed 1.3, then the update.
+ALTER SCHEMA booking RENAME TO planted;
+SET client_min_messages = warning;
+CREATE EXTENSION booking VERSION '1.3';
+RESET client_min_messages;
+GRANT CREATE ON SCHEMA booking TO regress_attacker;
+SET ROLE regress_attacker;
+ALTER FUNCTION planted.planted_eq(oid, regclass) SET SCHEMA booking;
+ALTER FUNCTION planted.planted_ne(oid, regclass) SET SCHEMA booking;
+ALTER FUNCTION planted.planted_eq(oid, integer) SET SCHEMA booking;
+ALTER FUNCTION planted.planted_ne(oid, integer) SET SCHEMA booking;
+ALTER OPERATOR planted.= (oid, regclass) SET SCHEMA booking;
+ALTER OPERATOR planted.<> (oid, regclass) SET SCHEMA booking;
+ALTER OPERATOR planted.= (oid, integer) SET SCHEMA booking;
+ALTER OPERATOR planted.<> (oid, integer) SET SCHEMA booking;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA booking FROM regress_attacker;
+SELECT public.raised('ALTER EXTENSION booking UPDATE TO ''1.4''');
+SELECT extversion FROM pg_extension WHERE extname = 'booking';
+SELECT count(*) AS planted_calls FROM public.pwned;
+SELECT rolsuper AS attacker_is_superuser FROM pg_roles WHERE rolname = 'regress_attacker';
+SET client_min_messages = warning;
+DROP EXTENSION booking;
+DROP SCHEMA booking CASCADE;
+DROP SCHEMA planted;
+RESET client_min_messages;
+
 -- Clean up.
 SET client_min_messages = warning;
 DO $$ BEGIN EXECUTE pg_catalog.format('REVOKE CREATE ON DATABASE %I FROM regress_attacker', current_database()); END $$;

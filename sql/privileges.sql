@@ -237,6 +237,11 @@ RESET client_min_messages;
 CREATE SCHEMA booking;
 GRANT CREATE ON SCHEMA booking TO regress_analyst;
 SELECT raised('CREATE EXTENSION booking');                                 -- 42501
+-- Changed earlier in the same transaction, it is still not one made now.
+BEGIN;
+GRANT USAGE ON SCHEMA booking TO PUBLIC;
+SELECT raised('CREATE EXTENSION booking');                                 -- 42501
+ROLLBACK;
 REVOKE CREATE ON SCHEMA booking FROM regress_analyst;
 GRANT CREATE ON SCHEMA booking TO PUBLIC;
 SELECT raised('CREATE EXTENSION booking');                                 -- 42501

@@ -13,8 +13,22 @@ namespace booking::pg {
 
 namespace {
 
-// The role that called the innermost AsOwner function, or InvalidOid.
-Oid caller = InvalidOid;
+// Whether the role that called the innermost AsOwner function is an
+// organiser: 1 or 0, -1 outside any.
+signed char organiser = -1;
+
+bool
+may_cancel(Oid role)
+{
+	return guard([role] {
+		Oid argtypes[1] = {INT8OID};
+		// Qualified: found in schema booking whatever the search path.
+		Oid cancel = LookupFuncName(list_make2(makeString(pstrdup("booking")), makeString(pstrdup("cancel"))), 1,
+									argtypes, false);
+		return DatumGetBool(DirectFunctionCall3(has_function_privilege_id_id, ObjectIdGetDatum(role),
+												ObjectIdGetDatum(cancel), CStringGetTextDatum("EXECUTE")));
+	});
+}
 
 }  // namespace
 
@@ -30,8 +44,10 @@ AsOwner::AsOwner(FunctionCallInfo fcinfo)
 		return proowner;
 	});
 	GetUserIdAndSecContext(&saved_user_, &saved_context_);
-	outer_caller_ = caller;
-	caller = saved_user_;
+	// Before anything changes: if this throws, nothing is to be restored.
+	bool caller_organiser = may_cancel(saved_user_);
+	outer_organiser_ = organiser;
+	organiser = caller_organiser ? 1 : 0;
 	if (saved_user_ != owner) {
 		SetUserIdAndSecContext(owner, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
 		switched_ = true;
@@ -42,21 +58,13 @@ AsOwner::~AsOwner()
 {
 	if (switched_)
 		SetUserIdAndSecContext(saved_user_, saved_context_);
-	caller = outer_caller_;
+	organiser = outer_organiser_;
 }
 
 bool
 caller_is_organiser()
 {
-	Oid who = OidIsValid(caller) ? caller : GetUserId();
-	return guard([who] {
-		Oid argtypes[1] = {INT8OID};
-		// Qualified: found in schema booking whatever the search path.
-		Oid cancel = LookupFuncName(list_make2(makeString(pstrdup("booking")), makeString(pstrdup("cancel"))), 1,
-									argtypes, false);
-		return DatumGetBool(DirectFunctionCall3(has_function_privilege_id_id, ObjectIdGetDatum(who),
-												ObjectIdGetDatum(cancel), CStringGetTextDatum("EXECUTE")));
-	});
+	return organiser >= 0 ? organiser == 1 : may_cancel(GetUserId());
 }
 
 }  // namespace booking::pg

@@ -9,8 +9,10 @@
 namespace booking::pg {
 
 // Run the rest of a SQL function as its owner, like SECURITY DEFINER does
-// (SECURITY_LOCAL_USERID_CHANGE: no SET ROLE inside), remembering the role
-// that called it for caller_is_organiser(). Restores both on the way out,
+// (SECURITY_LOCAL_USERID_CHANGE: no SET ROLE inside), after noting whether
+// the role that called it is an organiser, for caller_is_organiser(): that
+// is decided here, once, by the caller's role, and not later from a role
+// remembered for the innermost call. Restores both on the way out,
 // also when an error unwinds the call (PostgreSQL's abort would restore the
 // user as well). A function that is SECURITY DEFINER already runs as its
 // owner: then the owner is the caller and nothing switches.
@@ -24,13 +26,13 @@ public:
 private:
 	Oid saved_user_ = InvalidOid;
 	int saved_context_ = 0;
-	Oid outer_caller_ = InvalidOid;
+	signed char outer_organiser_ = -1;
 	bool switched_ = false;
 };
 
-// Whether the role that called the innermost AsOwner function (outside one:
-// the current user) is an organiser: a role that may execute
-// booking.cancel(bigint), through its own grant, a role it inherits from,
+// Whether the role that called the innermost AsOwner function, as noted
+// when it started (outside one: the current user), is an organiser: a role
+// that may execute booking.cancel(bigint), through its own grant, a role it inherits from,
 // PUBLIC, or as a superuser. Whoever may cancel any booking may also change
 // one that has no holder to check.
 bool

@@ -256,6 +256,15 @@ like($leaky_dump, qr/GRANT SELECT ON TABLE booking\.pool_status TO regress_repor
 like($leaky_dump, qr/GRANT ALL ON FUNCTION booking\.cancel\(booking_id bigint\) TO regress_organiser;/,
 	"and on an organiser function");
 unlike($leaky_dump, qr/ON (TABLE|SEQUENCE|SCHEMA) booking\S* TO regress_analyst/, 'and gives the analyst nothing back');
+# The DBA's grantee goes away as any role does once its grants are revoked:
+# since PostgreSQL 17 a role the initial privileges once named has a
+# pg_shdepend entry (kind 'i') that the update must not leave behind.
+$node->safe_psql('leaky', q{
+	REVOKE EXECUTE ON FUNCTION booking.create_pool(integer, text, bigint, integer, integer, boolean),
+	                           booking.cancel(bigint) FROM regress_organiser;
+});
+($rc, $out, $err) = $node->psql('postgres', 'DROP ROLE regress_organiser');
+is($rc, 0, 'after the update, DROP ROLE of a revoked grantee succeeds') or diag($err);
 
 # A schema where another role may create objects is refused, and nothing
 # changes.
