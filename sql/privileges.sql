@@ -162,6 +162,10 @@ RETURNS TABLE (kind text, grantee text, privileges text, objects bigint) LANGUAG
                UNION ALL
                SELECT t.typowner, coalesce(t.typacl, acldefault('T', t.typowner))
                  FROM pg_type t WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid
+                  -- From 17 on a table's, view's or type's row and array
+                  -- types are members too; they carry the default ACL.
+                  AND NOT EXISTS (SELECT FROM pg_type e WHERE e.typarray = t.oid)
+                  AND NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
                UNION ALL
                SELECT n.nspowner, coalesce(n.nspacl, acldefault('n', n.nspowner))
                  FROM pg_namespace n WHERE m.classid = 'pg_namespace'::regclass AND n.oid = m.objid) AS o(owner, acl)
@@ -169,7 +173,8 @@ RETURNS TABLE (kind text, grantee text, privileges text, objects bigint) LANGUAG
     SELECT a.kind,
            CASE WHEN x.grantee = 0 THEN 'PUBLIC' WHEN x.grantee = a.owner THEN 'owner' ELSE x.grantee::regrole::text END
                || CASE WHEN x.grantor <> a.owner THEN ' from ' || x.grantor::regrole::text ELSE '' END,
-           string_agg(DISTINCT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, ', '),
+           string_agg(DISTINCT x.privilege_type || CASE WHEN x.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, ', ')
+               FILTER (WHERE x.privilege_type <> 'MAINTAIN'),  -- 17's, the owner's by default
            count(DISTINCT a.objid)
       FROM acls a CROSS JOIN LATERAL aclexplode(a.acl) AS x
      GROUP BY 1, 2 ORDER BY 1, 2
