@@ -26,7 +26,7 @@ extern "C" {
 #include "storage/buf.h"
 #include "storage/bufmgr.h"
 #if PG_VERSION_NUM >= 180000
-#include "storage/aio.h"
+#include "storage/aio_subsys.h"
 #endif
 }
 

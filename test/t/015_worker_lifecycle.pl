@@ -206,8 +206,9 @@ ok(within(10, q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = '
 	'owned has its worker');
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE owned WITH (FORCE)', extra_params => [ '-U', 'owner' ]);
 isnt($rc, 0, 'its owner, not a superuser, cannot drop it WITH (FORCE) while the worker is connected');
-like($err, qr/must be a member of the role whose process is being terminated or member of pg_signal_backend/,
-	'for want of the right to terminate the worker');
+# The wording is 15's; 16 on say "permission denied to terminate process".
+my $refused = qr/must be a member of the role whose process is being terminated or member of pg_signal_backend|permission denied to terminate process/;
+like($err, $refused, 'for want of the right to terminate the worker');
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE owned', extra_params => [ '-U', 'owner' ]);
 is($rc, 0, 'a plain DROP DATABASE by its owner is enough') or diag($err);
 $node->safe_psql('postgres', 'GRANT pg_signal_backend TO owner');
@@ -303,6 +304,6 @@ expires('gone', 'the workers expire holds');
 $node->stop;
 my @errors = grep { !/^invalid value for parameter "booking.databases"/ }
   slurp_file($node->logfile) =~ /\bERROR:  ([^\n]*)/g;
-is_deeply(\@errors, ['must be a member of the role whose process is being terminated or member of pg_signal_backend'],
-	'no ERROR in the log but the refused WITH (FORCE) and ALTER SYSTEM');
+ok(@errors == 1 && $errors[0] =~ /^(?:$refused)$/,
+	'no ERROR in the log but the refused WITH (FORCE) and ALTER SYSTEM') or diag(join("\n", @errors));
 done_testing();
