@@ -25,6 +25,7 @@ from benchlib.sections import (  # noqa: E402
     FLASH_APPROACHES, Churn, ChurnVerify, FlashRun, FlashVerify, SeatsRun, SeatsVerify, SEATS_SIDES, churn_verdict,
     flash_verdict, seats_verdict)
 from benchlib.suite import BY_KEY, Suite, SuiteRun, SuiteVerify, WORKLOAD_KEYS  # noqa: E402
+from benchlib import versions  # noqa: E402
 
 
 def load_run():
@@ -204,6 +205,15 @@ class SuiteReport(unittest.TestCase):
         self.assertTrue(lines[3].endswith("88% of the tps of W1 at 64 clients direct, oversold 0 (goal >= 90% of W1 at 64 clients, 0 oversold): NOT MET"))
         self.assertTrue(s.verdict().ok)
 
+    def test_summary(self):
+        """suite.json: what the table of versions compares."""
+        s = self.make()
+        s.host = SimpleNamespace(server_version=lambda: "15.20")
+        sm = s.summary()
+        self.assertEqual((sm["server"], sm["w0"]), ("15.20", 40000.0))
+        self.assertEqual(sm["workloads"]["w1"], {"label": "W1 one hot pool", "tps": 5000.0, "vs_peer": 7.14, "vs_w0": 0.12})
+        self.assertIsNone(sm["workloads"]["w1-256"]["vs_peer"])
+
     def test_bouncer_section(self):
         s = self.make()
         sections = dict(s.sections())
@@ -272,6 +282,53 @@ class Settings(unittest.TestCase):
             host.return_value.cleanup.assert_called_with(failed=False)
             with mock.patch.dict("os.environ", {"BENCH_CLIENTS": "x"}), mock.patch("sys.stderr"):
                 self.assertEqual(self.run.main(), 2)
+
+
+class Versions(unittest.TestCase):
+    """BENCH_PG: which versions run where, and the table that compares them."""
+
+    def test_parse(self):
+        self.assertEqual(versions.versions_from_env({}), ["15"])
+        self.assertEqual(versions.versions_from_env({"BENCH_PG": "15, 17,18"}), ["15", "17", "18"])
+        with self.assertRaisesRegex(versions.VersionError, "unknown PostgreSQL version '16'"):
+            versions.versions_from_env({"BENCH_PG": "15,16"})
+        with self.assertRaisesRegex(versions.VersionError, "17 is listed twice"):
+            versions.versions_from_env({"BENCH_PG": "17,17"})
+        self.assertEqual(versions.here_version("/usr/lib/postgresql/18/bin"), "18")
+        self.assertEqual(versions.here_version("/opt/pg/bin"), "15")
+
+    def test_root_env(self):
+        """The root's run gets the settings, never the caller's report paths or BENCH_PG."""
+        env = versions.root_env("17", {"BENCH_SUITE_SECONDS": "5", "BENCH_SUITE_RESULTS": "/x.md", "BENCH_PG": "15,17",
+                                       "PGPORT": "1", "BOOKING_KEEP": "1"})
+        self.assertIn("BENCH_SUITE_SECONDS=5", env)
+        self.assertIn("BENCH_PG=17", env)
+        self.assertIn("BOOKING_PGBIN=/usr/lib/postgresql/17/bin", env)
+        self.assertIn("BOOKING_KEEP=1", env)
+        self.assertFalse([e for e in env if e.startswith(("BENCH_SUITE_RESULTS", "PGPORT", "BENCH_PG=15"))])
+
+    @staticmethod
+    def summary(server, w0, w1_tps, w1_vs_w0):
+        return {"server": server, "w0": w0, "workloads": {
+            "w1": {"label": "W1 one hot pool", "tps": w1_tps, "vs_peer": 2.0, "vs_w0": w1_vs_w0},
+            "w3": {"label": "W3 seat holds", "tps": 100.0, "vs_peer": 1.5, "vs_w0": 0.01}}}
+
+    def test_table_flags_a_slower_version(self):
+        rows, flagged = versions.table({"15": self.summary("15.20", 40000, 4000, 0.10),
+                                        "17": self.summary("17.12", 50000, 4600, 0.092),
+                                        "18": self.summary("18.6", 30000, 2500, 0.083)})
+        self.assertEqual(rows[0][:6], ["workload", "PostgreSQL", "tps", "vs best peer", "vs W0", "vs W0 / 15's"])
+        w1 = {r[1]: r for r in rows if r[0] == "W1 one hot pool"}
+        self.assertEqual((w1["17.12"][5], w1["18.6"][5]), ("0.92", "0.83"))
+        self.assertEqual(len(flagged), 1)
+        self.assertIn("W1 one hot pool on PostgreSQL 18.6: 0.83", flagged[0])
+        self.assertIn("SLOWER", w1["18.6"][6])
+        self.assertIn("not in BENCH_SUITE_WORKLOADS", [r for r in rows if r[0] == "w2"][0][6])
+
+    def test_table_missing_version(self):
+        rows, flagged = versions.table({"15": self.summary("15.20", 40000, 4000, 0.10), "18": None})
+        self.assertIn("not measured", rows[-1][6])
+        self.assertEqual(flagged, [])
 
 
 class TapResult(unittest.TextTestResult):

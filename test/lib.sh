@@ -255,6 +255,14 @@ _booking_port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 }
 
+# The source tree, without what a build or a run leaves, copied into
+# directory $1 (a Debian root's /tmp for another PostgreSQL version).
+booking_copy_tree() {
+	tar -C "$BOOKING_ROOT" --exclude-vcs --exclude='*.o' --exclude='*.d' --exclude='*.so' \
+		--exclude='*.bc' --exclude=./build --exclude=./test/results-last --exclude=./bench/results \
+		--exclude=./examples --exclude=./results --exclude=./tmp_check -cf - . | tar -C "$1" -xf -
+}
+
 booking_free_port() {
 	local start=$((RANDOM % 20000)) i port
 	for ((i = 0; i < 500; i++)); do

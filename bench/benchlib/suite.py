@@ -10,6 +10,7 @@ BENCH_SUITE_WORKLOADS' default, which is every entry)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -645,6 +646,28 @@ plot for [i=1:words(titles)] '{dat}' using 1:($3 == i ? $2 : 1/0) with boxes tit
             print("note: gnuplot failed, no chart")
             path.unlink(missing_ok=True)
 
+    def summary(self) -> dict:
+        """The extension's figures per workload, for bench/run's table of
+        PostgreSQL versions (suite.json beside the report): tps, vs best peer
+        (or vs the seed in W3) and vs W0."""
+        w0 = self.tps("w0", "floor")
+        out: dict = {"server": self.host.server_version(), "w0": w0, "workloads": {}}
+        for w in self.selected:
+            if w.reuse == "seats":
+                b = (self.seats or {}).get("booking")
+                tps = b.tps if b and b.measured else None
+                vs_peer = self.seats_ratio()
+            elif w.reuse:
+                continue
+            else:
+                r = self.run(w.key)
+                if r is None:
+                    continue
+                tps = r.tps
+                vs_peer = self.vs_best(r) if any(not a.extension for a in w.approaches) else None
+            out["workloads"][w.key] = {"label": w.label, "tps": tps, "vs_peer": vs_peer, "vs_w0": ratio(tps, w0)}
+        return out
+
     def report(self) -> bool:
         """Tables, goals, notes, verdict on stdout and in the Markdown report, and the chart."""
         s = self.s
@@ -666,11 +689,17 @@ plot for [i=1:words(titles)] '{dat}' using 1:($3 == i ? $2 : 1/0) with boxes tit
             md += ["", f"![tps per workload and approach]({chart.name})"]
         md += ["", f"**{verdict.line}**"]
         write_report(s.suite_results, md)
+        Path(summary_path(s.suite_results)).write_text(json.dumps(self.summary(), indent=1) + "\n")
         print(f"report: {s.suite_results}")
         if chart.exists():
             print(f"chart: {chart}")
         print(verdict.line, flush=True)
         return verdict.ok
+
+
+def summary_path(results: str) -> str:
+    """suite.json beside suite.md."""
+    return (results[:-3] if results.endswith(".md") else results) + ".json"
 
 
 def suite(host: Host, s, seats: Optional[dict[str, SeatsRun]], churn: Optional[Churn]) -> bool:
