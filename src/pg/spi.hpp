@@ -48,7 +48,7 @@
 //    their operators from the type's default opclass (the type cache).
 // What the statements reach by OID needs nothing: column defaults, index
 // predicates and views are stored trees, and foreign-key checks
-// (ri_triggers.c) qualify their own text. sql/search_path.sql plants a
+// (ri_triggers.c) qualify their own text. test/sql/search_path.sql plants a
 // look-alike of every name the statements use before pg_catalog and fails
 // if one is left bare.
 //
@@ -172,7 +172,7 @@ throw_missing(const Origin &origin);
 // NULL. Required columns are read with *; has_value(), value_or() and
 // comparisons are std::optional's. A NOT NULL constraint dropped by hand,
 // or a hand-written row, is then a clear error and never undefined
-// behaviour (sql/missing_values.sql).
+// behaviour (test/sql/missing_values.sql).
 template <typename T>
 class Value : public std::optional<T> {
 public:
