@@ -124,7 +124,10 @@ WORKLOADS = (
     Workload("w2-proxy", f"W2 through PL/Proxy, {PROXY_NODES} nodes", (BOOKING,), W2_CAPACITY, W2_POOLS,
              route="proxy", beside=Beside("w2", "booking, one node", f"booking via PL/Proxy, {PROXY_NODES} nodes",
                                           "vs one node")),
-    Workload("w1-256", "W1 at 256 clients", (BOOKING,), W1_CAPACITY, sharded=True, clients=256,
+    # The floor and the best plain SQL at 256 clients too: what the machine
+    # itself loses with 256 backends on its cores, beside what booking loses.
+    Workload("w1-256", "W1 at 256 clients", (BOOKING, FLOOR, peers("for-update-count.sql", "count of orders")[0]),
+             W1_CAPACITY, sharded=True, clients=256,
              beside=Beside("w1", "booking, {clients} clients", "booking, 256 clients", "vs {clients} clients"),
              goal=GoalSpec("beside", 0.7, ">= 70%", "{pct} of the tps at {clients} clients")),
     bouncer_workload(256),
@@ -418,6 +421,9 @@ class Suite:
                 notes.append(f"{note} {fmt(self.beside_ratio(w), '.2f')}")
         elif a.name != "floor":
             vs_best = self.vs_best(r)
+            if w.beside:
+                same = self.tps(w.beside.workload, a.name)
+                notes.append(f"vs {self.s.suite_clients} clients {fmt(ratio(run.tps, same), '.2f')}")
         if a.max_tries:
             notes.append(f"retried {fmt(run.retried, missing='0')}")
         if a.note:
