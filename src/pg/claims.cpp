@@ -19,7 +19,7 @@ char *holder_claim = nullptr;
 
 // What a claim's value is, copied out of the JSON.
 struct ClaimValue {
-	char *text;	 // palloc'd; nullptr when the claim is absent, JSON null or empty
+	char *text;   // palloc'd; nullptr when the claim is absent, JSON null or empty
 	bool usable;  // false for an object or array
 };
 
