@@ -32,6 +32,7 @@ Datum release(FunctionCallInfo fcinfo);
 Datum cancel(FunctionCallInfo fcinfo);
 Datum extend_hold(FunctionCallInfo fcinfo);
 Datum expire_holds(FunctionCallInfo fcinfo);
+Datum claimed_holder(FunctionCallInfo fcinfo);
 
 // stats.cpp
 Datum stats_read(FunctionCallInfo fcinfo);

@@ -5,6 +5,7 @@
 #include "booking/error.hpp"
 #include "core/validate.hpp"
 #include "pg/caller.hpp"
+#include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "seats.hpp"
 #include "slots.hpp"
@@ -213,7 +214,7 @@ confirm(FunctionCallInfo fcinfo)
 {
 	pg::AsOwner as_owner(fcinfo);
 	auto booking_id = pg::arg_int8(fcinfo, 0);
-	auto holder = pg::arg_text(fcinfo, 1);
+	auto holder = pg::holder_arg(fcinfo, 1, true);
 	if (holder)
 		core::check_length(holder->size(), core::max_key_bytes, "holder");
 	auto payment_ref = pg::arg_text(fcinfo, 2);
@@ -236,7 +237,7 @@ release(FunctionCallInfo fcinfo)
 {
 	pg::AsOwner as_owner(fcinfo);
 	auto booking_id = pg::arg_int8(fcinfo, 0);
-	auto holder = pg::arg_text(fcinfo, 1);
+	auto holder = pg::holder_arg(fcinfo, 1, true);
 	if (holder)
 		core::check_length(holder->size(), core::max_key_bytes, "holder");
 	core::require(booking_id.has_value(), "booking_id");
@@ -258,7 +259,7 @@ extend_hold(FunctionCallInfo fcinfo)
 {
 	pg::AsOwner as_owner(fcinfo);
 	auto booking_id = pg::arg_int8(fcinfo, 0);
-	auto holder = pg::arg_text(fcinfo, 1);
+	auto holder = pg::holder_arg(fcinfo, 1, true);
 	if (holder)
 		core::check_length(holder->size(), core::max_key_bytes, "holder");
 	core::require(booking_id.has_value(), "booking_id");
@@ -282,6 +283,18 @@ extend_hold(FunctionCallInfo fcinfo)
 	}
 	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str()),
 								  pg::timestamptz_param(result_until)});
+}
+
+// booking.claimed_holder(holder, needed): request_holder() for the SQL
+// functions (seat_map, my_bookings, the proxy's calls).
+Datum
+claimed_holder(FunctionCallInfo fcinfo)
+{
+	auto needed = pg::arg_bool(fcinfo, 1);
+	auto holder = pg::holder_arg(fcinfo, 0, needed.value_or(true));
+	if (!holder)
+		PG_RETURN_NULL();
+	return pg::text_param(holder).value;
 }
 
 int64_t

@@ -3,6 +3,7 @@
 // (see src/pg/boundary.hpp).
 #include "bodies.hpp"
 #include "pg/boundary.hpp"
+#include "pg/claims.hpp"
 
 #include "sold_out.hpp"
 #include "stats.hpp"
@@ -21,6 +22,7 @@ void
 _PG_init(void)
 {
 	bool preloaded = process_shared_preload_libraries_in_progress;
+	booking::pg::define_holder_claim();
 	booking::worker::init(preloaded);
 	booking::stats::init(preloaded);
 	booking::sold_out::init(preloaded);
@@ -54,5 +56,6 @@ BOOKING_ENTRY(extend_hold)
 BOOKING_ENTRY(expire_holds)
 BOOKING_ENTRY(stats_read)
 BOOKING_ENTRY(stats_reset)
+BOOKING_ENTRY(claimed_holder)
 
 }  // extern "C"

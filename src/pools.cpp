@@ -3,6 +3,7 @@
 
 #include "booking/error.hpp"
 #include "core/validate.hpp"
+#include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "sold_out.hpp"
 #include "stats.hpp"
@@ -357,7 +358,7 @@ decrement_ticket(FunctionCallInfo fcinfo)
 {
 	auto pool_id = pg::arg_int8(fcinfo, 0);
 	auto quantity = pg::arg_int4(fcinfo, 1);
-	auto holder = pg::arg_text(fcinfo, 2);
+	auto holder = pg::holder_arg(fcinfo, 2, true);
 	auto key = pg::arg_text(fcinfo, 4);
 	core::require(pool_id.has_value(), "pool_id");
 	core::require(quantity.has_value(), "quantity");

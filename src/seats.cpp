@@ -12,6 +12,7 @@
 #include "booking/error.hpp"
 #include "core/seatmap.hpp"
 #include "core/validate.hpp"
+#include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "pg/read.hpp"
 #include "stats.hpp"
@@ -411,7 +412,7 @@ ReserveArgs
 reserve_args(FunctionCallInfo fcinfo, int holder_arg, int hold_for_arg, int key_arg)
 {
 	auto show_id = pg::arg_int8(fcinfo, 0);
-	auto holder = pg::arg_text(fcinfo, holder_arg);
+	auto holder = pg::holder_arg(fcinfo, holder_arg, true);
 	auto key = pg::arg_text(fcinfo, key_arg);
 	core::require(show_id.has_value(), "show_id");
 	core::require(holder.has_value(), "holder");

@@ -11,6 +11,7 @@
 #include "booking/error.hpp"
 #include "core/slots.hpp"
 #include "core/validate.hpp"
+#include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "stats.hpp"
 
@@ -253,7 +254,7 @@ reserve_slot(FunctionCallInfo fcinfo)
 		starts = PG_GETARG_TIMESTAMPTZ(1);
 	if (!PG_ARGISNULL(2))
 		ends = PG_GETARG_TIMESTAMPTZ(2);
-	auto holder = pg::arg_text(fcinfo, 3);
+	auto holder = pg::holder_arg(fcinfo, 3, true);
 	auto payment_ref = pg::arg_text(fcinfo, 5);
 	auto key = pg::arg_text(fcinfo, 6);
 	core::require(resource_id.has_value(), "resource_id");

@@ -5,6 +5,7 @@
 
 #include "booking/error.hpp"
 #include "core/validate.hpp"
+#include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "stats.hpp"
 #include "store.hpp"
@@ -64,7 +65,7 @@ register_spots(FunctionCallInfo fcinfo)
 {
 	auto pool_id = pg::arg_int8(fcinfo, 0);
 	auto spots = pg::arg_int4(fcinfo, 1);
-	auto holder = pg::arg_text(fcinfo, 2);
+	auto holder = pg::holder_arg(fcinfo, 2, true);
 	auto key = pg::arg_text(fcinfo, 3);
 	core::require(pool_id.has_value(), "pool_id");
 	core::require(spots.has_value(), "spots");

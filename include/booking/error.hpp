@@ -20,6 +20,7 @@ enum class SqlState {
 	NotFound,				// PT404: unknown pool, show, seat, resource or booking
 	Forbidden,				// PT403: holder does not match the booking's holder
 	StateConflict,			// PT409: the booking's or pool's state forbids the change
+	InsufficientPrivilege,	// 42501: a request without the claim that names its holder
 	ObjectNotInPrerequisiteState,	// 55000: e.g. stats without shared_preload_libraries
 	DataCorrupted,			// XX001: a row of the extension's tables it cannot have written
 	Internal				// XX000: a bug; never raised for user input

@@ -19,6 +19,8 @@ sqlstate_code(SqlState state) noexcept
 		return "PT403";
 	case SqlState::StateConflict:
 		return "PT409";
+	case SqlState::InsufficientPrivilege:
+		return "42501";
 	case SqlState::ObjectNotInPrerequisiteState:
 		return "55000";
 	case SqlState::DataCorrupted:

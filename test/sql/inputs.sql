@@ -194,6 +194,8 @@ INSERT INTO inputs_baseline VALUES
     ('extend_hold', 'hold_for', '''20 minutes'''),
     ('expire_holds', 'max_count', '100'),
     ('availability', 'pool_id', '1'),
+    ('my_bookings', 'holder', '''ann'''),
+    ('claimed_holder', 'holder', '''ann'''), ('claimed_holder', 'needed', 'true'),
     ('reconcile', 'pool_id', '1'),
     ('set_node', 'node', '0'), ('set_node', 'nodes', '1');
 
@@ -302,6 +304,8 @@ INSERT INTO inputs_extra VALUES
     ('extend_hold', 'booking_id', 4, 'waitlisted booking 4', '4'),
     ('extend_hold', 'holder', 1, 'other holder', '''mallory'''),
     ('availability', 'pool_id', 1, 'deleted pool 3', '3'),
+    ('my_bookings', 'holder', 1, 'holder of none', '''nobody'''),
+    ('my_bookings', 'holder', 2, 'del (booking deleted)', '''del'''),
     ('reconcile', 'pool_id', 1, 'deleted pool 3', '3'),
     ('set_node', 'nodes', 1, '1024', '1024'), ('set_node', 'nodes', 2, '1025', '1025');
 

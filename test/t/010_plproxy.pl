@@ -79,14 +79,14 @@ my $signature = q{
 	                     'confirm', 'release', 'cancel', 'extend_hold', 'expire_holds', 'create_show', 'add_seats',
 	                     'reserve_seats', 'reserve_best_available', 'create_resource', 'reserve_slot',
 	                     'confirm_payment', 'availability', 'seat_map', 'check', 'reconcile', 'stats_reset',
-	                     'set_node')
+	                     'set_node', 'my_bookings')
 	 ORDER BY 1;
 	SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod)
 	  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 	 WHERE c.relnamespace = 'booking'::regnamespace
 	   AND c.relname IN ('pool_status', 'bookings', 'seats', 'stats', 'node_info', 'ticket_result',
 	                     'confirm_result', 'release_result', 'hold_result', 'register_result', 'promotion',
-	                     'seats_result', 'slot_result', 'pool_availability')
+	                     'seats_result', 'slot_result', 'pool_availability', 'my_booking')
 	 ORDER BY 1, 2;
 	SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT')
 	  FROM pg_class c
@@ -100,7 +100,7 @@ is($proxy->safe_psql('postgres', $signature), $node_signature,
 	'the proxy has the same functions, arguments, defaults, results, views and privileges');
 is($proxy->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_proc WHERE pronamespace = 'booking'::regnamespace AND NOT prosecdef
-	   AND proname NOT IN ('node_of', 'placement', 'partitions', 'nodes_for')}),
+	   AND proname NOT IN ('node_of', 'placement', 'partitions', 'nodes_for', 'claimed_holder')}),
 	'0', 'every proxy function runs as the extension owner (one user mapping, callers need no node account)');
 
 # ------------------------------------------------------------ nodes
@@ -194,6 +194,45 @@ is(sqlstate($proxy, 'SELECT booking.seat_map(999)'), 'PT404', 'PT404 for the sea
 is(sqlstate($proxy, 'SET ROLE buyer; SELECT booking.create_pool(5)'), '42501', 'but may not create a pool');
 is(sqlstate($proxy, 'SET ROLE buyer; SELECT * FROM booking.bookings'), '42501', 'nor read the bookings');
 is(sqlstate($proxy, 'SET ROLE buyer; SELECT * FROM booking.bookings_all()'), '42501', 'nor through their function');
+
+# Browser callers (docs/rpc.md): with booking.holder_claim set on the proxy,
+# a request's claim is its holder, settled on the proxy (the node's
+# connection carries no claims). PostgREST's settings, as in 018_postgrest.pl.
+$proxy->safe_psql('postgres', q{
+	CREATE ROLE authenticated; CREATE ROLE anon;
+	ALTER DATABASE postgres SET booking.holder_claim = 'sub';
+});
+sub as_user
+{
+	my ($user, $sql) = @_;
+	my $claims = $user eq 'anon' ? '{"role":"anon"}' : qq({"sub":"$user","role":"authenticated"});
+	my $role = $user eq 'anon' ? 'anon' : 'authenticated';
+	return sqlstate($proxy, qq{BEGIN; SELECT set_config('role', '$role', true), set_config('request.jwt.claims', '$claims', true) \\gset
+		$sql; COMMIT;});
+}
+my $u1 = $proxy->safe_psql('postgres', q{
+	BEGIN; SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u1","role":"authenticated"}', true) \\gset
+	SELECT booking_id FROM booking.decrement_ticket(1, 1, hold_for => '1 hour'); COMMIT;});
+$u1 = (split /\n/, $u1)[-1];
+is($node[1]->safe_psql('postgres', "SELECT holder FROM booking.booking WHERE booking_id = $u1"), 'u1',
+	'through the proxy, a request\'s booking carries its claim as holder');
+for my $call ("booking.release($u1)", "booking.release($u1, 'u1')", "booking.confirm($u1)",
+	"booking.extend_hold($u1, 'u1')", q{booking.decrement_ticket(1, 1, 'u1')}, q{booking.register(1, 1, 'u1')},
+	q{booking.reserve_seats(1, ARRAY[39], 'u1')}, q{booking.reserve_best_available(1, 1, 'u1')},
+	q{booking.reserve_slot(1, '2031-01-01 09:00', '2031-01-01 10:00', 'u1')}, q{booking.seat_map(1, 'u1')},
+	q{booking.my_bookings('u1')})
+{
+	is(as_user('u2', "SELECT FROM $call"), 'PT403', "u2 through the proxy: $call is PT403");
+	is(as_user('anon', "SELECT FROM $call"), '42501', "anonymous through the proxy: $call is 42501");
+}
+is(as_user('anon', 'SELECT FROM booking.decrement_ticket(1, 1)'), '42501', 'anonymous decrement_ticket is 42501');
+is(as_user('u1', "SELECT FROM booking.extend_hold($u1)"), 'ok', 'u1 extends her own hold through the proxy');
+is($proxy->safe_psql('postgres', q{
+	BEGIN READ ONLY; SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', '{"sub":"u1","role":"authenticated"}', true) \\gset
+	SELECT string_agg(booking_id || ':' || status, ' ') FROM booking.my_bookings(); COMMIT;}), "$u1:held",
+	'and reads her bookings from every node in a READ ONLY transaction');
+is($proxy->safe_psql('postgres', "SELECT count(*) FROM booking.my_bookings('ann')"), '1',
+	'without request claims the proxy passes the holder as given');
 
 # A proxy call commits on its node when it returns: the caller's ROLLBACK
 # cannot undo it (docs/cluster.md).

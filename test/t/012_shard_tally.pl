@@ -118,7 +118,7 @@ is($node->safe_psql('postgres', q{
 	    SELECT bt_index_check(i.indexrelid, true) FROM pg_index i
 	     WHERE i.indrelid IN ('booking.pool'::regclass, 'booking.pool_shard'::regclass,
 	                          'booking.booking'::regclass)) AS checked}),
-	'14', 'amcheck finds every index of booking.pool, pool_shard and booking whole');
+	'15', 'amcheck finds every index of booking.pool, pool_shard and booking whole');
 
 $node->stop;
 done_testing();

@@ -91,6 +91,7 @@ TEST(Validate, EveryStateHasItsCode)
 	EXPECT_STREQ(sqlstate_code(SqlState::NotFound), "PT404");
 	EXPECT_STREQ(sqlstate_code(SqlState::Forbidden), "PT403");
 	EXPECT_STREQ(sqlstate_code(SqlState::StateConflict), "PT409");
+	EXPECT_STREQ(sqlstate_code(SqlState::InsufficientPrivilege), "42501");
 	EXPECT_STREQ(sqlstate_code(SqlState::ObjectNotInPrerequisiteState), "55000");
 	EXPECT_STREQ(sqlstate_code(SqlState::Internal), "XX000");
 }

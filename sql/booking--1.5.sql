@@ -1,4 +1,4 @@
--- booking 1.4: capacity pools, seats and slots that cannot oversell.
+-- booking 1.5: capacity pools, seats and slots that cannot oversell.
 \echo Use "CREATE EXTENSION booking" to load this file. \quit
 
 -- Refuse a schema booking that another role could have planted objects in
@@ -201,6 +201,8 @@ CREATE INDEX booking_pool_holder ON booking.booking (pool_id, holder)
 CREATE INDEX booking_pool_held ON booking.booking (pool_id, held_until) WHERE status = 'held';
 CREATE INDEX booking_held_until ON booking.booking (held_until) WHERE status = 'held';
 CREATE INDEX booking_pool_waitlist ON booking.booking (pool_id, booking_id) WHERE status = 'waitlisted';
+-- A holder's own bookings (my_bookings).
+CREATE INDEX booking_holder ON booking.booking (holder, booking_id) WHERE holder IS NOT NULL;
 
 -- A show with a seat map.
 CREATE SEQUENCE booking.show_id_seq;
@@ -258,6 +260,10 @@ CREATE TYPE booking.seats_result AS (booking_id bigint, status text, held_until 
 CREATE TYPE booking.slot_result AS (booking_id bigint, status text, held_until timestamptz);
 CREATE TYPE booking.pool_availability AS (capacity integer, confirmed integer, held integer, available integer,
                                           waitlisted integer);
+CREATE TYPE booking.my_booking AS (booking_id bigint, order_id bigint, kind text, pool_id bigint, show_id bigint,
+                                   resource_id bigint, spots integer, seat_ids bigint[], status text,
+                                   held_until timestamptz, starts_at timestamptz, ends_at timestamptz,
+                                   waitlist_position integer);
 
 ------------------------------------------------------------------------------
 -- Functions. All run as the extension owner (tables stay closed to callers)
@@ -371,6 +377,16 @@ CREATE FUNCTION booking.availability(pool_id bigint)
 RETURNS booking.pool_availability
 AS 'MODULE_PATHNAME', 'booking_availability'
 LANGUAGE C STABLE SECURITY DEFINER;
+
+-- The holder a customer call acts for (1.5): holder itself, or with
+-- booking.holder_claim set and request claims present (PostgREST), the
+-- claim's value; PT403 for another holder, 42501 without the claim when
+-- needed or a holder was given. For the SQL functions (seat_map,
+-- my_bookings); not callable by customers.
+CREATE FUNCTION booking.claimed_holder(holder text, needed boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'booking_claimed_holder'
+LANGUAGE C STABLE;
 
 ------------------------------------------------------------------------------
 -- Views: what a reader sees. A hold whose time ran out counts as expired
@@ -533,12 +549,15 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 ROWS 1000
 AS $$
 #variable_conflict use_column
+DECLARE
+    -- a request's holder (1.5): another user's seats are never "mine"
+    mine_of text := booking.claimed_holder(seat_map.holder, false);
 BEGIN
     IF seat_map.show_id IS NULL THEN
         RAISE EXCEPTION 'argument "show_id" must not be NULL' USING ERRCODE = '22004';
     END IF;
-    IF octet_length(seat_map.holder) > 256 THEN
-        RAISE EXCEPTION 'holder is % bytes long, the limit is 256', octet_length(seat_map.holder)
+    IF octet_length(mine_of) > 256 THEN
+        RAISE EXCEPTION 'holder is % bytes long, the limit is 256', octet_length(mine_of)
             USING ERRCODE = '22023';
     END IF;
     IF NOT EXISTS (SELECT FROM booking.show s WHERE s.show_id = seat_map.show_id) THEN
@@ -546,13 +565,44 @@ BEGIN
     END IF;
     RETURN QUERY
     SELECT v.seat_id, v.section, v.row_label, v.number, v.status,
-           coalesce(b.holder = seat_map.holder, false),
-           CASE WHEN b.holder = seat_map.holder THEN v.held_until END,
-           CASE WHEN b.holder = seat_map.holder THEN v.booking_id END
+           coalesce(b.holder = mine_of, false),
+           CASE WHEN b.holder = mine_of THEN v.held_until END,
+           CASE WHEN b.holder = mine_of THEN v.booking_id END
       FROM booking.seats v
       LEFT JOIN booking.booking b ON b.booking_id = v.booking_id
      WHERE v.show_id = seat_map.show_id
      ORDER BY v.section, v.row_label, v.number;
+END
+$$;
+
+------------------------------------------------------------------------------
+-- A customer's own bookings (1.5), for a "my tickets" page: the views are
+-- the owner's, and a holder is a credential (whoever knows it may release
+-- its bookings), so reading by holder asks no more trust than releasing.
+-- With booking.holder_claim set, a request reads only its own claim's.
+------------------------------------------------------------------------------
+
+CREATE FUNCTION booking.my_bookings(holder text DEFAULT NULL)
+RETURNS SETOF booking.my_booking
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+ROWS 20
+AS $$
+DECLARE
+    mine text := booking.claimed_holder(my_bookings.holder, true);
+BEGIN
+    IF mine IS NULL THEN
+        RAISE EXCEPTION 'argument "holder" must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF octet_length(mine) > 256 THEN
+        RAISE EXCEPTION 'holder is % bytes long, the limit is 256', octet_length(mine) USING ERRCODE = '22023';
+    END IF;
+    -- order_id: NULL until orders exist
+    RETURN QUERY
+    SELECT b.booking_id, NULL::bigint, b.kind, b.pool_id, b.show_id, b.resource_id, b.spots, b.seat_ids, b.status,
+           b.held_until, b.starts_at, b.ends_at, b.waitlist_position
+      FROM booking.bookings b
+     WHERE b.holder = mine
+     ORDER BY b.booking_id;
 END
 $$;
 
@@ -873,6 +923,7 @@ REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.reconcile(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.check() FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.pool_usage(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.claimed_holder(text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.stats_read() FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.stats_reset() FROM PUBLIC;
 GRANT USAGE ON SCHEMA booking TO PUBLIC;
@@ -927,7 +978,7 @@ BEGIN
                AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v,m,f,S}'::pg_catalog."char"[])
             UNION ALL
             SELECT m.classid, m.objid, 'FUNCTION', p.proacl, pg_catalog.acldefault('f', p.proowner),
-                   CASE WHEN p.proname OPERATOR(pg_catalog.=) ANY ('{decrement_ticket,register,reserve_seats,reserve_best_available,reserve_slot,confirm,release,extend_hold,availability,seat_map}'::pg_catalog.name[])
+                   CASE WHEN p.proname OPERATOR(pg_catalog.=) ANY ('{decrement_ticket,register,reserve_seats,reserve_best_available,reserve_slot,confirm,release,extend_hold,availability,seat_map,my_bookings}'::pg_catalog.name[])
                         THEN pg_catalog.acldefault('f', p.proowner)
                         ELSE ARRAY[pg_catalog.makeaclitem(p.proowner, p.proowner, 'EXECUTE', false)] END
               FROM members m JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) m.objid
