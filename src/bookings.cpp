@@ -55,7 +55,7 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 	store::settle(o.chain, now);
 	o.booking = store::find_booking_again(booking_id, true);
 	// A booking taken from a shard changes on its pool's row like any other.
-	store::detach_from_shard(o.booking);
+	store::detach_from_shard(o.chain, o.booking);
 	o.booking.shard.reset();
 	if (check_holder)
 		store::require_holder(o.booking, holder);
@@ -65,10 +65,14 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 // Whether a lapsed booking's spots can be taken again: they fit, nobody
 // waits for them, and its holder stays within the pool's cap.
 bool
-can_retake(const store::Chain &chain, const store::Booking &b, TimestampTz now)
+can_retake(store::Chain &chain, const store::Booking &b, TimestampTz now)
 {
-	if (store::has_own_waiters(chain.pools) || !core::fits(chain.pools, b.spots))
+	if (store::has_own_waiters(chain.pools))
 		return false;
+	// Spots a busy shard may still give back decide it: wait for them.
+	while (!core::fits(chain.pools, b.spots))
+		if (chain.busy_free == 0 || !store::await_shards(chain))
+			return core::fits(chain.pools, b.spots);
 	if (chain.max_per_holder && b.holder &&
 		store::holder_active(chain.pools.back().pool_id, *b.holder, now) + b.spots > *chain.max_per_holder)
 		return false;

@@ -21,6 +21,7 @@ enum class SqlState {
 	Forbidden,				// PT403: holder does not match the booking's holder
 	StateConflict,			// PT409: the booking's or pool's state forbids the change
 	ObjectNotInPrerequisiteState,	// 55000: e.g. stats without shared_preload_libraries
+	LockNotAvailable,		// 55P03: a row another open transaction holds, not waited for
 	DataCorrupted,			// XX001: a row of the extension's tables it cannot have written
 	Internal				// XX000: a bug; never raised for user input
 };

@@ -21,6 +21,8 @@ sqlstate_code(SqlState state) noexcept
 		return "PT409";
 	case SqlState::ObjectNotInPrerequisiteState:
 		return "55000";
+	case SqlState::LockNotAvailable:
+		return "55P03";
 	case SqlState::DataCorrupted:
 		return "XX001";
 	case SqlState::Internal:
