@@ -9,6 +9,7 @@
 #include "tally.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 extern "C" {
 #include "miscadmin.h"
@@ -82,11 +83,11 @@ Statement free_elsewhere_sql(
 	{INT8OID, INT4OID});
 
 // The other shards' totals for their tallies (tally::fill), with the
-// versions' xmin and xmax: only a version nobody has updated or locked
-// since is known to be the newest.
+// versions' xmin and xmax and the statement snapshot's xmin (an xid8).
 Statement shard_fill_sql(
 	"SELECT shard, confirmed OPERATOR(pg_catalog.+) held, xmin::pg_catalog.text::bigint,"
-	"       xmax::pg_catalog.text::bigint"
+	"       xmax::pg_catalog.text::bigint,"
+	"       pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::bigint"
 	"  FROM booking.pool_shard"
 	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2",
 	{INT8OID, INT4OID});
@@ -693,8 +694,11 @@ fits_shard_take(const Peek &row, int32_t shards, TimestampTz now)
 }
 
 // Publish the other shards' tallies from their rows (tally::fill): read
-// without a lock, so only rows whose version is the newest (no xmax) and
-// not this transaction's own.
+// without a lock, so only rows whose version is the newest as of the
+// snapshot and not this transaction's own. A version is the newest when it
+// has no xmax, or one that ended before the snapshot (below its xmin): an
+// updater that had committed then would have made a newer version the
+// visible one, so that xmax only locked (or aborted).
 void
 fill_tallies(int64_t pool_id, int32_t except)
 {
@@ -703,9 +707,45 @@ fill_tallies(int64_t pool_id, int32_t except)
 	for (uint64_t i = 0; i < rows; i++) {
 		pg::Row r = Statement::row(i);
 		auto xmin = TransactionId(*r.int8(3));
-		if (*r.int8(4) != 0 || pg::guard([xmin] { return TransactionIdIsCurrentTransactionId(xmin); }))
+		auto xmax = TransactionId(*r.int8(4));
+		auto horizon = TransactionId(uint64_t(*r.int8(5)) & 0xFFFFFFFFu);
+		bool newest = xmax == InvalidTransactionId ||
+					  (TransactionIdIsNormal(xmax) && TransactionIdPrecedes(xmax, horizon));
+		if (!newest || pg::guard([xmin] { return TransactionIdIsCurrentTransactionId(xmin); }))
 			continue;
 		tally::fill(pool_id, epoch, *r.int4(1), *r.int4(2));
+	}
+}
+
+// The shard this backend last took from, per pool: where it goes first
+// next time. A buyer that found its shard busy and took on another one
+// stays there, so buyers whose backend numbers share a shard spread out
+// instead of displacing each other on every take (nobody waits for a
+// shard).
+std::unordered_map<int64_t, int32_t> last_shard;
+
+int32_t
+first_shard(int64_t pool_id, int32_t shards) noexcept
+{
+	auto it = last_shard.find(pool_id);
+	if (it != last_shard.end() && it->second < shards)
+		return it->second;
+	// Backend numbers are small (unlike pids) and differ between live
+	// backends: on 15, where they are dense, concurrent buyers get
+	// different shards whenever there are at least as many shards as
+	// buyers (backend_number()).
+	return int32_t(pg::backend_number() % shards);
+}
+
+void
+remember_shard(int64_t pool_id, int32_t shard) noexcept
+{
+	try {
+		if (last_shard.size() >= 65536)
+			last_shard.clear();
+		last_shard[pool_id] = shard;
+	} catch (...) {
+		last_shard.clear();
 	}
 }
 
@@ -719,10 +759,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 	// No subtransaction: a shard another transaction holds is skipped, never
 	// waited for, so a failed attempt holds no lock it did not write with,
 	// and a take that must not stand is written back.
-	// Backend numbers are small (unlike pids) and differ between live backends:
-	// on 15, where they are dense, concurrent buyers get different shards
-	// whenever there are at least as many shards as buyers (backend_number()).
-	int32_t mine = int32_t(pg::backend_number() % shards);
+	int32_t mine = first_shard(pool_id, shards);
 	TicketNulls nulls(holder, hold_end, true);
 	bool direct = shard_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags);
 	// The statement's take is not written back (a DELETE would run users'
@@ -799,8 +836,11 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		return ShardTake{booking_id, shard, remaining};
 	};
 	std::optional<ShardTake> taken = take(mine);
-	if (taken || misfit)
+	if (taken || misfit) {
+		if (taken)
+			remember_shard(pool_id, taken->shard);
 		return taken;
+	}
 	// Busy or dry: another shard with room, skipping busy ones too.
 	free_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(mine), pg::int4_param(spots), pg::int4_param(shards)},
 						SPI_OK_SELECT);
@@ -812,6 +852,8 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		if ((taken = take(shard)) || misfit)
 			break;
 	}
+	if (taken)
+		remember_shard(pool_id, taken->shard);
 	return taken;
 }
 
