@@ -882,6 +882,14 @@ detach_from_shard(Chain &chain, const Booking &b)
 						" of pool " + std::to_string(*b.pool_id) + ", which another open transaction holds",
 					"Try again when that transaction has ended.");
 	detach_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE);
+	// Its counts moved from the shard to the root's row (only a root has
+	// shards): a later recount of the shards must find them there.
+	if (chain.root_shards > 1 && b.pool_id == chain.root_id()) {
+		if (b.status == "confirmed")
+			chain.row_confirmed += b.spots;
+		else if (b.status == "held")
+			chain.row_held += b.spots;
+	}
 }
 
 std::optional<RootTake>
