@@ -19,10 +19,19 @@ namespace {
 
 using pg::Statement;
 
+// Also the sharded roots where someone waits while a shard still has free
+// budget: a shard whose holder was still open when the group registered kept
+// its budget, and only a call that locks the chain takes it back.
 Statement lapsed_roots_sql(
-	"SELECT DISTINCT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	"SELECT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
 	" WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.held_until OPERATOR(pg_catalog.<=) $1"
-	"   AND b.kind OPERATOR(pg_catalog.=) 'ticket' ORDER BY 1",
+	"   AND b.kind OPERATOR(pg_catalog.=) 'ticket'"
+	" UNION"
+	" SELECT s.pool_id FROM booking.pool_shard s"
+	"  WHERE s.budget OPERATOR(pg_catalog.>) (s.confirmed OPERATOR(pg_catalog.+) s.held)"
+	"    AND EXISTS (SELECT 1 FROM booking.pool c WHERE c.root_id OPERATOR(pg_catalog.=) s.pool_id"
+	"                   AND c.waitlisted OPERATOR(pg_catalog.>) 0)"
+	" ORDER BY 1",
 	{TIMESTAMPTZOID});
 
 // A booking with its pool chain locked and lapsed holds settled.
@@ -301,10 +310,11 @@ expire_batch(TimestampTz now, int64_t limit, bool skip_locked)
 		pg::check_for_interrupts();
 		if (expired >= limit)
 			break;
-		if (!skip_locked)
-			store::lock_chain(root);
-		else if (!store::try_lock_root(root))
+		if (skip_locked && !store::try_lock_root(root))
 			continue;  // a buyer holds this tree: next round
+		// Locks the idle shards (never waiting for one) and takes their
+		// unused budgets back, so promote() sees them.
+		store::lock_chain(root);
 		expired += store::expire_lapsed(root, now, limit - expired);
 		store::promote(root, core::automatic_promotion(), now);
 	}

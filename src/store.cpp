@@ -167,7 +167,7 @@ Statement reclaim_11_sql(
 	"  RETURNING 1"                                                                                                 \
 	")"
 Statement refill_sql(
-	REFILL_SHARDS("free.n")
+	REFILL_SHARDS("$2")
 	"UPDATE booking.pool p SET sharded = sharded OPERATOR(pg_catalog.+) free.spots, shards_drained = false"
 	"  FROM free WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>=) $2",
 	{INT8OID, INT4OID, INT4ARRAYOID});
@@ -1025,8 +1025,10 @@ bool
 await_shards(Chain &chain, std::optional<int32_t> shard)
 {
 	auto done = [&chain, shard] {
-		return chain.busy_free == 0 && (!shard || std::find(chain.locked_shards.begin(), chain.locked_shards.end(),
-															 *shard) != chain.locked_shards.end());
+		if (shard)
+			return std::find(chain.locked_shards.begin(), chain.locked_shards.end(), *shard) !=
+				   chain.locked_shards.end();
+		return chain.busy_free == 0;
 	};
 	if (chain.root_shards <= 1 || done())
 		return true;

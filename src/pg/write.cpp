@@ -404,6 +404,19 @@ DirectTable::update_row(const Datum *key, Decide decide, void *arg, Wait wait, b
 	return result;
 }
 
+// Lock the version at tid for an update (no key change), or say why not:
+// TM_WouldBlock while another transaction writes or locks it, TM_Updated or
+// TM_Deleted when one changed it and committed. Only TM_Ok leaves a lock.
+static TM_Result
+lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *tmfd)
+{
+	TupleTableSlot *locked = table_slot_create(rel, nullptr);
+	TM_Result result = table_tuple_lock(rel, tid, GetActiveSnapshot(), locked, cid, LockTupleNoKeyExclusive,
+										LockWaitSkip, 0, tmfd);
+	ExecDropSingleTupleTableSlot(locked);
+	return result;
+}
+
 // The decision and write of update_row() for the row found in slot.
 DirectTable::Update
 DirectTable::write_found(Relation rel, TupleTableSlot *slot, Decide decide, void *arg, Wait wait, bool *again)
@@ -451,21 +464,23 @@ DirectTable::write_found(Relation rel, TupleTableSlot *slot, Decide decide, void
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
 	bool needs_index_entries = false;
-	TM_Result updated =
-		heap_update_row(rel, &tid, new_tuple, cid, wait == Wait::Block, &tmfd, &lockmode, &needs_index_entries);
-	// Skipping: only this transaction's own lock lets the write through (no
-	// wait then: heap_update sees that the only locker is itself).
-	if (updated == TM_BeingModified && TransactionIdIsValid(tmfd.xmax) &&
-		TransactionIdIsCurrentTransactionId(tmfd.xmax))
+	// Skipping: lock the version read first, without waiting, then update it.
+	// heap_update itself must not be asked not to wait (PostgreSQL asserts
+	// it never is, and leaves that case untested). The lock is ours only if
+	// the update follows: a row another transaction holds or has changed
+	// since the snapshot is left alone. Our own earlier lock lets it through.
+	TM_Result updated = TM_Ok;
+	if (wait == Wait::Skip)
+		updated = lock_without_waiting(rel, &tid, cid, &tmfd);
+	if (updated == TM_Ok)
 		updated = heap_update_row(rel, &tid, new_tuple, cid, true, &tmfd, &lockmode, &needs_index_entries);
 	switch (updated) {
 	case TM_Ok:
 		if (needs_index_entries)
 			insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_, replace_row);
 		return Update::Done;
-	case TM_BeingModified:
 	case TM_WouldBlock:
-		return Update::Busy;  // only without wait; nothing locked
+		return Update::Busy;  // only when skipping; nothing locked
 	case TM_Deleted:
 		return Update::Missing;
 	case TM_Updated:
