@@ -819,6 +819,8 @@ AS $$
 DECLARE
     root bigint;
     corrected integer;
+    busy bigint;
+    started timestamptz := clock_timestamp();
 BEGIN
     IF reconcile.pool_id IS NOT NULL THEN
         SELECT p.root_id INTO root FROM booking.pool p WHERE p.pool_id = reconcile.pool_id;
@@ -826,10 +828,27 @@ BEGIN
             RAISE EXCEPTION 'pool % does not exist', reconcile.pool_id USING ERRCODE = 'PT404';
         END IF;
     END IF;
-    -- Lock in ascending id order (roots before their descendants), then the shards.
+    -- Lock in ascending id order (roots before their descendants), then the
+    -- shards. A buyer keeps the shard it took from locked to its commit and
+    -- may go on to want a pool row locked here: never wait for it in the
+    -- lock manager. SKIP LOCKED, again every millisecond for at most
+    -- deadlock_timeout, then 55P03.
     PERFORM 1 FROM booking.pool p WHERE root IS NULL OR p.root_id = root ORDER BY p.pool_id FOR NO KEY UPDATE;
-    PERFORM 1 FROM booking.pool_shard s JOIN booking.pool p ON p.pool_id = s.pool_id
-      WHERE root IS NULL OR p.root_id = root ORDER BY s.pool_id, s.shard FOR NO KEY UPDATE OF s;
+    LOOP
+        SELECT count(*) - count(l.shard) INTO busy
+          FROM booking.pool_shard s JOIN booking.pool p ON p.pool_id = s.pool_id
+          LEFT JOIN (SELECT x.pool_id, x.shard FROM booking.pool_shard x JOIN booking.pool q ON q.pool_id = x.pool_id
+                      WHERE root IS NULL OR q.root_id = root
+                      ORDER BY x.pool_id, x.shard FOR NO KEY UPDATE OF x SKIP LOCKED) AS l
+                 ON l.pool_id = s.pool_id AND l.shard = s.shard
+         WHERE root IS NULL OR p.root_id = root;
+        EXIT WHEN busy = 0;
+        IF clock_timestamp() - started > current_setting('deadlock_timeout')::interval THEN
+            RAISE EXCEPTION '% shard rows are held by other open transactions', busy
+                USING ERRCODE = '55P03', HINT = 'Try again when they have ended.';
+        END IF;
+        PERFORM pg_sleep(0.001);
+    END LOOP;
     -- Pools whose counters (their row's plus their shards') differ from the rows.
     WITH actual AS (SELECT * FROM booking.pool_usage(root)), shards AS (
         SELECT ps.pool_id, sum(ps.confirmed)::integer AS confirmed, sum(ps.held)::integer AS held

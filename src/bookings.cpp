@@ -20,10 +20,19 @@ namespace {
 
 using pg::Statement;
 
+// Also the sharded roots where someone waits while a shard still has free
+// budget: a shard whose holder was still open when the group registered kept
+// its budget, and only a call that locks the chain takes it back.
 Statement lapsed_roots_sql(
-	"SELECT DISTINCT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
+	"SELECT p.root_id FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
 	" WHERE b.status OPERATOR(pg_catalog.=) 'held' AND b.held_until OPERATOR(pg_catalog.<=) $1"
-	"   AND b.kind OPERATOR(pg_catalog.=) 'ticket' ORDER BY 1",
+	"   AND b.kind OPERATOR(pg_catalog.=) 'ticket'"
+	" UNION"
+	" SELECT s.pool_id FROM booking.pool_shard s"
+	"  WHERE s.budget OPERATOR(pg_catalog.>) (s.confirmed OPERATOR(pg_catalog.+) s.held)"
+	"    AND EXISTS (SELECT 1 FROM booking.pool c WHERE c.root_id OPERATOR(pg_catalog.=) s.pool_id"
+	"                   AND c.waitlisted OPERATOR(pg_catalog.>) 0)"
+	" ORDER BY 1",
 	{TIMESTAMPTZOID});
 
 // A booking with its pool chain locked and lapsed holds settled.
@@ -56,7 +65,7 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 	store::settle(o.chain, now);
 	o.booking = store::find_booking_again(booking_id, true);
 	// A booking taken from a shard changes on its pool's row like any other.
-	store::detach_from_shard(o.booking);
+	store::detach_from_shard(o.chain, o.booking);
 	o.booking.shard.reset();
 	if (check_holder)
 		store::require_holder(o.booking, holder);
@@ -66,10 +75,14 @@ open_booking(const store::Booking &found, const std::optional<std::string> &hold
 // Whether a lapsed booking's spots can be taken again: they fit, nobody
 // waits for them, and its holder stays within the pool's cap.
 bool
-can_retake(const store::Chain &chain, const store::Booking &b, TimestampTz now)
+can_retake(store::Chain &chain, const store::Booking &b, TimestampTz now)
 {
-	if (store::has_own_waiters(chain.pools) || !core::fits(chain.pools, b.spots))
+	if (store::has_own_waiters(chain.pools))
 		return false;
+	// Spots a busy shard may still give back decide it: wait for them.
+	while (!core::fits(chain.pools, b.spots))
+		if (chain.busy_free == 0 || !store::await_shards(chain))
+			return core::fits(chain.pools, b.spots);
 	if (chain.max_per_holder && b.holder &&
 		store::holder_active(chain.pools.back().pool_id, *b.holder, now) + b.spots > *chain.max_per_holder)
 		return false;
@@ -310,10 +323,11 @@ expire_batch(TimestampTz now, int64_t limit, bool skip_locked)
 		pg::check_for_interrupts();
 		if (expired >= limit)
 			break;
-		if (!skip_locked)
-			store::lock_chain(root);
-		else if (!store::try_lock_root(root))
+		if (skip_locked && !store::try_lock_root(root))
 			continue;  // a buyer holds this tree: next round
+		// Locks the idle shards (never waiting for one) and takes their
+		// unused budgets back, so promote() sees them.
+		store::lock_chain(root);
 		expired += store::expire_lapsed(root, now, limit - expired);
 		store::promote(root, core::automatic_promotion(), now);
 	}

@@ -255,7 +255,13 @@ take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::o
 
 	core::TakeRequest request = store::take_request(chain, quantity, holder, now);
 
-	switch (core::judge_take(chain.pools, request)) {
+	core::TakeVerdict verdict = core::judge_take(chain.pools, request);
+	// Sold out only for the free budget of a shard another transaction is
+	// taking from: wait for it (bounded), then the answer is exact or, past
+	// deadline_timeout, counts that budget as taken.
+	while (verdict == core::TakeVerdict::SoldOut && chain.busy_free > 0 && store::await_shards(chain))
+		verdict = core::judge_take(chain.pools, request);
+	switch (verdict) {
 	case core::TakeVerdict::LimitExceeded:
 		return {std::nullopt, "limit_exceeded", int32_t(core::available(chain.target())), std::nullopt, {}};
 	case core::TakeVerdict::SoldOut:
@@ -338,6 +344,9 @@ set_capacity(FunctionCallInfo fcinfo)
 	store::settle(chain, now);
 	const core::PoolCounts &pool = chain.target();
 	int64_t taken = int64_t(pool.confirmed) + pool.held;
+	// A busy shard's budget counts as held until its holder ends.
+	while (*capacity < taken && chain.busy_free > 0 && store::await_shards(chain))
+		taken = int64_t(pool.confirmed) + pool.held;
 	if (*capacity < taken)
 		throw Error(SqlState::StateConflict,
 					"capacity " + std::to_string(*capacity) + " of pool " + std::to_string(*pool_id) +

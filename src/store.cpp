@@ -9,6 +9,16 @@
 #include "tally.hpp"
 
 #include <algorithm>
+#include <unordered_map>
+
+extern "C" {
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
 
 namespace booking::store {
 
@@ -30,7 +40,10 @@ Statement shard_totals_sql(
 	"  FROM booking.pool_shard WHERE pool_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID});
 
-// One shard's take: lock, check, count and record in one statement.
+// One shard's take: lock, check, count and record in one statement. A
+// shard another transaction holds is skipped, not waited for (the EXISTS
+// locks the row, SKIP LOCKED, only when it has room: the row it locks is
+// the one the UPDATE writes).
 Statement take_shard_sql(
 	"WITH taken AS ("
 	"  UPDATE booking.pool_shard"
@@ -39,6 +52,11 @@ Statement take_shard_sql(
 	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) $2"
 	"     AND (budget OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held)"
 	"         OPERATOR(pg_catalog.>=) ($3 OPERATOR(pg_catalog.+) $4)"
+	"     AND EXISTS (SELECT 1 FROM booking.pool_shard l"
+	"                  WHERE l.pool_id OPERATOR(pg_catalog.=) $1 AND l.shard OPERATOR(pg_catalog.=) $2"
+	"                    AND (l.budget OPERATOR(pg_catalog.-) l.confirmed OPERATOR(pg_catalog.-) l.held)"
+	"                        OPERATOR(pg_catalog.>=) ($3 OPERATOR(pg_catalog.+) $4)"
+	"                    FOR NO KEY UPDATE SKIP LOCKED)"
 	"  RETURNING confirmed OPERATOR(pg_catalog.+) held AS used"
 	"), recorded AS ("
 	"  INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until, shard,"
@@ -64,89 +82,105 @@ Statement free_elsewhere_sql(
 	"  FROM booking.pool p WHERE p.pool_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID, INT4OID});
 
-// The other shards nobody is writing, locked so their tallies can be
-// published at commit.
-Statement lock_idle_shards_sql(
-	"SELECT shard, confirmed OPERATOR(pg_catalog.+) held FROM booking.pool_shard"
-	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2"
-	" FOR NO KEY UPDATE SKIP LOCKED",
+// The other shards' totals for their tallies (tally::fill), with the
+// versions' xmin and xmax and the statement snapshot's xmin (an xid8).
+Statement shard_fill_sql(
+	"SELECT shard, confirmed OPERATOR(pg_catalog.+) held, xmin::pg_catalog.text::bigint,"
+	"       xmax::pg_catalog.text::bigint,"
+	"       pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::bigint"
+	"  FROM booking.pool_shard"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2",
 	{INT8OID, INT4OID});
 
-// Another shard with room that nobody is using right now.
-Statement free_shard_sql(
+// Other shards with room, nearest after this one first; read without a
+// lock (a take skips the ones another transaction holds).
+Statement free_shards_sql(
 	"SELECT shard FROM booking.pool_shard"
 	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2"
 	"   AND (budget OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held) OPERATOR(pg_catalog.>=) $3"
 	" ORDER BY ((shard OPERATOR(pg_catalog.-) $2) OPERATOR(pg_catalog.+) $4) OPERATOR(pg_catalog.%) $4"
-	" LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED",
+	" LIMIT 8",
 	{INT8OID, INT4OID, INT4OID, INT4OID});
 
-// Lock a sharded root's shards (ascending) and read what they sold.
-Statement shard_sums_sql(
-	"SELECT coalesce(pg_catalog.sum(confirmed), 0)::integer, coalesce(pg_catalog.sum(held), 0)::integer,"
-	"       pg_catalog.min(next_expiry), pg_catalog.count(*)::integer"
-	"  FROM (SELECT confirmed, held, next_expiry FROM booking.pool_shard WHERE pool_id OPERATOR(pg_catalog.=) $1"
-	"         ORDER BY shard FOR NO KEY UPDATE) AS s",
+// A sharded root's shards: lock those no other transaction holds (SKIP
+// LOCKED, ascending) and read every one, each busy one as last committed
+// with its xmax (the transaction that holds it, unless a MultiXact).
+Statement lock_shards_sql(
+	"WITH locked AS ("
+	"  SELECT shard, confirmed, held, budget, next_expiry FROM booking.pool_shard"
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 ORDER BY shard FOR NO KEY UPDATE SKIP LOCKED"
+	")"
+	"SELECT s.shard, l.shard IS NOT NULL, coalesce(l.confirmed, s.confirmed), coalesce(l.held, s.held),"
+	"       coalesce(l.budget, s.budget), CASE WHEN l.shard IS NULL THEN s.next_expiry ELSE l.next_expiry END,"
+	"       s.xmax::pg_catalog.text::bigint"
+	"  FROM booking.pool_shard s LEFT JOIN locked l ON l.shard OPERATOR(pg_catalog.=) s.shard"
+	" WHERE s.pool_id OPERATOR(pg_catalog.=) $1 ORDER BY s.shard",
 	{INT8OID});
 
-// Take the unused budgets back; the pool row then holds every free spot.
-// Before 1.2 (no shards_drained) the same without the mark.
+// Take the unused budgets of the shards this transaction holds ($5) back;
+// the pool row then holds their free spots, and sharded is their sold
+// spots plus the busy shards' whole budgets. The shards are drained ($4)
+// unless a busy one had a free spot. Before 1.2 the same without the mark.
 #define RECLAIM_SHARDS                                                                                   \
 	"WITH shards AS ("                                                                                   \
 	"  UPDATE booking.pool_shard SET budget = confirmed OPERATOR(pg_catalog.+) held, next_expiry = NULL" \
-	"   WHERE pool_id OPERATOR(pg_catalog.=) $1"                                                         \
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) ANY ($5)"              \
 	"     AND (budget OPERATOR(pg_catalog.<>) (confirmed OPERATOR(pg_catalog.+) held)"                   \
 	"          OR next_expiry IS NOT NULL)"                                                              \
 	"  RETURNING 1"                                                                                      \
 	")"
 Statement reclaim_sql(
 	RECLAIM_SHARDS
-	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3), shards_drained = true"
+	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3), shards_drained = $4"
 	" WHERE pool_id OPERATOR(pg_catalog.=) $1"
 	"   AND (sharded OPERATOR(pg_catalog.<>) $2 OR $3 OPERATOR(pg_catalog.<) next_expiry"
-	"        OR (next_expiry IS NULL AND $3 IS NOT NULL) OR NOT shards_drained)",
-	{INT8OID, INT4OID, TIMESTAMPTZOID});
+	"        OR (next_expiry IS NULL AND $3 IS NOT NULL) OR shards_drained OPERATOR(pg_catalog.<>) $4)",
+	{INT8OID, INT4OID, TIMESTAMPTZOID, BOOLOID, INT4ARRAYOID});
 Statement reclaim_11_sql(
 	RECLAIM_SHARDS
 	"UPDATE booking.pool SET sharded = $2, next_expiry = least(next_expiry, $3)"
-	" WHERE pool_id OPERATOR(pg_catalog.=) $1"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND $4 IS NOT NULL"
 	"   AND (sharded OPERATOR(pg_catalog.<>) $2 OR $3 OPERATOR(pg_catalog.<) next_expiry"
 	"        OR (next_expiry IS NULL AND $3 IS NOT NULL))",
-	{INT8OID, INT4OID, TIMESTAMPTZOID});
+	{INT8OID, INT4OID, TIMESTAMPTZOID, BOOLOID, INT4ARRAYOID});
 
-// Spread a root's free capacity over its (locked) shards, if there are at
-// least as many free spots as shards. Fewer stay in the pool row: a shard
-// with one spot serves few buyers, while drained shards let the row answer
-// sold out for everyone who asks for more than is left, without a lock.
-// Before 1.2, any free spot goes out, as it did then.
+// Spread a root's free capacity over the shards this transaction holds
+// ($3, not empty), if there are at least as many free spots as the pool
+// has shards ($2). Fewer stay in the pool row: a shard with one spot serves
+// few buyers, while drained shards let the row answer sold out for
+// everyone who asks for more than is left, without a lock. Before 1.2, any
+// free spot goes out, as it did then.
 #define REFILL_SHARDS(least)                                                                                        \
 	"WITH free AS ("                                                                                                \
 	"  SELECT capacity OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held OPERATOR(pg_catalog.-) sharded" \
-	"           AS spots, $2::integer AS n"                                                                         \
+	"           AS spots, pg_catalog.cardinality($3) AS n"                                                          \
 	"    FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1"                                                 \
 	"), shards AS ("                                                                                                \
 	"  UPDATE booking.pool_shard s"                                                                                 \
 	"     SET budget = budget OPERATOR(pg_catalog.+) (free.spots OPERATOR(pg_catalog./) free.n)"                    \
-	"                  OPERATOR(pg_catalog.+) CASE WHEN s.shard OPERATOR(pg_catalog.<)"                             \
+	"                  OPERATOR(pg_catalog.+) CASE WHEN pg_catalog.array_position($3, s.shard)"                     \
+	"                                                   OPERATOR(pg_catalog.<=)"                                    \
 	"                                                   (free.spots OPERATOR(pg_catalog.%) free.n)"                 \
 	"                                              THEN 1 ELSE 0 END"                                               \
-	"    FROM free WHERE s.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>=) " least         \
+	"    FROM free WHERE s.pool_id OPERATOR(pg_catalog.=) $1 AND s.shard OPERATOR(pg_catalog.=) ANY ($3)"          \
+	"     AND free.spots OPERATOR(pg_catalog.>=) " least                                                            \
 	"  RETURNING 1"                                                                                                 \
 	")"
 Statement refill_sql(
-	REFILL_SHARDS("free.n")
+	REFILL_SHARDS("$2")
 	"UPDATE booking.pool p SET sharded = sharded OPERATOR(pg_catalog.+) free.spots, shards_drained = false"
-	"  FROM free WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>=) free.n",
-	{INT8OID, INT4OID});
+	"  FROM free WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>=) $2",
+	{INT8OID, INT4OID, INT4ARRAYOID});
 Statement refill_11_sql(
 	REFILL_SHARDS("1")
 	"UPDATE booking.pool p SET sharded = sharded OPERATOR(pg_catalog.+) free.spots"
 	"  FROM free WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND free.spots OPERATOR(pg_catalog.>) 0",
-	{INT8OID, INT4OID});
+	{INT8OID, INT4OID, INT4ARRAYOID});
 
 // Move a shard booking's counts, and as much budget, onto its pool row: the
 // shard's free budget and the pool's free capacity stay what they were. (The
 // old values come from a CTE: RETURNING would give the new, NULL shard.)
+// The shard's row must be this transaction's (lock_chain, await_shards).
 Statement detach_sql(
 	"WITH old AS ("
 	"  SELECT pool_id, shard, spots, status FROM booking.booking"
@@ -173,28 +207,37 @@ Statement detach_sql(
 	"  FROM old o WHERE p.pool_id OPERATOR(pg_catalog.=) o.pool_id",
 	{INT8OID});
 
-// The same for every lapsed hold of a tree, before they are expired.
+// The same for the lapsed holds of a tree, before they are expired, on the
+// shards no other transaction holds (SKIP LOCKED: only those with such a
+// hold are locked, and all of them written). Only a root has shards. A
+// hold on a busy shard stays held, and counted, until a later call.
 Statement detach_lapsed_sql(
-	"WITH old AS ("
-	"  SELECT b.booking_id, b.pool_id, b.shard, b.spots"
-	"    FROM booking.booking b JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) b.pool_id"
-	"   WHERE p.root_id OPERATOR(pg_catalog.=) $1 AND b.shard IS NOT NULL"
-	"     AND b.status OPERATOR(pg_catalog.=) 'held' AND b.held_until OPERATOR(pg_catalog.<=) $2"
+	"WITH lapsed AS ("
+	"  SELECT booking_id, shard, spots FROM booking.booking"
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard IS NOT NULL"
+	"     AND status OPERATOR(pg_catalog.=) 'held' AND held_until OPERATOR(pg_catalog.<=) $2"
+	"), free AS ("
+	"  SELECT shard FROM booking.pool_shard"
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) ANY (SELECT shard FROM lapsed)"
+	"   FOR NO KEY UPDATE SKIP LOCKED"
+	"), old AS ("
+	"  SELECT l.booking_id, l.shard, l.spots FROM lapsed l"
+	"   WHERE l.shard OPERATOR(pg_catalog.=) ANY (SELECT shard FROM free)"
 	"), moved AS ("
 	"  UPDATE booking.booking SET shard = NULL"
 	"   WHERE booking_id OPERATOR(pg_catalog.=) ANY (SELECT booking_id FROM old) RETURNING 1"
 	"), per_shard AS ("
-	"  SELECT pool_id, shard, pg_catalog.sum(spots)::integer AS spots FROM old GROUP BY pool_id, shard"
+	"  SELECT shard, pg_catalog.sum(spots)::integer AS spots FROM old GROUP BY shard"
 	"), shard AS ("
 	"  UPDATE booking.pool_shard s"
 	"     SET held = s.held OPERATOR(pg_catalog.-) x.spots, budget = s.budget OPERATOR(pg_catalog.-) x.spots"
-	"    FROM per_shard x WHERE s.pool_id OPERATOR(pg_catalog.=) x.pool_id AND s.shard OPERATOR(pg_catalog.=) x.shard"
+	"    FROM per_shard x WHERE s.pool_id OPERATOR(pg_catalog.=) $1 AND s.shard OPERATOR(pg_catalog.=) x.shard"
 	"  RETURNING 1"
 	")"
 	"UPDATE booking.pool p"
 	"   SET held = p.held OPERATOR(pg_catalog.+) x.spots, sharded = p.sharded OPERATOR(pg_catalog.-) x.spots"
-	"  FROM (SELECT pool_id, pg_catalog.sum(spots)::integer AS spots FROM per_shard GROUP BY pool_id) AS x"
-	" WHERE p.pool_id OPERATOR(pg_catalog.=) x.pool_id",
+	"  FROM (SELECT pg_catalog.sum(spots)::integer AS spots FROM old) AS x"
+	" WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND x.spots IS NOT NULL",
 	{INT8OID, TIMESTAMPTZOID});
 
 // A flash sale's buy: lock, check, count and record in one statement, so
@@ -264,7 +307,7 @@ struct TicketNulls {
 int64_t
 record_ticket(int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> hold_end, std::optional<int32_t> shard, TimestampTz now,
-			  const TicketNulls &nulls)
+			  const TicketNulls &nulls, ItemPointerData *tid = nullptr)
 {
 	int64_t booking_id = booking_writes.next_key();
 	Datum values[] = {Int64GetDatum(booking_id),
@@ -277,7 +320,9 @@ record_ticket(int64_t pool_id, int32_t spots, const std::optional<std::string> &
 					  shard ? Int32GetDatum(*shard) : Datum(0),
 					  TimestampTzGetDatum(now),
 					  TimestampTzGetDatum(now)};
-	booking_writes.insert(values, nulls.flags);
+	ItemPointerData at = booking_writes.insert(values, nulls.flags);
+	if (tid)
+		*tid = at;
 	return booking_id;
 }
 
@@ -347,20 +392,42 @@ struct ShardTakeArgs {
 	int32_t held;
 	std::optional<TimestampTz> hold_end;
 	int32_t used;  // out: the shard's confirmed + held after the take
+	Datum old_expiry;  // out: next_expiry before it (to write the take back)
+	bool old_expiry_null;
 };
+
+enum { shard_budget, shard_confirmed, shard_held, shard_next_expiry };  // shard_writes' columns
 
 // take_shard_sql's WHERE and SET on the shard row (shard_writes' columns).
 bool
 decide_shard_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool *replace, void *arg) noexcept
 {
 	auto *a = static_cast<ShardTakeArgs *>(arg);
-	enum { budget, confirmed, held, next_expiry };
 	int64_t now_confirmed, now_held;
-	if (n[budget] || !set_take(v, n, out, out_null, replace, {confirmed, held, next_expiry}, a->confirmed, a->held,
-							   a->hold_end, now_confirmed, now_held))
+	if (n[shard_budget] || !set_take(v, n, out, out_null, replace, {shard_confirmed, shard_held, shard_next_expiry},
+									 a->confirmed, a->held, a->hold_end, now_confirmed, now_held))
 		return false;
-	if (int64_t(DatumGetInt32(v[budget])) - now_confirmed - now_held < 0)
+	if (int64_t(DatumGetInt32(v[shard_budget])) - now_confirmed - now_held < 0)
 		return false;
+	a->used = int32_t(now_confirmed + now_held);
+	a->old_expiry = v[shard_next_expiry];
+	a->old_expiry_null = n[shard_next_expiry];
+	return true;
+}
+
+// The same take written back: the counts less the take, next_expiry as
+// it was (this transaction wrote the row last, so nothing came between).
+bool
+decide_shard_undo(const Datum *v, const bool *n, Datum *out, bool *out_null, bool *replace, void *arg) noexcept
+{
+	auto *a = static_cast<ShardTakeArgs *>(arg);
+	int64_t now_confirmed, now_held;
+	if (!set_take(v, n, out, out_null, replace, {shard_confirmed, shard_held, shard_next_expiry}, -a->confirmed,
+				  -a->held, std::nullopt, now_confirmed, now_held))
+		return false;
+	out[shard_next_expiry] = a->old_expiry;
+	out_null[shard_next_expiry] = a->old_expiry_null;
+	replace[shard_next_expiry] = true;
 	a->used = int32_t(now_confirmed + now_held);
 	return true;
 }
@@ -386,7 +453,7 @@ Statement expire_lapsed_sql(
 	"           SELECT x.booking_id FROM booking.booking x"
 	"             JOIN booking.pool p ON p.pool_id OPERATOR(pg_catalog.=) x.pool_id"
 	"            WHERE p.root_id OPERATOR(pg_catalog.=) $1 AND x.status OPERATOR(pg_catalog.=) 'held'"
-	"              AND x.held_until OPERATOR(pg_catalog.<=) $2"
+	"              AND x.held_until OPERATOR(pg_catalog.<=) $2 AND x.shard IS NULL"
 	"            ORDER BY x.held_until LIMIT $3)"
 	"  RETURNING b.pool_id, b.spots"
 	"), per_pool AS ("
@@ -616,32 +683,103 @@ count_shards(Peek &p)
 		p.next_expiry = shard_expiry;
 }
 
+namespace {
+
+// What try_take_shard() with row_unread checks of the pool row: still a
+// sharded root of as many shards, not drained, needing no settling.
+bool
+fits_shard_take(const Peek &row, int32_t shards, TimestampTz now)
+{
+	return row.shards == shards && !row.drained && needs_no_settling(row, now);
+}
+
+// Publish the other shards' tallies from their rows (tally::fill): read
+// without a lock, so only rows whose version is the newest as of the
+// snapshot and not this transaction's own. A version is the newest when it
+// has no xmax, or one that ended before the snapshot (below its xmin): an
+// updater that had committed then would have made a newer version the
+// visible one, so that xmax only locked (or aborted).
+void
+fill_tallies(int64_t pool_id, int32_t except)
+{
+	uint64_t epoch = tally::fill_epoch();  // before the statement's snapshot
+	uint64_t rows = shard_fill_sql.run({pg::int8_param(pool_id), pg::int4_param(except)}, SPI_OK_SELECT);
+	for (uint64_t i = 0; i < rows; i++) {
+		pg::Row r = Statement::row(i);
+		auto xmin = TransactionId(*r.int8(3));
+		auto xmax = TransactionId(*r.int8(4));
+		auto horizon = TransactionId(uint64_t(*r.int8(5)) & 0xFFFFFFFFu);
+		bool newest = xmax == InvalidTransactionId ||
+					  (TransactionIdIsNormal(xmax) && TransactionIdPrecedes(xmax, horizon));
+		if (!newest || pg::guard([xmin] { return TransactionIdIsCurrentTransactionId(xmin); }))
+			continue;
+		tally::fill(pool_id, epoch, *r.int4(1), *r.int4(2));
+	}
+}
+
+// The shard this backend last took from, per pool: where it goes first
+// next time. A buyer that found its shard busy and took on another one
+// stays there, so buyers whose backend numbers share a shard spread out
+// instead of displacing each other on every take (nobody waits for a
+// shard).
+std::unordered_map<int64_t, int32_t> last_shard;
+
+int32_t
+first_shard(int64_t pool_id, int32_t shards) noexcept
+{
+	auto it = last_shard.find(pool_id);
+	if (it != last_shard.end() && it->second < shards)
+		return it->second;
+	// Backend numbers are small (unlike pids) and differ between live
+	// backends: on 15, where they are dense, concurrent buyers get
+	// different shards whenever there are at least as many shards as
+	// buyers (backend_number()).
+	return int32_t(pg::backend_number() % shards);
+}
+
+void
+remember_shard(int64_t pool_id, int32_t shard) noexcept
+{
+	try {
+		if (last_shard.size() >= 65536)
+			last_shard.clear();
+		last_shard[pool_id] = shard;
+	} catch (...) {
+		last_shard.clear();
+	}
+}
+
+}  // namespace
+
 std::optional<ShardTake>
 try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now,
 			   bool row_unread)
 {
-	// A statement that waited for a shard another buyer updated and then
-	// found it dry still holds that shard's lock. Going on to the general
-	// path with it (which locks the pool row, then every shard) could
-	// deadlock, so a failed attempt rolls back and lets go of every lock.
-	pg::SubTransaction attempt;
-	// Backend numbers are small (unlike pids) and differ between live backends:
-	// on 15, where they are dense, concurrent buyers get different shards
-	// whenever there are at least as many shards as buyers (backend_number()).
-	int32_t mine = int32_t(pg::backend_number() % shards);
+	// No subtransaction: a shard another transaction holds is skipped, never
+	// waited for, so a failed attempt holds no lock it did not write with,
+	// and a take that must not stand is written back.
+	int32_t mine = first_shard(pool_id, shards);
 	TicketNulls nulls(holder, hold_end, true);
 	bool direct = shard_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags);
+	// The statement's take is not written back (a DELETE would run users'
+	// triggers): read the row first there.
+	if (row_unread && !direct) {
+		if (!fits_shard_take(peek(pool_id), shards, now))
+			return std::nullopt;
+		row_unread = false;
+	}
 	bool misfit = false;	// row_unread, and the row says the pool needs more
 	auto take = [&](int32_t shard) -> std::optional<ShardTake> {
 		int64_t booking_id;
 		int32_t used;
+		ShardTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, 0, Datum(0), true};
+		ItemPointerData booking_tid;
 		if (direct) {
-			ShardTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, 0};
-			if (shard_writes.update_by_key({Int64GetDatum(pool_id), Int32GetDatum(shard)}, decide_shard_take,
-										   &args) != pg::DirectTable::Update::Done)
+			if (shard_writes.update_by_key({Int64GetDatum(pool_id), Int32GetDatum(shard)}, decide_shard_take, &args,
+										   pg::DirectTable::Wait::Skip) != pg::DirectTable::Update::Done)
 				return std::nullopt;
-			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls);
+			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls, &booking_tid);
 			used = args.used;
 		} else {
 			uint64_t n = take_shard_sql.run(
@@ -664,10 +802,17 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		std::optional<tally::Reading> known = tally::used_elsewhere(pool_id, shards, shard);
 		int64_t row_free = 0;
 		if (row_unread) {
-			// Undone by the subtransaction's rollback, which drops the take
-			// from the tally too: nothing of it is published.
 			Peek row = peek(pool_id);
-			if (row.shards != shards || row.drained || !needs_no_settling(row, now)) {
+			if (!fits_shard_take(row, shards, now)) {
+				// Written back: the shard row (still this transaction's),
+				// the booking row and the tally. Nothing of it is published.
+				if (shard_writes.update_by_key({Int64GetDatum(pool_id), Int32GetDatum(shard)}, decide_shard_undo,
+											   &args) != pg::DirectTable::Update::Done)
+					throw Error(SqlState::Internal, "booking: could not write back a take on shard " +
+														std::to_string(shard) + " of pool " +
+														std::to_string(pool_id));
+				booking_writes.remove_inserted(booking_tid);
+				tally::took(pool_id, shard, args.used);
 				misfit = true;
 				return std::nullopt;
 			}
@@ -681,14 +826,8 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 				known.reset();
 		}
 		if (!known) {
-			if (tally::fillable(pool_id)) {
-				uint64_t rows = lock_idle_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)},
-														 SPI_OK_SELECT);
-				for (uint64_t i = 0; i < rows; i++) {
-					pg::Row r = Statement::row(i);
-					tally::locked(pool_id, *r.int4(1), *r.int4(2));
-				}
-			}
+			if (tally::fillable(pool_id))
+				fill_tallies(pool_id, shard);
 			free_elsewhere_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)}, SPI_OK_SELECT);
 			free_elsewhere = *Statement::row(0).int8(1);
 		}
@@ -697,32 +836,60 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		return ShardTake{booking_id, shard, remaining};
 	};
 	std::optional<ShardTake> taken = take(mine);
-	if (!taken && !misfit) {
-		free_shard_sql.run(
-			{pg::int8_param(pool_id), pg::int4_param(mine), pg::int4_param(spots), pg::int4_param(shards)},
-			SPI_OK_SELECT);
-		if (Statement::rows() > 0)
-			taken = take(*Statement::row(0).int4(1));
+	if (taken || misfit) {
+		if (taken)
+			remember_shard(pool_id, taken->shard);
+		return taken;
+	}
+	// Busy or dry: another shard with room, skipping busy ones too.
+	free_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(mine), pg::int4_param(spots), pg::int4_param(shards)},
+						SPI_OK_SELECT);
+	std::vector<int32_t> others;
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		others.push_back(*Statement::row(i).int4(1));
+	for (int32_t shard : others) {
+		pg::check_for_interrupts();
+		if ((taken = take(shard)) || misfit)
+			break;
 	}
 	if (taken)
-		attempt.commit();
+		remember_shard(pool_id, taken->shard);
 	return taken;
 }
 
 void
 refill_shards(const Chain &chain)
 {
-	if (chain.root_shards <= 1 || chain.pools.front().waitlisted > 0)
+	if (chain.root_shards <= 1 || chain.pools.front().waitlisted > 0 || chain.locked_shards.empty())
 		return;
 	(has_shards_drained() ? refill_sql : refill_11_sql)
-		.run({pg::int8_param(chain.root_id()), pg::int4_param(chain.root_shards)}, SPI_OK_UPDATE);
+		.run({pg::int8_param(chain.root_id()), pg::int4_param(chain.root_shards),
+			  pg::int4_array_param(chain.locked_shards)},
+			 SPI_OK_UPDATE);
 }
 
 void
-detach_from_shard(const Booking &b)
+detach_from_shard(Chain &chain, const Booking &b)
 {
-	if (b.shard)
-		detach_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE);
+	if (!b.shard)
+		return;
+	// Its shard row must be this transaction's: there is no other way to
+	// move its counts, and waiting for it in the lock manager could close a
+	// cycle with a holder that goes on to want the pool row held here.
+	if (!await_shards(chain, *b.shard))
+		throw Error(SqlState::LockNotAvailable,
+					"booking " + std::to_string(b.booking_id) + " was taken from shard " + std::to_string(*b.shard) +
+						" of pool " + std::to_string(*b.pool_id) + ", which another open transaction holds",
+					"Try again when that transaction has ended.");
+	detach_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE);
+	// Its counts moved from the shard to the root's row (only a root has
+	// shards): a later recount of the shards must find them there.
+	if (chain.root_shards > 1 && b.pool_id == chain.root_id()) {
+		if (b.status == "confirmed")
+			chain.row_confirmed += b.spots;
+		else if (b.status == "held")
+			chain.row_held += b.spots;
+	}
 }
 
 std::optional<RootTake>
@@ -756,6 +923,57 @@ try_lock_root(int64_t root_id)
 {
 	return lock_root_skip_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT) == 1;
 }
+
+namespace {
+
+// Lock the chain's root's shards that no other transaction holds, take
+// their unused budgets back and count every shard into the root: a busy
+// one with its whole budget (as held, less what it confirmed).
+void
+lock_shards(Chain &chain)
+{
+	int64_t root = chain.root_id();
+	uint64_t n = lock_shards_sql.run({pg::int8_param(root)}, SPI_OK_SELECT);
+	if (n == 0) {
+		chain.root_shards = 1;	// a sharded child pool keeps no shard rows
+		return;
+	}
+	int64_t confirmed = 0, held = 0, sold_locked = 0, busy_budget = 0;
+	std::optional<TimestampTz> expiry;
+	chain.locked_shards.clear();
+	chain.busy_holders.clear();
+	chain.busy_free = chain.reclaimed = 0;
+	for (uint64_t i = 0; i < n; i++) {
+		pg::Row r = Statement::row(i);
+		int32_t shard = *r.int4(1), c = *r.int4(3), h = *r.int4(4), budget = *r.int4(5);
+		auto e = r.timestamptz(6);
+		if (e && (!expiry || *e < *expiry))
+			expiry = e;
+		confirmed += c;
+		if (*r.boolean(2)) {
+			chain.locked_shards.push_back(shard);
+			held += h;
+			sold_locked += int64_t(c) + h;
+			chain.reclaimed += std::max<int64_t>(int64_t(budget) - c - h, 0);
+		} else {
+			held += int64_t(budget) - c;
+			busy_budget += budget;
+			chain.busy_free += std::max<int64_t>(int64_t(budget) - c - h, 0);
+			chain.busy_holders.push_back(TransactionId(r.int8(7).value_or(0)));
+		}
+	}
+	(has_shards_drained() ? reclaim_sql : reclaim_11_sql)
+		.run({pg::int8_param(root), pg::int4_param(int32_t(sold_locked + busy_budget)), pg::timestamptz_param(expiry),
+			  pg::bool_param(chain.busy_free == 0), pg::int4_array_param(chain.locked_shards)},
+			 SPI_OK_UPDATE);
+	core::PoolCounts &pool = chain.pools.front();
+	pool.confirmed = int32_t(chain.row_confirmed + confirmed);
+	pool.held = int32_t(chain.row_held + held);
+	if (expiry && (!chain.next_expiry || *expiry < *chain.next_expiry))
+		chain.next_expiry = expiry;
+}
+
+}  // namespace
 
 Chain
 lock_chain(int64_t pool_id)
@@ -793,37 +1011,77 @@ lock_chain(int64_t pool_id, const std::vector<int64_t> &path)
 	if (chain.pools.back().pool_id != pool_id)
 		throw Error(SqlState::Internal, "booking: pool " + std::to_string(pool_id) + " is not the last of its chain");
 	if (chain.root_shards > 1) {
-		// The root's shards: lock them after the pool rows, count what they
-		// sold into the root, and take their unused budgets back.
-		shard_sums_sql.run({pg::int8_param(chain.root_id())}, SPI_OK_SELECT);
-		pg::Row r = Statement::row(0);
-		int32_t confirmed = *r.int4(1), held = *r.int4(2);
-		auto shard_expiry = r.timestamptz(3);
-		if (*r.int4(4) == 0)
-			chain.root_shards = 1;	// a sharded child pool keeps no shard rows
-		else {
-			(has_shards_drained() ? reclaim_sql : reclaim_11_sql)
-				.run({pg::int8_param(chain.root_id()), pg::int4_param(confirmed + held),
-							 pg::timestamptz_param(shard_expiry)},
-							SPI_OK_UPDATE);
-			chain.pools.front().confirmed += confirmed;
-			chain.pools.front().held += held;
-			if (shard_expiry && (!chain.next_expiry || *shard_expiry < *chain.next_expiry))
-				chain.next_expiry = shard_expiry;
-		}
+		chain.row_confirmed = chain.pools.front().confirmed;
+		chain.row_held = chain.pools.front().held;
+		lock_shards(chain);
+		// While a group waits, every answer turns on the free spots.
+		if (chain.pools.front().waitlisted > 0)
+			await_shards(chain);
 	}
 	return chain;
+}
+
+bool
+await_shards(Chain &chain, std::optional<int32_t> shard)
+{
+	auto done = [&chain, shard] {
+		if (shard)
+			return std::find(chain.locked_shards.begin(), chain.locked_shards.end(), *shard) !=
+				   chain.locked_shards.end();
+		return chain.busy_free == 0;
+	};
+	if (chain.root_shards <= 1 || done())
+		return true;
+	if (chain.awaited)
+		return false;
+	// A single-call buyer holds its shard for microseconds; a transaction
+	// still there after deadlock_timeout makes several calls, and its
+	// budget stays counted as taken.
+	TimestampTz deadline = pg::guard([] { return GetCurrentTimestamp() + TimestampTz(DeadlockTimeout) * 1000; });
+	for (;;) {
+		// Until the holders seen are gone (a MultiXact xmax is no
+		// transaction id: look again every 50 ms anyway).
+		const std::vector<TransactionId> &holders = chain.busy_holders;
+		for (int ms = 0; ms < 50; ms++) {
+			bool gone = pg::guard([&holders, deadline] {
+				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+				if (GetCurrentTimestamp() >= deadline)
+					return true;
+				for (TransactionId xid : holders)
+					if (TransactionIdIsValid(xid) && TransactionIdIsInProgress(xid))
+						return false;
+				return true;
+			});
+			if (gone)
+				break;
+		}
+		lock_shards(chain);
+		if (done())
+			return true;
+		if (pg::guard([] { return GetCurrentTimestamp(); }) >= deadline) {
+			chain.awaited = true;
+			return false;
+		}
+	}
 }
 
 int64_t
 settle(Chain &chain, TimestampTz now)
 {
-	if (!chain.next_expiry || *chain.next_expiry > now)
+	bool lapsed = chain.next_expiry && *chain.next_expiry <= now;
+	// Budget a shard held past a registration's wait came back while a
+	// group waits: it is the list's.
+	bool freed = chain.reclaimed > 0 && chain.pools.front().waitlisted > 0;
+	if (!lapsed && !freed)
 		return 0;
 	int64_t target = chain.target().pool_id;
-	int64_t expired = expire_lapsed(chain.root_id(), now, INT64_MAX);
+	int64_t expired = lapsed ? expire_lapsed(chain.root_id(), now, INT64_MAX) : 0;
 	promote(chain.root_id(), core::automatic_promotion(), now);
+	bool awaited = chain.awaited;
 	chain = lock_chain(target);
+	chain.awaited |= awaited;
 	return expired;
 }
 

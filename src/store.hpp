@@ -7,6 +7,16 @@
 // holding the root serialises every change in its tree: while it is held the
 // caller may update any pool or booking row of the tree without risk of
 // deadlock. Booking rows are locked after their pool chain, never before.
+//
+// Shard rows are the exception: a buyer takes one without the pool row and
+// keeps it to its commit, and its transaction may go on to lock the pool row
+// (a second call). So nobody ever waits in the lock manager for a shard row:
+// buyers skip a busy shard, the pool-wide path locks the shards with SKIP
+// LOCKED and counts a busy shard's whole budget as taken (never more is
+// sold than there is), and where an answer turns on such a budget it polls
+// for the holder's end (await_shards), outside the lock manager's wait
+// graph, for at most deadlock_timeout; the expiry worker leaves busy shards
+// for its next round.
 #pragma once
 
 #include "core/capacity.hpp"
@@ -22,6 +32,15 @@ namespace booking::store {
 struct Chain {
 	std::vector<core::PoolCounts> pools;
 	int32_t root_shards = 1;  // the root's shard rows, when it is sharded
+	// Of a sharded root: the shards this transaction holds (their unused
+	// budgets taken back) and, as last committed, the free budget of those
+	// another transaction holds (counted as held: it may be taking them).
+	std::vector<int32_t> locked_shards;
+	int64_t busy_free = 0;
+	std::vector<TransactionId> busy_holders;  // their xmax
+	int64_t reclaimed = 0;	// free budget the lock took back from shards
+	int32_t row_confirmed = 0, row_held = 0;  // the root row's own counts
+	bool awaited = false;  // await_shards() ran out of time once for this call
 	std::optional<int32_t> max_per_holder;	// the target's cap
 	std::optional<TimestampTz> next_expiry;	// root's: no hold of the tree lapses earlier
 
@@ -90,6 +109,17 @@ lock_chain(int64_t pool_id);
 // The same, for a path already read with peek().
 Chain
 lock_chain(int64_t pool_id, const std::vector<int64_t> &path);
+
+// For a chain whose root's shards are not all this transaction's: poll
+// (1 ms sleeps, not in the lock manager) for the transactions holding the
+// busy ones that have free budget (and shard, when given) to end, at most
+// deadlock_timeout once per call, locking and taking back what they let go
+// (chain recounted). True when nothing is busy that matters now; false
+// when a holder is still there (an open transaction of several calls: its
+// budget stays counted as taken). Call it where an answer turns on a busy
+// shard's budget.
+bool
+await_shards(Chain &chain, std::optional<int32_t> shard = std::nullopt);
 
 // The flash sale's take from a sharded root pool: one shard's budget, chosen
 // by backend so concurrent buyers update different rows; another shard
@@ -176,9 +206,10 @@ struct Booking {
 	" resource_id, starts_at, ends_at, shard"
 
 // Move a booking taken from a shard onto its pool's row, before changing it
-// (the pool's chain must be locked).
+// (the pool's chain must be locked): 55P03 when another transaction still
+// holds the shard after await_shards().
 void
-detach_from_shard(const Booking &b);
+detach_from_shard(Chain &chain, const Booking &b);
 
 // A booking from a result row of BOOKING_COLUMNS.
 Booking

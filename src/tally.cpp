@@ -61,9 +61,9 @@ struct Shared {
 
 Shared *shared = nullptr;
 
-// The shard rows this transaction took from (count: how many updates) or
-// locked (count 0), in order; consecutive ones of one shard at one
-// subtransaction level share a line.
+// The shard rows this transaction took from (count: how many updates, a
+// take written back counting as one more), in order; consecutive ones of
+// one shard at one subtransaction level share a line.
 struct Pending {
 	int64 pool_id;
 	int32 shard;
@@ -78,7 +78,7 @@ bool overflow = false;
 TransactionId published_xid = InvalidTransactionId;
 Oid published_rel = InvalidOid;
 
-// The epoch under which this backend last locked each pool's idle shards.
+// The epoch under which this backend last filled each pool's idle shards.
 std::unordered_map<int64_t, uint64> filled;
 Oid filled_rel = InvalidOid;  // the pool_shard table those pools are of
 
@@ -352,8 +352,7 @@ subxact_callback(SubXactEvent event, SubTransactionId, SubTransactionId, void *)
 	}
 }
 
-// A shard row this transaction wrote (writes: 1) or locked (0), and the
-// total it holds now.
+// A shard row this transaction wrote, and the total it holds now.
 void
 record(int64_t pool_id, int32_t shard, int32_t used, int64 writes) noexcept
 {
@@ -488,10 +487,35 @@ fillable(int64_t pool_id)
 	return true;
 }
 
-void
-locked(int64_t pool_id, int32_t shard, int32_t used) noexcept
+uint64_t
+fill_epoch() noexcept
 {
-	record(pool_id, shard, used, 0);
+	if (!shared || !OidIsValid(MyDatabaseId))
+		return 0;
+	uint64 e = pg_atomic_read_u64(epoch());
+	pg_memory_barrier();  // before the snapshot
+	return e;
+}
+
+void
+fill(int64_t pool_id, uint64_t at_epoch, int32_t shard, int32_t used)
+{
+	if (!shared || at_epoch == 0 || shard < 0 || shard >= max_shards)
+		return;
+	Oid rel = shard_rel_guarded();
+	if (!OidIsValid(rel))
+		return;
+	// In a PostgreSQL frame: LWLockAcquire() raises when a backend holds
+	// too many.
+	pg::guard([rel, pool_id, at_epoch, shard, used] {
+		Entry *e = claim_locked(rel, pool_id);
+		if (!e)
+			return;
+		Slot &slot = e->slots[shard];
+		if (slot.epoch < at_epoch)
+			slot = Slot{at_epoch, InvalidTransactionId, used};
+		LWLockRelease(e->lock);
+	});
 }
 
 void

@@ -17,8 +17,8 @@
 // a prepared transaction) is found at pre-commit from the transaction's
 // pgstat counts, a rewrite (ALTER TABLE) from its ACCESS EXCLUSIVE lock,
 // and bumps the epoch instead, which makes every slot of the
-// database stale until a take on its shard writes it again (or a lock:
-// see fillable()). A take whose commit fails after pre-commit marks its
+// database stale until a take on its shard writes it again (or a read of
+// its newest version: see fill()). A take whose commit fails after pre-commit marks its
 // slots stale again.
 //
 // A reader sums the slots of the other shards, with this transaction's own
@@ -73,15 +73,30 @@ unchanged(const Reading &reading) noexcept;
 
 // Filling the slots of shards no take wrote since the last epoch bump (a
 // 256-shard pool bought from by 64 buyers has 192 of them): when this is
-// true, a take that had to sum the rows locks the other shards' rows it
-// can (SKIP LOCKED) and reports them with locked(). A lock holds a row's
-// total until the commit, as a take's update does, so its slot is
-// published the same way. At most once per pool and epoch in a backend.
+// true, a take that had to sum the rows reads the other shards' rows and
+// reports with fill() each one whose version is the newest as of its
+// snapshot (no xmax, or one that ended before the snapshot: a lock) and is
+// not this transaction's own. At most once per pool and epoch in a backend.
+// (A MultiXact xmax, which only a user's foreign key to pool_shard could
+// make, is taken for a transaction id: at worst a stale tally, which only
+// `remaining` reads.)
 bool
 fillable(int64_t pool_id);
 
+// The epoch to fill under: read before the snapshot the rows are read with.
+uint64_t
+fill_epoch() noexcept;
+
+// Shard `shard` of pool_id had `used` spots taken in its newest version,
+// read under a snapshot taken after fill_epoch() gave epoch. Published at
+// once, into a slot stale under that epoch only: a take of that shard
+// that committed after the snapshot published its total at pre-commit,
+// under epoch or later (then the slot is not stale, and stays), or does so
+// after this (and overwrites it); any other write bumps the epoch at its
+// pre-commit, and a version it had not committed before the snapshot
+// carries its xmax, so it was not filled. No row is locked.
 void
-locked(int64_t pool_id, int32_t shard, int32_t used) noexcept;
+fill(int64_t pool_id, uint64_t epoch, int32_t shard, int32_t used);
 
 // Set up shared memory and transaction callbacks (only when preloaded).
 void

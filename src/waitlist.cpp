@@ -40,7 +40,16 @@ register_spots(int64_t pool_id, int32_t spots, const std::optional<std::string> 
 
 	core::TakeRequest request = store::take_request(chain, spots, holder, now);
 
-	switch (core::judge_register(chain.pools, request)) {
+	core::RegisterVerdict verdict = core::judge_register(chain.pools, request);
+	// A busy shard's free budget may decide between confirming and waiting:
+	// wait for its holder (bounded). A group waitlisted while a holder is
+	// still there keeps FIFO: a buyer that takes from that shard afterwards
+	// read the pool row before this commit, so it goes first; the spots it
+	// leaves come back to the list on the next call (settle()).
+	while ((verdict == core::RegisterVerdict::Waitlist || verdict == core::RegisterVerdict::SoldOut) &&
+		   chain.busy_free > 0 && store::await_shards(chain))
+		verdict = core::judge_register(chain.pools, request);
+	switch (verdict) {
 	case core::RegisterVerdict::LimitExceeded:
 		return {std::nullopt, "limit_exceeded", std::nullopt};
 	case core::RegisterVerdict::SoldOut:

@@ -22,6 +22,7 @@ enum class SqlState {
 	StateConflict,			// PT409: the booking's or pool's state forbids the change
 	InsufficientPrivilege,	// 42501: a request without the claim that names its holder
 	ObjectNotInPrerequisiteState,	// 55000: e.g. stats without shared_preload_libraries
+	LockNotAvailable,		// 55P03: a row another open transaction holds, not waited for
 	DataCorrupted,			// XX001: a row of the extension's tables it cannot have written
 	Internal				// XX000: a bug; never raised for user input
 };

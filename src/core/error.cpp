@@ -23,6 +23,8 @@ sqlstate_code(SqlState state) noexcept
 		return "42501";
 	case SqlState::ObjectNotInPrerequisiteState:
 		return "55000";
+	case SqlState::LockNotAvailable:
+		return "55P03";
 	case SqlState::DataCorrupted:
 		return "XX001";
 	case SqlState::Internal:

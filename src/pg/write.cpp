@@ -340,32 +340,48 @@ DirectTable::can_insert(const bool *nulls) const
 }
 
 DirectTable::Update
-DirectTable::update_by_key(std::initializer_list<Datum> key, Decide decide, void *arg)
+DirectTable::update_by_key(std::initializer_list<Datum> key, Decide decide, void *arg, Wait wait)
 {
 	if (!opened() || int(key.size()) != key_columns_)
 		throw Error(SqlState::Internal, "booking: booking." + std::string(table_) + " is not open to direct writes");
 	const Datum *values = key.begin();
-	return guard([this, values, decide, arg] {
+	return guard([this, values, decide, arg, wait] {
 		// As SPI does before each statement of a VOLATILE function.
 		CommandCounterIncrement();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		volatile Update result = Update::Missing;
-		PG_TRY();
-		{
-			result = update_row(values, decide, arg);
+		bool again = true;
+		Update result = Update::Missing;
+		while (again) {
+			CHECK_FOR_INTERRUPTS();
+			again = false;
+			result = update_in_snapshot(values, decide, arg, wait, &again);
 		}
-		PG_FINALLY();
-		{
-			PopActiveSnapshot();
-		}
-		PG_END_TRY();
-		return Update(result);
+		return result;
 	});
 }
 
-// The scan, decision and writes of update_by_key(), under its snapshot.
+// update_row() under a new snapshot (under READ COMMITTED every call takes
+// one), active while it runs.
 DirectTable::Update
-DirectTable::update_row(const Datum *key, Decide decide, void *arg)
+DirectTable::update_in_snapshot(const Datum *key, Decide decide, void *arg, Wait wait, bool *again)
+{
+	PushActiveSnapshot(GetTransactionSnapshot());
+	volatile Update result = Update::Missing;
+	PG_TRY();
+	{
+		result = update_row(key, decide, arg, wait, again);
+	}
+	PG_FINALLY();
+	{
+		PopActiveSnapshot();
+	}
+	PG_END_TRY();
+	return Update(result);
+}
+
+// One scan, decision and write of update_by_key(), under its snapshot;
+// *again when a concurrent update committed and the row is to be read anew.
+DirectTable::Update
+DirectTable::update_row(const Datum *key, Decide decide, void *arg, Wait wait, bool *again)
 {
 	Relation rel = table_open(relid_, RowExclusiveLock);
 	CheckCmdReplicaIdentity(rel, CMD_UPDATE);
@@ -381,97 +397,109 @@ DirectTable::update_row(const Datum *key, Decide decide, void *arg)
 	bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
 	index_close(key_index, NoLock);
-	CommandId cid = GetCurrentCommandId(true);
-	TupleDesc desc = RelationGetDescr(rel);
-	Datum *new_row = static_cast<Datum *>(palloc0(sizeof(Datum) * desc->natts));
-	bool *new_row_nulls = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
-	bool *replace_row = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
-	while (found) {
-		Datum values[max_columns], new_values[max_columns];
-		bool nulls[max_columns], new_nulls[max_columns], replace[max_columns];
-		slot_columns(slot, attnums_, ncolumns_, values, nulls);
-		for (int i = 0; i < ncolumns_; i++) {
-			new_values[i] = Datum(0);
-			new_nulls[i] = replace[i] = false;
-		}
-		if (!decide(values, nulls, new_values, new_nulls, replace, arg)) {
-			result = Update::Refused;
-			break;
-		}
-		bool refuse = false;
-		for (int i = 0; i < ncolumns_; i++) {
-			int a = attnums_[i] - 1;
-			replace_row[a] = replace[i];
-			new_row[a] = new_values[i];
-			new_row_nulls[a] = new_nulls[i];
-			refuse |= replace[i] && new_nulls[i] && notnull_[i];  // the statement reports the violation
-		}
-		bool should_free;
-		HeapTuple old_tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
-		// A foreign key of the row's own is checked by an UPDATE when its
-		// columns change or the row is this transaction's (the check of its
-		// insert may be deferred): leave that to the statement.
-		for (int f = 0; f < nforeign_keys_ && !refuse; f++) {
-			bool set = false, changed = false;
-			for (int k = 0; k < foreign_key_columns_[f]; k++) {
-				AttrNumber a = foreign_key_attnums_[f][k];
-				set |= !heap_attisnull(old_tuple, a, desc);
-				changed |= replace_row[a - 1];
-			}
-			refuse = set && (changed || TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(old_tuple->t_data)));
-		}
-		if (refuse) {
-			result = Update::Refused;
-			break;
-		}
-		HeapTuple new_tuple = heap_modify_tuple(old_tuple, desc, new_row, new_row_nulls, replace_row);
-		ItemPointerData tid = slot->tts_tid;
-		TM_FailureData tmfd;
-		LockTupleMode lockmode;
-		bool needs_index_entries = false;
-		TM_Result updated = heap_update_row(rel, &tid, new_tuple, cid, &tmfd, &lockmode, &needs_index_entries);
-		if (updated == TM_Ok) {
-			if (needs_index_entries)
-				insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_, replace_row);
-			result = Update::Done;
-			break;
-		}
-		if (updated == TM_Deleted)
-			break;	// Missing
-		if (updated != TM_Updated)
-			elog(ERROR, "booking: unexpected result %d updating a row of booking.%s", int(updated), table_);
-		// A concurrent transaction updated the row and committed:
-		// lock its newest version and decide again, as EvalPlanQual.
-		TM_Result locked = table_tuple_lock(rel, &tid, snapshot, slot, cid, lockmode, LockWaitBlock,
-											TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
-		if (locked == TM_Deleted)
-			break;	// Missing
-		if (locked != TM_Ok)
-			elog(ERROR, "booking: unexpected result %d locking a row of booking.%s", int(locked), table_);
-		// The newest version must still have the key, as EvalPlanQual
-		// re-checks the whole WHERE clause.
-		for (int k = 0; k < key_columns_ && result != Update::Refused; k++) {
-			bool isnull;
-			Datum value = slot_getattr(slot, key_attnums_[k], &isnull);
-			bool same = !isnull && (key_equal_[k] == F_INT8EQ ? DatumGetInt64(value) == DatumGetInt64(key[k])
-															  : DatumGetInt32(value) == DatumGetInt32(key[k]));
-			if (!same)
-				result = Update::Refused;
-		}
-		if (result == Update::Refused)
-			break;
-	}
+	if (found)
+		result = write_found(rel, slot, decide, arg, wait, again);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return result;
 }
 
-void
+// Lock the version at tid for an update (no key change), or say why not:
+// TM_WouldBlock while another transaction writes or locks it, TM_Updated or
+// TM_Deleted when one changed it and committed. Only TM_Ok leaves a lock.
+static TM_Result
+lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *tmfd)
+{
+	TupleTableSlot *locked = table_slot_create(rel, nullptr);
+	TM_Result result = table_tuple_lock(rel, tid, GetActiveSnapshot(), locked, cid, LockTupleNoKeyExclusive,
+										LockWaitSkip, 0, tmfd);
+	ExecDropSingleTupleTableSlot(locked);
+	return result;
+}
+
+// The decision and write of update_row() for the row found in slot.
+DirectTable::Update
+DirectTable::write_found(Relation rel, TupleTableSlot *slot, Decide decide, void *arg, Wait wait, bool *again)
+{
+	CommandId cid = GetCurrentCommandId(true);
+	TupleDesc desc = RelationGetDescr(rel);
+	Datum values[max_columns], new_values[max_columns];
+	bool nulls[max_columns], new_nulls[max_columns], replace[max_columns];
+	slot_columns(slot, attnums_, ncolumns_, values, nulls);
+	for (int i = 0; i < ncolumns_; i++) {
+		new_values[i] = Datum(0);
+		new_nulls[i] = replace[i] = false;
+	}
+	if (!decide(values, nulls, new_values, new_nulls, replace, arg))
+		return Update::Refused;
+	Datum *new_row = static_cast<Datum *>(palloc0(sizeof(Datum) * desc->natts));
+	bool *new_row_nulls = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
+	bool *replace_row = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
+	bool refuse = false;
+	for (int i = 0; i < ncolumns_; i++) {
+		int a = attnums_[i] - 1;
+		replace_row[a] = replace[i];
+		new_row[a] = new_values[i];
+		new_row_nulls[a] = new_nulls[i];
+		refuse |= replace[i] && new_nulls[i] && notnull_[i];  // the statement reports the violation
+	}
+	bool should_free;
+	HeapTuple old_tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+	// A foreign key of the row's own is checked by an UPDATE when its
+	// columns change or the row is this transaction's (the check of its
+	// insert may be deferred): leave that to the statement.
+	for (int f = 0; f < nforeign_keys_ && !refuse; f++) {
+		bool set = false, changed = false;
+		for (int k = 0; k < foreign_key_columns_[f]; k++) {
+			AttrNumber a = foreign_key_attnums_[f][k];
+			set |= !heap_attisnull(old_tuple, a, desc);
+			changed |= replace_row[a - 1];
+		}
+		refuse = set && (changed || TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(old_tuple->t_data)));
+	}
+	if (refuse)
+		return Update::Refused;
+	HeapTuple new_tuple = heap_modify_tuple(old_tuple, desc, new_row, new_row_nulls, replace_row);
+	ItemPointerData tid = slot->tts_tid;
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	bool needs_index_entries = false;
+	// Skipping: lock the version read first, without waiting, then update it.
+	// heap_update itself must not be asked not to wait (PostgreSQL asserts
+	// it never is, and leaves that case untested). The lock is ours only if
+	// the update follows: a row another transaction holds or has changed
+	// since the snapshot is left alone. Our own earlier lock lets it through.
+	TM_Result updated = TM_Ok;
+	if (wait == Wait::Skip)
+		updated = lock_without_waiting(rel, &tid, cid, &tmfd);
+	if (updated == TM_Ok)
+		updated = heap_update_row(rel, &tid, new_tuple, cid, true, &tmfd, &lockmode, &needs_index_entries);
+	switch (updated) {
+	case TM_Ok:
+		if (needs_index_entries)
+			insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_, replace_row);
+		return Update::Done;
+	case TM_WouldBlock:
+		return Update::Busy;  // only when skipping; nothing locked
+	case TM_Deleted:
+		return Update::Missing;
+	case TM_Updated:
+		// Committed meanwhile: read its newest version with a new snapshot
+		// rather than lock it (EvalPlanQual would), so a refusal leaves no lock.
+		*again = true;
+		return Update::Missing;
+	default:
+		elog(ERROR, "booking: unexpected result %d updating a row of booking.%s", int(updated), table_);
+	}
+	return Update::Missing;
+}
+
+ItemPointerData
 DirectTable::insert(const Datum *values, const bool *nulls)
 {
 	if (!opened() || !can_insert(nulls))
 		throw Error(SqlState::Internal, "booking: booking." + std::string(table_) + " is not open to direct writes");
-	guard([this, values, nulls] {
+	return guard([this, values, nulls] {
 		Relation rel = table_open(relid_, RowExclusiveLock);
 		TupleDesc desc = RelationGetDescr(rel);
 		Datum *row = static_cast<Datum *>(palloc0(sizeof(Datum) * desc->natts));
@@ -496,6 +524,21 @@ DirectTable::insert(const Datum *values, const bool *nulls)
 		PG_END_TRY();
 		table_close(rel, NoLock);
 		// Later statements of the call see the row.
+		CommandCounterIncrement();
+		return tuple->t_self;
+	});
+}
+
+void
+DirectTable::remove_inserted(ItemPointerData tid)
+{
+	if (!opened())
+		throw Error(SqlState::Internal, "booking: booking." + std::string(table_) + " is not open to direct writes");
+	guard([this, tid] {
+		Relation rel = table_open(relid_, RowExclusiveLock);
+		ItemPointerData at = tid;
+		simple_heap_delete(rel, &at);
+		table_close(rel, NoLock);
 		CommandCounterIncrement();
 	});
 }

@@ -82,27 +82,40 @@ public:
 	bool
 	can_insert(const bool *nulls) const;
 
-	enum class Update { Missing, Refused, Done };
+	enum class Update { Missing, Refused, Busy, Done };
 
-	// UPDATE ... WHERE (the key index's columns) = key, as READ COMMITTED
-	// runs it: the row visible to a new snapshot is offered to decide(); if
-	// it agrees, the row is written, waiting for a concurrent writer first;
-	// if that writer changed it, its newest version is locked and offered to
-	// decide() again (the lock stays when decide() then refuses, as an
-	// UPDATE's re-check leaves it). Missing: no row (or deleted meanwhile).
-	// Refused also when the newest version lost the key, and when only the
-	// statement can write the row exactly: a NULL into a NOT NULL column, or
-	// a foreign key of the row's own that the UPDATE would check.
-	// usable() must be true, and decide() must change neither a key nor a
-	// foreign key column: the foreign key triggers usable() lets through
-	// then have nothing to check.
+	// Whether update_by_key() waits for another transaction writing or
+	// locking the row (Block, as an UPDATE does) or gives up at once (Skip:
+	// Busy, as SKIP LOCKED skips it; a row this transaction locked itself is
+	// no one else's and is written).
+	enum class Wait { Block, Skip };
+
+	// UPDATE ... WHERE (the key index's columns) = key, under READ
+	// COMMITTED: the row visible to a new snapshot is offered to decide();
+	// if it agrees, the row is written (with Block, after waiting for a
+	// concurrent writer). When a concurrent transaction updated the row and
+	// committed, nothing is locked: a new snapshot reads its newest version
+	// and decide() is asked again, as a new statement would. So a refused or
+	// skipped row is never left locked. Missing: no row (or deleted
+	// meanwhile, or its key changed). Refused also when only the statement
+	// can write the row exactly: a NULL into a NOT NULL column, or a foreign
+	// key of the row's own that the UPDATE would check. usable() must be
+	// true, and decide() must change neither a key nor a foreign key column:
+	// the foreign key triggers usable() lets through then have nothing to
+	// check.
 	Update
-	update_by_key(std::initializer_list<Datum> key, Decide decide, void *arg);
+	update_by_key(std::initializer_list<Datum> key, Decide decide, void *arg, Wait wait = Wait::Block);
 
 	// INSERT of one row: values of the named columns, NULL in every other.
 	// usable() and can_insert() must be true.
-	void
+	// Returns the new row's tid.
+	ItemPointerData
 	insert(const Datum *values, const bool *nulls);
+
+	// DELETE of a row this transaction inserted with insert() (a take
+	// written back): no trigger or foreign key to honour (usable()).
+	void
+	remove_inserted(ItemPointerData tid);
 
 	// nextval() of the table's sequence, with its privilege check (the
 	// sequence is looked up with the table's set-up, not on every call).
@@ -120,7 +133,11 @@ private:
 	bool
 	build_shape(Relation rel);
 	Update
-	update_row(const Datum *key, Decide decide, void *arg);
+	update_in_snapshot(const Datum *key, Decide decide, void *arg, Wait wait, bool *again);
+	Update
+	update_row(const Datum *key, Decide decide, void *arg, Wait wait, bool *again);
+	Update
+	write_found(Relation rel, struct TupleTableSlot *slot, Decide decide, void *arg, Wait wait, bool *again);
 
 	const char *table_;
 	const char *key_index_;

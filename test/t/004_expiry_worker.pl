@@ -76,6 +76,38 @@ $buyer->quit;
 ok($node->poll_query_until('postgres', q{SELECT status = 'expired' FROM booking.booking WHERE holder = 'eve'}),
 	'and expired once the buyer is gone');
 
+# A buyer holds shard rows of a sharded pool (a take in an open transaction,
+# here every shard row of it): the worker locks that pool's row, which the
+# buyer does not hold, and must not wait for the shards either (issue 18).
+# It goes on to the next tree in the same round, and expires the held
+# shards' holds once the buyer is gone.
+$buyer = $node->background_psql('postgres');
+$node->safe_psql('postgres', q{
+	SELECT booking.create_pool(4, 'sharded', shards => 2);               -- 3
+	SELECT booking.create_pool(5, 'next tree');                          -- 4
+	SELECT booking.decrement_ticket(3, 1, 'hal', '1 second');
+	SELECT booking.decrement_ticket(3, 1, 'hal', '1 second');
+	SELECT booking.decrement_ticket(4, 1, 'ivy', '1 second');
+});
+$buyer->query_safe(q{
+	BEGIN;
+	SELECT status FROM booking.decrement_ticket(3, 1);
+	SELECT 1 FROM booking.pool_shard WHERE pool_id = 3 FOR NO KEY UPDATE;
+});
+ok($node->poll_query_until('postgres', q{SELECT status = 'expired' FROM booking.booking WHERE holder = 'ivy'}),
+	'a buyer holding shard rows does not stop the round');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'booking expiry' AND wait_event_type = 'Lock'}),
+	'0', 'the worker does not wait for the shard rows');
+is($node->safe_psql('postgres', q{SELECT string_agg(status, ',') FROM booking.booking WHERE holder = 'hal'}),
+	'held,held', 'the holds on the held shards are left for a later round');
+$buyer->query_safe('COMMIT');
+$buyer->quit;
+ok($node->poll_query_until('postgres',
+		q{SELECT bool_and(status = 'expired') FROM booking.booking WHERE holder = 'hal'}),
+	'and expired once the buyer is gone');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty');
+
 # SIGHUP: the same worker goes on, with the new interval.
 my $pid = worker_pid();
 $node->append_conf('postgresql.conf', "booking.expiry_interval = '100ms'\n");

@@ -93,6 +93,7 @@ TEST(Validate, EveryStateHasItsCode)
 	EXPECT_STREQ(sqlstate_code(SqlState::StateConflict), "PT409");
 	EXPECT_STREQ(sqlstate_code(SqlState::InsufficientPrivilege), "42501");
 	EXPECT_STREQ(sqlstate_code(SqlState::ObjectNotInPrerequisiteState), "55000");
+	EXPECT_STREQ(sqlstate_code(SqlState::LockNotAvailable), "55P03");
 	EXPECT_STREQ(sqlstate_code(SqlState::Internal), "XX000");
 }
 
