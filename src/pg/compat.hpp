@@ -79,22 +79,22 @@ lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode) noexcept
 
 // heap_update(); *needs_index_entries tells whether the new version needs
 // entries in the table's indexes (it is no heap-only tuple). Only meaningful
-// when the result is TM_Ok. Without wait, a row another transaction is
-// writing or has locked comes back as TM_BeingModified (15 to 18 alike:
-// heap_update takes the tuple lock and waits only when asked to wait), with
-// no lock taken and tmfd->xmax its updater or only locker. 16 reports it as TU_UpdateIndexes: TU_Summarizing
+// when the result is TM_Ok. It always waits for a concurrent writer: a
+// caller that must not wait locks the row with LockWaitSkip first
+// (PostgreSQL asserts that heap_update is never asked not to wait).
+// 16 reports it as TU_UpdateIndexes: TU_Summarizing
 // (a heap-only tuple whose summarizing indexes, BRIN, need entries) cannot
 // happen to the tables written directly, which have btree indexes only.
 inline TM_Result
-heap_update_row(Relation rel, ItemPointer tid, HeapTuple new_tuple, CommandId cid, bool wait, TM_FailureData *tmfd,
+heap_update_row(Relation rel, ItemPointer tid, HeapTuple new_tuple, CommandId cid, TM_FailureData *tmfd,
 				LockTupleMode *lockmode, bool *needs_index_entries)
 {
 #if PG_VERSION_NUM >= 160000
 	TU_UpdateIndexes update_indexes = TU_All;
-	TM_Result result = heap_update(rel, tid, new_tuple, cid, InvalidSnapshot, wait, tmfd, lockmode, &update_indexes);
+	TM_Result result = heap_update(rel, tid, new_tuple, cid, InvalidSnapshot, true, tmfd, lockmode, &update_indexes);
 	*needs_index_entries = update_indexes == TU_All;
 #else
-	TM_Result result = heap_update(rel, tid, new_tuple, cid, InvalidSnapshot, wait, tmfd, lockmode);
+	TM_Result result = heap_update(rel, tid, new_tuple, cid, InvalidSnapshot, true, tmfd, lockmode);
 	*needs_index_entries = !HeapTupleIsHeapOnly(new_tuple);
 #endif
 	return result;

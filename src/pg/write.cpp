@@ -473,7 +473,7 @@ DirectTable::write_found(Relation rel, TupleTableSlot *slot, Decide decide, void
 	if (wait == Wait::Skip)
 		updated = lock_without_waiting(rel, &tid, cid, &tmfd);
 	if (updated == TM_Ok)
-		updated = heap_update_row(rel, &tid, new_tuple, cid, true, &tmfd, &lockmode, &needs_index_entries);
+		updated = heap_update_row(rel, &tid, new_tuple, cid, &tmfd, &lockmode, &needs_index_entries);
 	switch (updated) {
 	case TM_Ok:
 		if (needs_index_entries)
