@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 extern "C" {
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -756,10 +757,16 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now,
 			   bool row_unread)
 {
-	// No subtransaction: a shard another transaction holds is skipped, never
-	// waited for, so a failed attempt holds no lock it did not write with,
-	// and a take that must not stand is written back.
+	// No subtransaction: a failed attempt holds no lock it did not write
+	// with, and a take that must not stand is written back. Nobody waits
+	// for a shard in the lock manager. A transaction that has no
+	// transaction id yet (every single-call buyer of a flash sale) finds its
+	// own shard busy mostly because another buyer is committing there: it
+	// polls for that buyer's end (Queue, bounded by deadlock_timeout)
+	// instead of piling onto other shards and then the pool row. A
+	// transaction of several calls skips a busy shard at once.
 	int32_t mine = first_shard(pool_id, shards);
+	bool may_wait = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 	TicketNulls nulls(holder, hold_end, true);
 	bool direct = shard_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags);
 	// The statement's take is not written back (a DELETE would run users'
@@ -770,14 +777,14 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		row_unread = false;
 	}
 	bool misfit = false;	// row_unread, and the row says the pool needs more
-	auto take = [&](int32_t shard) -> std::optional<ShardTake> {
+	auto take = [&](int32_t shard, pg::DirectTable::Wait wait) -> std::optional<ShardTake> {
 		int64_t booking_id;
 		int32_t used;
 		ShardTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, 0, Datum(0), true};
 		ItemPointerData booking_tid;
 		if (direct) {
 			if (shard_writes.update_by_key({Int64GetDatum(pool_id), Int32GetDatum(shard)}, decide_shard_take, &args,
-										   pg::DirectTable::Wait::Skip) != pg::DirectTable::Update::Done)
+										   wait) != pg::DirectTable::Update::Done)
 				return std::nullopt;
 			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls, &booking_tid);
 			used = args.used;
@@ -835,7 +842,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		int32_t remaining = int32_t(std::clamp<int64_t>(free_elsewhere - used, INT32_MIN, INT32_MAX));
 		return ShardTake{booking_id, shard, remaining};
 	};
-	std::optional<ShardTake> taken = take(mine);
+	std::optional<ShardTake> taken = take(mine, may_wait ? pg::DirectTable::Wait::Queue : pg::DirectTable::Wait::Skip);
 	if (taken || misfit) {
 		if (taken)
 			remember_shard(pool_id, taken->shard);
@@ -849,7 +856,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 		others.push_back(*Statement::row(i).int4(1));
 	for (int32_t shard : others) {
 		pg::check_for_interrupts();
-		if ((taken = take(shard)) || misfit)
+		if ((taken = take(shard, pg::DirectTable::Wait::Skip)) || misfit)
 			break;
 	}
 	if (taken)

@@ -11,7 +11,9 @@
 // Shard rows are the exception: a buyer takes one without the pool row and
 // keeps it to its commit, and its transaction may go on to lock the pool row
 // (a second call). So nobody ever waits in the lock manager for a shard row:
-// buyers skip a busy shard, the pool-wide path locks the shards with SKIP
+// a buyer polls (bounded) for its own shard's holder only while its
+// transaction has written nothing, else skips a busy shard; the pool-wide
+// path locks the shards with SKIP
 // LOCKED and counts a busy shard's whole budget as taken (never more is
 // sold than there is), and where an answer turns on such a budget it polls
 // for the holder's end (await_shards), outside the lock manager's wait

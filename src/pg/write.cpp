@@ -3,6 +3,7 @@
 #include "booking/error.hpp"
 #include "pg/compat.hpp"
 
+#include <algorithm>
 #include <string>
 
 extern "C" {
@@ -22,6 +23,11 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 #include "storage/proc.h"
 #include "optimizer/optimizer.h"
 #include "utils/acl.h"
@@ -398,7 +404,7 @@ DirectTable::update_row(const Datum *key, Decide decide, void *arg, Wait wait, b
 	index_endscan(scan);
 	index_close(key_index, NoLock);
 	if (found)
-		result = write_found(rel, slot, decide, arg, wait, again);
+		result = write_found(rel, slot, key, decide, arg, wait, again);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return result;
@@ -417,81 +423,138 @@ lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureDat
 	return result;
 }
 
+// Poll, outside the lock manager, for a transaction to end: true when it
+// did within deadlock_timeout. A single-call buyer holds a row for about a
+// commit's time, so the sleeps start at 1 ms; a transaction still there
+// after deadlock_timeout is making several calls or waiting for its
+// client, and its row is left to it. Not in the lock manager, so that the
+// wait neither closes a cycle nor needs one to be ruled out.
+static bool
+await_end(TransactionId xid)
+{
+	TimestampTz deadline = GetCurrentTimestamp() + TimestampTz(DeadlockTimeout) * 1000;
+	for (long sleep_us = 250;; sleep_us = std::min(sleep_us * 2, 2000L)) {
+		pg_usleep(sleep_us);
+		CHECK_FOR_INTERRUPTS();
+		if (!TransactionIdIsInProgress(xid))
+			return true;
+		if (GetCurrentTimestamp() >= deadline)
+			return false;
+	}
+}
+
 // The decision and write of update_row() for the row found in slot.
 DirectTable::Update
-DirectTable::write_found(Relation rel, TupleTableSlot *slot, Decide decide, void *arg, Wait wait, bool *again)
+DirectTable::write_found(Relation rel, TupleTableSlot *slot, const Datum *key, Decide decide, void *arg, Wait wait,
+						 bool *again)
 {
 	CommandId cid = GetCurrentCommandId(true);
 	TupleDesc desc = RelationGetDescr(rel);
-	Datum values[max_columns], new_values[max_columns];
-	bool nulls[max_columns], new_nulls[max_columns], replace[max_columns];
-	slot_columns(slot, attnums_, ncolumns_, values, nulls);
-	for (int i = 0; i < ncolumns_; i++) {
-		new_values[i] = Datum(0);
-		new_nulls[i] = replace[i] = false;
-	}
-	if (!decide(values, nulls, new_values, new_nulls, replace, arg))
-		return Update::Refused;
 	Datum *new_row = static_cast<Datum *>(palloc0(sizeof(Datum) * desc->natts));
 	bool *new_row_nulls = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
 	bool *replace_row = static_cast<bool *>(palloc0(sizeof(bool) * desc->natts));
-	bool refuse = false;
-	for (int i = 0; i < ncolumns_; i++) {
-		int a = attnums_[i] - 1;
-		replace_row[a] = replace[i];
-		new_row[a] = new_values[i];
-		new_row_nulls[a] = new_nulls[i];
-		refuse |= replace[i] && new_nulls[i] && notnull_[i];  // the statement reports the violation
-	}
-	bool should_free;
-	HeapTuple old_tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
-	// A foreign key of the row's own is checked by an UPDATE when its
-	// columns change or the row is this transaction's (the check of its
-	// insert may be deferred): leave that to the statement.
-	for (int f = 0; f < nforeign_keys_ && !refuse; f++) {
-		bool set = false, changed = false;
-		for (int k = 0; k < foreign_key_columns_[f]; k++) {
-			AttrNumber a = foreign_key_attnums_[f][k];
-			set |= !heap_attisnull(old_tuple, a, desc);
-			changed |= replace_row[a - 1];
+	for (;;) {
+		Datum values[max_columns], new_values[max_columns];
+		bool nulls[max_columns], new_nulls[max_columns], replace[max_columns];
+		slot_columns(slot, attnums_, ncolumns_, values, nulls);
+		for (int i = 0; i < ncolumns_; i++) {
+			new_values[i] = Datum(0);
+			new_nulls[i] = replace[i] = false;
 		}
-		refuse = set && (changed || TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(old_tuple->t_data)));
+		if (!decide(values, nulls, new_values, new_nulls, replace, arg))
+			return Update::Refused;
+		bool refuse = false;
+		for (int i = 0; i < ncolumns_; i++) {
+			int a = attnums_[i] - 1;
+			replace_row[a] = replace[i];
+			new_row[a] = new_values[i];
+			new_row_nulls[a] = new_nulls[i];
+			refuse |= replace[i] && new_nulls[i] && notnull_[i];  // the statement reports the violation
+		}
+		bool should_free;
+		HeapTuple old_tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+		// A foreign key of the row's own is checked by an UPDATE when its
+		// columns change or the row is this transaction's (the check of its
+		// insert may be deferred): leave that to the statement.
+		for (int f = 0; f < nforeign_keys_ && !refuse; f++) {
+			bool set = false, changed = false;
+			for (int k = 0; k < foreign_key_columns_[f]; k++) {
+				AttrNumber a = foreign_key_attnums_[f][k];
+				set |= !heap_attisnull(old_tuple, a, desc);
+				changed |= replace_row[a - 1];
+			}
+			refuse = set &&
+					 (changed || TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(old_tuple->t_data)));
+		}
+		if (refuse)
+			return Update::Refused;
+		HeapTuple new_tuple = heap_modify_tuple(old_tuple, desc, new_row, new_row_nulls, replace_row);
+		ItemPointerData tid = slot->tts_tid;
+		TM_FailureData tmfd;
+		LockTupleMode lockmode = LockTupleNoKeyExclusive;
+		bool needs_index_entries = false;
+		// Skipping or queueing: lock the version read first, without
+		// waiting, then update it. heap_update itself must not be asked not
+		// to wait (PostgreSQL asserts it never is, and leaves that case
+		// untested). The lock is ours only if the update follows: a row
+		// another transaction holds or has changed since the snapshot is
+		// left alone. Our own earlier lock lets it through.
+		TM_Result updated = TM_Ok;
+		if (wait != Wait::Block)
+			updated = lock_without_waiting(rel, &tid, cid, &tmfd);
+		if (updated == TM_Ok)
+			updated = heap_update_row(rel, &tid, new_tuple, cid, &tmfd, &lockmode, &needs_index_entries);
+		switch (updated) {
+		case TM_Ok:
+			if (needs_index_entries)
+				insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_, replace_row);
+			return Update::Done;
+		case TM_WouldBlock:
+			// Queueing: wait for the transaction that has the row to end,
+			// holding no lock on the row meanwhile, then read it again. (A
+			// row only locked by several has no single writer to wait for:
+			// it counts as busy.)
+			if (wait == Wait::Queue && TransactionIdIsValid(tmfd.xmax) &&
+				!TransactionIdIsCurrentTransactionId(tmfd.xmax) && await_end(tmfd.xmax)) {
+				*again = true;
+				return Update::Missing;
+			}
+			return Update::Busy;  // nothing locked
+		case TM_Deleted:
+			return Update::Missing;
+		case TM_Updated:
+			break;
+		default:
+			elog(ERROR, "booking: unexpected result %d updating a row of booking.%s", int(updated), table_);
+		}
+		if (wait != Wait::Block) {
+			// Committed meanwhile: read its newest version with a new
+			// snapshot rather than lock it, so a refusal leaves no lock.
+			*again = true;
+			return Update::Missing;
+		}
+		// Blocking, as an UPDATE's EvalPlanQual does: lock the newest
+		// version (queued behind its other waiters) and decide again. A new
+		// snapshot would put this caller at the back of the queue after
+		// every commit, and the hottest row's waiters would chase it.
+		TM_Result locked = table_tuple_lock(rel, &tid, GetActiveSnapshot(), slot, cid, lockmode, LockWaitBlock,
+											TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+		if (locked == TM_Deleted)
+			return Update::Missing;
+		if (locked != TM_Ok)
+			elog(ERROR, "booking: unexpected result %d locking a row of booking.%s", int(locked), table_);
+		// The newest version must still have the key, as EvalPlanQual
+		// re-checks the whole WHERE clause.
+		for (int k = 0; k < key_columns_; k++) {
+			bool isnull;
+			Datum value = slot_getattr(slot, key_attnums_[k], &isnull);
+			bool same = !isnull && (key_equal_[k] == F_INT8EQ ? DatumGetInt64(value) == DatumGetInt64(key[k])
+															  : DatumGetInt32(value) == DatumGetInt32(key[k]));
+			if (!same)
+				return Update::Refused;
+		}
+		CHECK_FOR_INTERRUPTS();
 	}
-	if (refuse)
-		return Update::Refused;
-	HeapTuple new_tuple = heap_modify_tuple(old_tuple, desc, new_row, new_row_nulls, replace_row);
-	ItemPointerData tid = slot->tts_tid;
-	TM_FailureData tmfd;
-	LockTupleMode lockmode;
-	bool needs_index_entries = false;
-	// Skipping: lock the version read first, without waiting, then update it.
-	// heap_update itself must not be asked not to wait (PostgreSQL asserts
-	// it never is, and leaves that case untested). The lock is ours only if
-	// the update follows: a row another transaction holds or has changed
-	// since the snapshot is left alone. Our own earlier lock lets it through.
-	TM_Result updated = TM_Ok;
-	if (wait == Wait::Skip)
-		updated = lock_without_waiting(rel, &tid, cid, &tmfd);
-	if (updated == TM_Ok)
-		updated = heap_update_row(rel, &tid, new_tuple, cid, &tmfd, &lockmode, &needs_index_entries);
-	switch (updated) {
-	case TM_Ok:
-		if (needs_index_entries)
-			insert_index_entries(rel, new_tuple, index_ids_, index_info_, predicate_, nindexes_, replace_row);
-		return Update::Done;
-	case TM_WouldBlock:
-		return Update::Busy;  // only when skipping; nothing locked
-	case TM_Deleted:
-		return Update::Missing;
-	case TM_Updated:
-		// Committed meanwhile: read its newest version with a new snapshot
-		// rather than lock it (EvalPlanQual would), so a refusal leaves no lock.
-		*again = true;
-		return Update::Missing;
-	default:
-		elog(ERROR, "booking: unexpected result %d updating a row of booking.%s", int(updated), table_);
-	}
-	return Update::Missing;
 }
 
 ItemPointerData

@@ -84,20 +84,25 @@ public:
 
 	enum class Update { Missing, Refused, Busy, Done };
 
-	// Whether update_by_key() waits for another transaction writing or
-	// locking the row (Block, as an UPDATE does) or gives up at once (Skip:
-	// Busy, as SKIP LOCKED skips it; a row this transaction locked itself is
-	// no one else's and is written).
-	enum class Wait { Block, Skip };
+	// What update_by_key() does about another transaction writing or
+	// locking the row. Block: wait for it, as an UPDATE does, and on a
+	// concurrent commit lock the newest version and decide again (its
+	// EvalPlanQual): a row refused then stays locked, as an UPDATE's. Skip:
+	// give up at once (Busy, as SKIP LOCKED skips it). Queue: poll, outside
+	// the lock manager, for that transaction to end (at most
+	// deadlock_timeout, else Busy) without queueing for the row or locking
+	// it, then read the row again. With Skip and Queue a refused or skipped
+	// row is never left locked. A row this transaction locked itself is no
+	// one else's and is written.
+	enum class Wait { Block, Skip, Queue };
 
 	// UPDATE ... WHERE (the key index's columns) = key, under READ
 	// COMMITTED: the row visible to a new snapshot is offered to decide();
-	// if it agrees, the row is written (with Block, after waiting for a
-	// concurrent writer). When a concurrent transaction updated the row and
-	// committed, nothing is locked: a new snapshot reads its newest version
-	// and decide() is asked again, as a new statement would. So a refused or
-	// skipped row is never left locked. Missing: no row (or deleted
-	// meanwhile, or its key changed). Refused also when only the statement
+	// if it agrees, the row is written. Under Skip and Queue, when a
+	// concurrent transaction updated the row and committed, a new snapshot
+	// reads its newest version and decide() is asked again, as a new
+	// statement would. Missing: no row (or deleted meanwhile, or its key
+	// changed). Refused also when only the statement
 	// can write the row exactly: a NULL into a NOT NULL column, or a foreign
 	// key of the row's own that the UPDATE would check. usable() must be
 	// true, and decide() must change neither a key nor a foreign key column:
@@ -137,7 +142,8 @@ private:
 	Update
 	update_row(const Datum *key, Decide decide, void *arg, Wait wait, bool *again);
 	Update
-	write_found(Relation rel, struct TupleTableSlot *slot, Decide decide, void *arg, Wait wait, bool *again);
+	write_found(Relation rel, struct TupleTableSlot *slot, const Datum *key, Decide decide, void *arg, Wait wait,
+				bool *again);
 
 	const char *table_;
 	const char *key_index_;
