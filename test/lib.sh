@@ -25,7 +25,9 @@ _BOOKING_EXIT_HOOKS=()
 _BOOKING_TRAP_SET=0
 _BOOKING_APT_UPDATED=0
 
-booking_log() { printf '==> %s\n' "$*"; }
+# Each step with the minutes:seconds since the script started, so that a
+# run's output shows where its time went.
+booking_log() { printf '==> [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 booking_warn() { printf 'warning: %s\n' "$*" >&2; }
 
 # Print the tail of a log file, framed, for a step that failed.

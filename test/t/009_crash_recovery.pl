@@ -69,9 +69,10 @@ my $load = "$dir/load.sh";
 open my $lfh, '>', $load or die $!;
 print $lfh <<"EOS";
 #!/bin/sh
-# pgbench exits once a crash has aborted its clients: start it again.
+# pgbench exits once a crash has aborted its clients: start it again (short
+# runs, so that the stop file ends the load within seconds).
 while [ ! -f $dir/stop ]; do
-	pgbench -n -c 8 -j 2 -T 60 -d "$connstr" -f $dir/hot.sql\@3 -f $dir/spread.sql\@3 \\
+	pgbench -n -c 8 -j 2 -T 5 -d "$connstr" -f $dir/hot.sql\@3 -f $dir/spread.sql\@3 \\
 		-f $dir/seats.sql\@2 -f $dir/classes.sql\@2 >>$dir/pgbench.out 2>&1
 	sleep 0.2
 done

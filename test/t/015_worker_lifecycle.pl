@@ -215,11 +215,11 @@ $node->safe_psql('postgres', 'GRANT pg_signal_backend TO owner');
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE signalled WITH (FORCE)', extra_params => [ '-U', 'owner' ]);
 is($rc, 0, 'and WITH (FORCE) works for an owner that is a member of pg_signal_backend') or diag($err);
 expires('postgres', 'the other databases keep their worker');
-sleep(15);
+sleep(5);
 $log = log_since($offset);
 for my $db ('plain', 'shop', 'forced', 'owned', 'signalled') {
 	my @said = $log =~ /(booking.databases names database "$db", which does not exist)/g;
-	is(scalar @said, 1, "in 15 s after the drop of $db the log says once that it is gone");
+	is(scalar @said, 1, "in 5 s after the drop of $db the log says once that it is gone");
 }
 unlike($log, qr/which does not allow connections|which is invalid/, 'nothing else is said of them');
 # A worker the launcher started just before a DROP took its lock waits for
