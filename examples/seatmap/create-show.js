@@ -1,9 +1,19 @@
 'use strict';
-// Create the demo show through the contract's organiser calls and print its
-// id: booking.create_show(name, notify => true), then booking.add_seats for
+// Set the database up for browser calls (docs/rpc.md), then create the demo
+// show through the contract's organiser calls and print its id:
+// booking.create_show(name, notify => true), then booking.add_seats for
 // every block of every row (a gap in the numbering is an aisle).
 //
 //   node create-show.js [--name "Hamlet"] [--presold 0.2]
+//
+// The setup, idempotent (run as a superuser): CREATE EXTENSION IF NOT
+// EXISTS booking; the roles of a PostgREST deployment when missing:
+// anon and authenticated (NOLOGIN; RPC_ROLE and ANON_ROLE rename them) and
+// the server's login, seatmap (SEATMAP_LOGIN; LOGIN NOINHERIT, PostgREST's
+// authenticator), which may switch to both; SELECT on booking.seats and
+// booking.bookings for that login, for the live map the server draws
+// itself; and ALTER DATABASE <this one> SET booking.holder_claim = 'sub'.
+// The customer functions are PUBLIC's already: nothing to grant for them.
 //
 // --presold sells that share of the seats first, in small groups, the way
 // other buyers would (booking.reserve_seats + booking.confirm), so the map
@@ -63,13 +73,40 @@ function rng(seed) {
 	};
 }
 
+// The roles, grants and setting of the header comment.
+async function setup(client) {
+	const id = (name) => client.escapeIdentifier(name);
+	const lit = (text) => client.escapeLiteral(text);
+	const role = process.env.RPC_ROLE || 'authenticated';
+	const anon = process.env.ANON_ROLE || 'anon';
+	const login = process.env.SEATMAP_LOGIN || 'seatmap';
+	await client.query('CREATE EXTENSION IF NOT EXISTS booking');
+	for (const [name, attributes] of [
+		[anon, 'NOLOGIN'],
+		[role, 'NOLOGIN'],
+		[login, 'LOGIN NOINHERIT'],
+	]) {
+		// Another setup may create it at the same time.
+		await client.query(`DO $$ BEGIN
+			IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = ${lit(name)}) THEN
+				CREATE ROLE ${id(name)} ${attributes};
+			END IF;
+		EXCEPTION WHEN duplicate_object THEN NULL;
+		END $$`);
+	}
+	await client.query(`GRANT ${id(anon)}, ${id(role)} TO ${id(login)}`);
+	await client.query(`GRANT SELECT ON booking.seats, booking.bookings TO ${id(login)}`);
+	const { rows } = await client.query('SELECT current_database() AS db');
+	await client.query(`ALTER DATABASE ${id(rows[0].db)} SET booking.holder_claim = 'sub'`);
+}
+
 async function main() {
 	const name = arg('--name', 'Hamlet');
 	const presold = Number(arg('--presold', '0'));
 	const client = new pg.Client({ application_name: 'seatmap-setup' });
 	await client.connect();
 	try {
-		await client.query('CREATE EXTENSION IF NOT EXISTS booking');
+		await setup(client);
 		const show = await client.query('SELECT booking.create_show(name => $1, notify => true) AS id', [name]);
 		const showId = show.rows[0].id;
 		const rows = []; // every row's blocks of seat ids

@@ -2,26 +2,44 @@
 // A live theatre seat map on top of the booking extension.
 //
 // Every state change is one call of the extension's SQL contract with named
-// arguments, answered as JSON, the way an RPC layer (PostgREST, Supabase)
-// calls it:
+// arguments, answered as JSON, and run the way PostgREST runs it for a
+// signed-in user (docs/rpc.md, test/t/018_postgrest.pl): one transaction per
+// request, the role and the JWT claims set local to it, then the call:
+//
+//   BEGIN ISOLATION LEVEL READ COMMITTED READ WRITE    (READ ONLY: GET, STABLE)
+//   SELECT set_config('search_path', ..., true), set_config('role', 'authenticated', true),
+//          set_config('request.jwt.claims', '{"sub": "<browser id>", "role": "authenticated"}', true), ...
+//   SELECT to_json(r) FROM booking.<fn>(name => $1, ...) AS r
+//   COMMIT
 //
 //   POST /rpc/reserve_seats           booking.reserve_seats(show_id, seat_ids, holder, hold_for, idempotency_key)
 //   POST /rpc/reserve_best_available  booking.reserve_best_available(show_id, quantity, holder, section, hold_for, idempotency_key)
 //   POST /rpc/confirm                 booking.confirm(booking_id, holder, payment_ref)
 //   POST /rpc/release                 booking.release(booking_id, holder)
 //   POST /rpc/extend_hold             booking.extend_hold(booking_id, holder, hold_for)
+//   GET  /rpc/my_bookings             booking.my_bookings(holder): this browser's bookings
 //   GET  /api/seats?show_id=N         the view booking.seats (with "mine" for this browser)
 //   GET  /api/events?show_id=N        Server-Sent Events: the seat map, then every change
 //
-// The holder is never taken from the request body: it is this browser's id,
-// kept in an HttpOnly cookie. Live updates come from one dedicated
-// connection that LISTENs on booking_show_<id> (a show created with
-// notify => true); it reconnects when dropped and then resends the map.
+// The holder is the signed-in user: the database takes it from the claim
+// that booking.holder_claim names (the setup sets it to 'sub'), so holder is
+// left NULL; a holder in the request body is passed on as PostgREST would,
+// and any other than the caller's own is PT403. The user is this browser's
+// id, kept in an HttpOnly cookie: the demo's stand-in for the JWT that
+// PostgREST verifies. A request without it runs as the anonymous role with
+// no "sub" claim, so every call that needs a holder is 42501 (HTTP 401).
+// Live updates come from one dedicated connection that LISTENs on
+// booking_show_<id> (a show created with notify => true); it reconnects
+// when dropped and then resends the map. The live map is the server's own
+// read (as its login role, granted SELECT on booking.seats and
+// booking.bookings by the setup): PostgREST has no such push.
 //
-// Configuration: PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD (libpq's
-// variables), PORT (default 8080), HOST (default 127.0.0.1), SHOW_ID (the
-// show of "/"), SHOW_TITLE, SHOW_SUBTITLE, VENUE, HOLD_FOR (default
-// '10 minutes'), SECTION_PRICES (JSON, e.g. {"Stalls": 65}).
+// Configuration: PGHOST, PGPORT, PGUSER (the login; the setup makes role
+// seatmap for it), PGDATABASE, PGPASSWORD (libpq's variables), RPC_ROLE
+// (default authenticated), ANON_ROLE (default anon), PORT (default 8080),
+// HOST (default 127.0.0.1), SHOW_ID (the show of "/"), SHOW_TITLE,
+// SHOW_SUBTITLE, VENUE, HOLD_FOR (default '10 minutes'), SECTION_PRICES
+// (JSON, e.g. {"Stalls": 65}).
 
 const http = require('node:http');
 const fs = require('node:fs');
@@ -46,6 +64,9 @@ const config = {
 	holdFor: process.env.HOLD_FOR || '10 minutes',
 	prices: parsePrices(process.env.SECTION_PRICES),
 	quiet: process.env.SEATMAP_QUIET === '1',
+	role: process.env.RPC_ROLE || 'authenticated',
+	anonRole: process.env.ANON_ROLE || 'anon',
+	claim: null, // booking.holder_claim of the database, read at start
 };
 
 function parsePrices(text) {
@@ -77,30 +98,74 @@ class HttpError extends Error {
 	}
 }
 
-// SQLSTATE -> HTTP status, as PostgREST answers the contract's errors.
-function httpStatusOf(code) {
+// SQLSTATE -> HTTP status as PostgREST answers (mapSQLtoHTTP in its
+// src/library/PostgREST/Error.hs; docs/rpc.md, section 6). authed: the
+// request ran as a signed-in role, not the anonymous one (42501 is 403 for
+// the first, 401 for the second).
+const STATUS_OF_CODE = {
+	'23503': 409,
+	'23505': 409,
+	'25006': 405,
+	'53400': 500,
+	'57P01': 503,
+	'P0001': 400,
+	'42883': 404,
+	'42P01': 404,
+	'42P17': 500,
+};
+const STATUS_OF_CLASS = {
+	'08': 503,
+	'09': 500,
+	'0L': 403,
+	'0P': 403,
+	'25': 500,
+	'28': 403,
+	'2D': 500,
+	'38': 500,
+	'39': 500,
+	'3B': 500,
+	'40': 500,
+	'53': 503,
+	'54': 500,
+	'55': 500,
+	'57': 500,
+	'58': 500,
+	'F0': 500,
+	'HV': 500,
+	'P0': 500,
+	'XX': 500,
+};
+
+function httpStatusOf(err, authed) {
+	const code = err.code;
+	const message = err.message || '';
 	if (!code) return 500;
-	if (code === 'PT403' || code === '42501') return 403;
-	if (code === 'PT404') return 404;
-	if (code === 'PT409') return 409;
-	if (code.startsWith('22') || code.startsWith('23')) return 400; // data exceptions, constraint violations
-	if (code === '40001' || code === '40P01' || code === '57P01' || code.startsWith('08')) return 503;
-	if (/^E[A-Z]+$/.test(code)) return 503; // ECONNREFUSED and friends: no database
-	return 500;
+	if (/^E[A-Z]+$/.test(code)) return 503; // ECONNREFUSED and friends: no database (PostgREST: 503)
+	if (code === '42501') return authed ? 403 : 401;
+	if (code === '21000') return message.endsWith('requires a WHERE clause') ? 400 : 500;
+	if (code === '22023') return message.startsWith('role') && message.endsWith('does not exist') ? 401 : 400;
+	if (STATUS_OF_CODE[code]) return STATUS_OF_CODE[code];
+	const pt = /^PT(\d+)$/.exec(code); // PTxyz: HTTP xyz
+	if (pt) return Number(pt[1]) >= 100 && Number(pt[1]) <= 599 ? Number(pt[1]) : 500;
+	return STATUS_OF_CLASS[code.slice(0, 2)] ?? 400;
 }
 
 // The contract's customer calls this server exposes, with the arguments a
-// browser may pass; holder (and hold_for) are added by the server.
+// request may pass (hold_for and payment_ref are the server's). holder is
+// passed on when the request names it; reserve_* declare it without a
+// default, so it is NULL otherwise, as a PostgREST client sends holder: null.
+// set: SETOF (a JSON array); stable: a READ ONLY transaction even over POST.
 const RPC = {
-	reserve_seats: { client: ['show_id', 'seat_ids', 'idempotency_key'], holder: true, holdFor: 'hold_for' },
+	reserve_seats: { client: ['show_id', 'seat_ids', 'holder', 'idempotency_key'], needsHolder: true, holdFor: true },
 	reserve_best_available: {
-		client: ['show_id', 'quantity', 'section', 'idempotency_key'],
-		holder: true,
-		holdFor: 'hold_for',
+		client: ['show_id', 'quantity', 'holder', 'section', 'idempotency_key'],
+		needsHolder: true,
+		holdFor: true,
 	},
-	confirm: { client: ['booking_id'], holder: true, paymentRef: true },
-	release: { client: ['booking_id'], holder: true },
-	extend_hold: { client: ['booking_id'], holder: true, holdFor: 'hold_for' },
+	confirm: { client: ['booking_id', 'holder'], paymentRef: true },
+	release: { client: ['booking_id', 'holder'] },
+	extend_hold: { client: ['booking_id', 'holder'], holdFor: true },
+	my_bookings: { client: ['holder'], stable: true, set: true },
 };
 
 const ARG_TYPES = {
@@ -109,6 +174,7 @@ const ARG_TYPES = {
 	quantity: 'int',
 	seat_ids: 'ids',
 	section: 'text',
+	holder: 'text',
 	idempotency_key: 'text',
 };
 
@@ -132,22 +198,57 @@ function checkArg(name, value) {
 	}
 }
 
-// One call of booking.<fn> with named arguments; the result row as JSON.
-async function callRpc(fn, body, holder) {
+// One request as PostgREST runs it (PreQuery.hs txVarQuery; the order of
+// its settings): a transaction, READ ONLY for GET and STABLE functions;
+// the role (set_config('role', ..., true) is SET LOCAL ROLE) and the
+// claims, which always carry "role"; then the call, as that role. user: the
+// browser's id, or null (the anonymous role, claims without "sub").
+// PostgREST also sets request.headers and request.cookies; booking reads
+// neither, and the cookie is the credential, so they are left out.
+async function asRequest(user, { method, path, readOnly }, sql, values) {
+	const role = user === null ? config.anonRole : config.role;
+	const claims = user === null ? { role } : { [config.claim]: user, role };
+	const client = await pool.connect();
+	let broken;
+	try {
+		await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED ${readOnly ? 'READ ONLY' : 'READ WRITE'}`);
+		await client.query(
+			"SELECT set_config('search_path', '\"booking\", \"public\"', true), set_config('role', $1, true)," +
+				" set_config('request.jwt.claims', $2, true), set_config('request.method', $3, true)," +
+				" set_config('request.path', $4, true)",
+			[role, JSON.stringify(claims), method, path],
+		);
+		const { rows } = await client.query(sql, values);
+		await client.query('COMMIT');
+		return rows;
+	} catch (err) {
+		await client.query('ROLLBACK').catch((e) => {
+			broken = e; // the connection is gone: drop it from the pool
+		});
+		err.authed = user !== null;
+		throw err;
+	} finally {
+		client.release(broken);
+	}
+}
+
+// One call of booking.<fn> with named arguments, for user (see asRequest);
+// the result row as a JSON object, or the rows as an array (set).
+async function callRpc(fn, method, args, user) {
 	const spec = RPC[fn];
 	const names = [];
 	const values = [];
 	for (const name of spec.client) {
-		if (body[name] === undefined) continue;
+		if (args[name] === undefined) continue;
 		names.push(name);
-		values.push(checkArg(name, body[name]));
+		values.push(checkArg(name, args[name]));
 	}
-	if (spec.holder) {
+	if (spec.needsHolder && args.holder === undefined) {
 		names.push('holder');
-		values.push(holder);
+		values.push(null);
 	}
 	if (spec.holdFor) {
-		names.push(spec.holdFor);
+		names.push('hold_for');
 		values.push(config.holdFor);
 	}
 	if (spec.paymentRef) {
@@ -155,9 +256,12 @@ async function callRpc(fn, body, holder) {
 		names.push('payment_ref');
 		values.push('demo_' + crypto.randomBytes(9).toString('base64url'));
 	}
-	const args = names.map((n, i) => `${n} => $${i + 1}`).join(', ');
-	const sql = `SELECT to_json(r) AS result FROM booking.${fn}(${args}) AS r`;
-	const { rows } = await pool.query(sql, values);
+	const call = `booking.${fn}(${names.map((n, i) => `${n} => $${i + 1}`).join(', ')}) AS r`;
+	const sql = spec.set
+		? `SELECT coalesce(json_agg(r), '[]') AS result FROM ${call}`
+		: `SELECT to_json(r) AS result FROM ${call}`;
+	const readOnly = method === 'GET' || Boolean(spec.stable);
+	const rows = await asRequest(user, { method, path: `/rpc/${fn}`, readOnly }, sql, values);
 	return rows[0].result;
 }
 
@@ -362,48 +466,73 @@ const STATIC = {
 
 const HOLDER_COOKIE = 'seatmap_holder';
 
-// This browser's holder id: a random id in an HttpOnly cookie. It is the
-// knowledge the extension checks on confirm, extend_hold and release.
-function holderOf(req, res) {
+// This browser's id, from its HttpOnly cookie; null without one. It is the
+// demo's stand-in for the signed JWT of a signed-in user: in production
+// PostgREST verifies the JWT's signature and the claims come from it. A
+// cookie that is no id is, as a JWT that fails verification is to
+// PostgREST, a 401 (PGRST301) when strict, else no id.
+function userOf(req, strict = false) {
 	const cookies = Object.fromEntries(
 		(req.headers.cookie || '')
 			.split(';')
 			.map((c) => c.trim().split('='))
 			.filter((p) => p.length === 2),
 	);
-	let id = cookies[HOLDER_COOKIE];
-	if (!id || !/^[0-9a-f-]{36}$/.test(id)) {
+	const id = cookies[HOLDER_COOKIE];
+	if (id === undefined) return null;
+	if (/^[0-9a-f-]{36}$/.test(id)) return id;
+	if (!strict) return null;
+	throw new HttpError(401, 'PGRST301', `cookie ${HOLDER_COOKIE} is not a browser id`, {
+		headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+	});
+}
+
+// The demo's sign-in: a page (the map, its data) gives a browser without an
+// id a new random one. The calls (/rpc/*) never do: without the cookie they
+// run as the anonymous role.
+function signIn(req, res) {
+	let id = userOf(req);
+	if (id === null) {
 		id = crypto.randomUUID();
 		res.setHeader(
 			'Set-Cookie',
 			`${HOLDER_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${60 * 60 * 24 * 30}`,
 		);
 	}
-	return `browser:${id}`;
+	return id;
 }
 
-function json(res, status, body) {
+function json(res, status, body, headers = {}) {
 	const text = JSON.stringify(body);
 	res.writeHead(status, {
 		'Content-Type': 'application/json; charset=utf-8',
 		'Cache-Control': 'no-store',
 		'Content-Length': Buffer.byteLength(text),
+		...headers,
 	});
 	res.end(text);
 }
 
+// Errors as PostgREST sends them: {code, message, details, hint}, and a 401
+// with WWW-Authenticate: Bearer.
 function fail(res, err) {
 	if (err instanceof HttpError) {
-		return json(res, err.status, { code: err.code, message: err.message, details: null, hint: null });
+		return json(res, err.status, { code: err.code, message: err.message, details: null, hint: null }, err.headers);
 	}
-	const status = httpStatusOf(err.code);
-	if (status === 500) log('error:', err.message);
-	json(res, status, {
-		code: err.code || null,
-		message: status >= 500 && !err.code ? 'internal error' : err.message,
-		details: err.detail || null,
-		hint: err.hint || null,
-	});
+	// The server's own reads run as a trusted login, not as a request's role.
+	const status = httpStatusOf(err, err.authed !== false);
+	if (status >= 500) log('error:', err.message);
+	json(
+		res,
+		status,
+		{
+			code: err.code || null,
+			message: status >= 500 && !err.code ? 'internal error' : err.message,
+			details: err.detail || null,
+			hint: err.hint || null,
+		},
+		status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {},
+	);
 }
 
 function readBody(req) {
@@ -473,7 +602,7 @@ async function handle(req, res) {
 	if (req.method === 'GET' && STATIC[route]) {
 		const [file, type] = STATIC[route];
 		const body = await fs.promises.readFile(path.join(PUBLIC, file));
-		if (file === 'index.html') holderOf(req, res); // set the cookie early
+		if (file === 'index.html') signIn(req, res); // set the cookie early
 		res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache' });
 		return res.end(body);
 	}
@@ -500,7 +629,7 @@ async function handle(req, res) {
 	}
 	if (req.method === 'GET' && route === '/api/seats') {
 		const showId = showIdOf(url);
-		const holder = holderOf(req, res);
+		const holder = signIn(req, res);
 		const ids = url.searchParams.get('seat_ids');
 		const list = ids ? ids.split(',').map((v) => checkArg('seat_ids', [v])[0]) : null;
 		const rows = await readSeats(showId, list);
@@ -509,15 +638,16 @@ async function handle(req, res) {
 	if (req.method === 'GET' && route === '/api/events') {
 		const showId = showIdOf(url);
 		await seatCount(showId); // LISTEN only for shows that exist
-		return openEvents(req, res, showId, holderOf(req, res));
+		return openEvents(req, res, showId, signIn(req, res));
 	}
 	const rpc = /^\/rpc\/([a-z_]+)$/.exec(route);
 	if (rpc && RPC[rpc[1]]) {
-		if (req.method !== 'POST') throw new HttpError(405, null, 'use POST');
-		const holder = holderOf(req, res);
-		const body = await readBody(req);
-		const result = await callRpc(rpc[1], body, holder);
-		log(`${rpc[1]} ${JSON.stringify(body)} -> ${result.status}`);
+		// As PostgREST: POST with a JSON body, or GET with the arguments in the
+		// query string (a READ ONLY transaction, so a state change is 25006).
+		if (req.method !== 'POST' && req.method !== 'GET') throw new HttpError(405, null, 'use GET or POST');
+		const args = req.method === 'GET' ? Object.fromEntries(url.searchParams) : await readBody(req);
+		const result = await callRpc(rpc[1], req.method, args, userOf(req, true));
+		log(`${rpc[1]} ${JSON.stringify(args)} -> ${Array.isArray(result) ? `${result.length} rows` : result.status}`);
 		return json(res, 200, result);
 	}
 	throw new HttpError(404, 'PT404', `no route ${req.method} ${route}`);
@@ -544,9 +674,28 @@ async function shutdown(signal) {
 process.on('SIGINT', () => shutdown('SIGINT'));
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-listener.connect();
-if (config.showId !== null) listener.listen(config.showId);
-server.listen(config.port, config.host, () => {
-	const addr = server.address();
-	log(`seat map on http://${addr.address}:${addr.port}/`);
+// The holder of every call is the claim booking.holder_claim names; the
+// server will not run without it, since then the database would take the
+// holder argument (NULL) as it is.
+async function start() {
+	const { rows } = await pool.query("SELECT current_setting('booking.holder_claim', true) AS claim");
+	config.claim = rows[0].claim;
+	if (!config.claim) {
+		console.error(
+			'booking.holder_claim is not set in this database: run create-show.js, which runs' +
+				" ALTER DATABASE ... SET booking.holder_claim = 'sub'",
+		);
+		process.exit(1);
+	}
+	listener.connect();
+	if (config.showId !== null) listener.listen(config.showId);
+	server.listen(config.port, config.host, () => {
+		const addr = server.address();
+		log(`seat map on http://${addr.address}:${addr.port}/ (calls as ${config.role}, holder = claim "${config.claim}")`);
+	});
+}
+
+start().catch((err) => {
+	console.error(`seatmap: ${err.message}${err.code ? ` (SQLSTATE ${err.code})` : ''}`);
+	process.exit(1);
 });

@@ -7,6 +7,7 @@
 // checks and for changes made behind the pages' backs), SEATMAP_SCREENSHOTS
 // (default: ./screenshots), CHROMIUM (default /usr/bin/chromium).
 
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,35 @@ async function statesOf(page, ids) {
 }
 
 const isRpc = (name) => (r) => r.url().endsWith(`/rpc/${name}`) && r.request().method() === 'POST';
+
+// One call of the server's /rpc/<fn> outside the pages: as the browser
+// whose id (its cookie) is as, or with no cookie (null). body: POST's JSON;
+// query: GET's arguments.
+async function call(fn, as, { body, query } = {}) {
+	const headers = {};
+	if (as) headers.Cookie = `seatmap_holder=${as}`;
+	if (body) headers['Content-Type'] = 'application/json';
+	const qs = query ? `?${new URLSearchParams(query)}` : '';
+	const res = await fetch(`${BASE}/rpc/${fn}${qs}`, {
+		method: body ? 'POST' : 'GET',
+		headers,
+		body: body ? JSON.stringify(body) : undefined,
+	});
+	return { status: res.status, body: await res.json(), auth: res.headers.get('www-authenticate') };
+}
+
+// The id the server gave this page's browser (its HttpOnly cookie).
+async function browserId(page) {
+	const c = (await page.context().cookies(BASE)).find((c) => c.name === 'seatmap_holder');
+	assert(c && c.value, 'the browser has no seatmap_holder cookie');
+	return c.value;
+}
+
+// r (from call) is HTTP status with SQLSTATE code.
+function wantError(r, status, code, what) {
+	const got = `${r.status} ${JSON.stringify(r.body)}`;
+	assert(r.status === status && r.body.code === code, `${what}: got ${got}, want ${status} ${code}`);
+}
 
 async function openPage(context, name) {
 	const page = await context.newPage();
@@ -238,6 +268,36 @@ step('"More time" (extend_hold) moves the end of the hold later', async () => {
 	assert(Math.abs(Number(row.t) - Date.parse(body.held_until)) < 1, 'held_until in the database differs');
 });
 
+step("the hold's holder is the winner's claim; the other browser cannot confirm, extend or release it, even naming that holder (403 PT403)", async () => {
+	const [winner, loser] = [await browserId(ctx.winner), await browserId(ctx.loser)];
+	assert(winner !== loser, 'both browsers have the same id');
+	const id = ctx.won.booking_id;
+	const row = async () =>
+		(await sql('SELECT status, holder, held_until, payment_ref FROM booking.bookings WHERE booking_id = $1', [id]))[0];
+	const before = await row();
+	assert(before.status === 'held' && before.holder === winner, `the hold is ${JSON.stringify(before)}, not ${winner}'s`);
+	for (const fn of ['confirm', 'extend_hold', 'release']) {
+		wantError(await call(fn, loser, { body: { booking_id: id } }), 403, 'PT403', `${fn} of another browser's hold`);
+		wantError(await call(fn, loser, { body: { booking_id: id, holder: winner } }), 403, 'PT403', `${fn} naming its holder`);
+	}
+	// Nor can it book in the winner's name.
+	const [free] = await sql(
+		`SELECT seat_id FROM booking.seats
+		  WHERE show_id = $1 AND status = 'available' AND row_label = 'F' ORDER BY seat_id LIMIT 1`,
+		[SHOW],
+	);
+	wantError(
+		await call('reserve_seats', loser, { body: { show_id: SHOW, seat_ids: [Number(free.seat_id)], holder: winner } }),
+		403,
+		'PT403',
+		"reserve_seats in the other browser's name",
+	);
+	const after = await row();
+	assert(JSON.stringify(after) === JSON.stringify(before), `the hold changed: ${JSON.stringify(after)}`);
+	const [seat] = await sql('SELECT status FROM booking.seats WHERE seat_id = $1', [free.seat_id]);
+	assert(seat.status === 'available', `seat ${free.seat_id} is ${seat.status}`);
+});
+
 step('a hold made by another client in SQL shows as "held" in both pages within 2 s (LISTEN/NOTIFY)', async () => {
 	const free = await sql(
 		`SELECT seat_id FROM booking.seats WHERE show_id = $1 AND section = 'Dress Circle' AND row_label = 'E'
@@ -325,14 +385,11 @@ step('Release: the seats turn "available" in the other page within 2 s', async (
 });
 
 step('errors come back with their SQLSTATE and a matching HTTP status (PT403 403, 22023 400, PT404 404)', async () => {
+	// A third browser, signed in: its own id.
+	const other = crypto.randomUUID();
 	const post = async (fn, body) => {
-		// No cookie: the server treats this as another browser.
-		const res = await fetch(`${BASE}/rpc/${fn}`, {
-			method: 'POST',
-			headers: { 'Content-Type': 'application/json' },
-			body: JSON.stringify(body),
-		});
-		return [res.status, await res.json()];
+		const r = await call(fn, other, { body });
+		return [r.status, r.body];
 	};
 	const checks = [
 		[await post('release', { booking_id: ctx.won.booking_id }), 403, 'PT403'],
@@ -344,6 +401,94 @@ step('errors come back with their SQLSTATE and a matching HTTP status (PT403 403
 		assert(status === want && body.code === code, `got ${status} ${JSON.stringify(body)}, want ${want} ${code}`);
 	const [row] = await sql('SELECT status FROM booking.bookings WHERE booking_id = $1', [ctx.won.booking_id]);
 	assert(row.status === 'confirmed', `the booking is now ${row.status}`);
+});
+
+step('a request without the cookie (no claims, the anonymous role) is refused: 42501, HTTP 401 with WWW-Authenticate: Bearer', async () => {
+	const [free] = await sql(
+		`SELECT seat_id FROM booking.seats WHERE show_id = $1 AND status = 'available' ORDER BY seat_id LIMIT 1`,
+		[SHOW],
+	);
+	const before = await sql('SELECT count(*)::int AS n, max(updated_at) AS t FROM booking.bookings');
+	const calls = [
+		['release', { body: { booking_id: ctx.won.booking_id } }],
+		['confirm', { body: { booking_id: ctx.won.booking_id } }],
+		['reserve_seats', { body: { show_id: SHOW, seat_ids: [Number(free.seat_id)] } }],
+		['reserve_best_available', { body: { show_id: SHOW, quantity: 1 } }],
+		['my_bookings', {}],
+	];
+	for (const [fn, args] of calls) {
+		const r = await call(fn, null, args);
+		wantError(r, 401, '42501', `${fn} without the cookie`);
+		assert(r.auth === 'Bearer', `${fn}: WWW-Authenticate is ${r.auth}`);
+	}
+	// A cookie that is no browser id is refused as PostgREST refuses a JWT that fails verification.
+	const bad = await call('my_bookings', 'not-a-browser-id');
+	wantError(bad, 401, 'PGRST301', 'my_bookings with a malformed cookie');
+	assert(/^Bearer error="invalid_token"/.test(bad.auth), `WWW-Authenticate is ${bad.auth}`);
+	const after = await sql('SELECT count(*)::int AS n, max(updated_at) AS t FROM booking.bookings');
+	assert(JSON.stringify(after) === JSON.stringify(before), `bookings changed: ${JSON.stringify([before, after])}`);
+});
+
+step("my_bookings (GET, read-only) lists each browser's own bookings and no one else's", async () => {
+	const [winner, loser] = [await browserId(ctx.winner), await browserId(ctx.loser)];
+	const idsOf = (list) => list.map((b) => Number(b.booking_id)).sort((x, y) => x - y).join();
+	for (const [who, id] of [
+		['winner', winner],
+		['loser', loser],
+	]) {
+		const r = await call('my_bookings', id);
+		assert(r.status === 200 && Array.isArray(r.body), `${who}: got ${r.status} ${JSON.stringify(r.body)}`);
+		const rows = await sql('SELECT booking_id FROM booking.bookings WHERE holder = $1', [id]);
+		assert(rows.length > 0, `${who} has no bookings in the database`);
+		assert(idsOf(r.body) === idsOf(rows), `${who} got bookings ${idsOf(r.body)}, the database has ${idsOf(rows)}`);
+		ctx[`${who}Bookings`] = r.body;
+	}
+	const won = ctx.winnerBookings.find((b) => b.booking_id === ctx.won.booking_id);
+	const same = (a, b) => [...a].sort().join() === [...b].sort().join();
+	assert(
+		won && won.status === 'confirmed' && won.kind === 'seats' && same(won.seat_ids, ctx.pair),
+		`the winner's list: ${JSON.stringify(ctx.winnerBookings)}`,
+	);
+	const best = ctx.loserBookings.find((b) => b.booking_id === ctx.best.booking_id);
+	assert(best && best.status === 'released', `the loser's list: ${JSON.stringify(ctx.loserBookings)}`);
+	assert(!ctx.loserBookings.some((b) => b.booking_id === ctx.won.booking_id), "the loser's list has the winner's booking");
+	assert(!ctx.winnerBookings.some((b) => b.booking_id === ctx.best.booking_id), "the winner's list has the loser's booking");
+	// Asking for the other's, by naming the holder, is PT403.
+	const other = await call('my_bookings', loser, { query: { holder: winner } });
+	wantError(other, 403, 'PT403', "my_bookings?holder=<the winner's id> as the loser");
+	// GET is a READ ONLY transaction, as in PostgREST: a state change fails (25006, HTTP 405).
+	wantError(await call('release', winner, { query: { booking_id: ctx.won.booking_id } }), 405, '25006', 'release over GET');
+	const [row] = await sql('SELECT status FROM booking.bookings WHERE booking_id = $1', [ctx.won.booking_id]);
+	assert(row.status === 'confirmed', `the booking is now ${row.status}`);
+});
+
+step("the server logs in as seatmap (no superuser, not the owner) and runs each call as the request's role", async () => {
+	const logins = await sql(
+		`SELECT DISTINCT a.usename, r.rolsuper, r.rolinherit FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+		  WHERE a.application_name = ANY ('{seatmap,seatmap-listener}')`,
+	);
+	assert(
+		logins.length === 1 && logins[0].usename === 'seatmap' && !logins[0].rolsuper && !logins[0].rolinherit,
+		`the server's connections log in as ${JSON.stringify(logins)}`,
+	);
+	const [owner] = await sql("SELECT pg_get_userbyid(extowner) AS name FROM pg_extension WHERE extname = 'booking'");
+	assert(owner.name !== 'seatmap', 'seatmap owns the extension');
+	// docs/rpc.md's grants: my_bookings for authenticated only. Signed-in calls
+	// still work only if they run as authenticated (seatmap itself could no
+	// longer execute it), anonymous ones are refused by the privilege itself.
+	const winner = await browserId(ctx.winner);
+	await sql('REVOKE EXECUTE ON FUNCTION booking.my_bookings(text) FROM PUBLIC');
+	try {
+		await sql('GRANT EXECUTE ON FUNCTION booking.my_bookings(text) TO authenticated');
+		const mine = await call('my_bookings', winner);
+		assert(mine.status === 200 && mine.body.length > 0, `signed in: got ${mine.status} ${JSON.stringify(mine.body)}`);
+		const anon = await call('my_bookings', null);
+		wantError(anon, 401, '42501', 'anonymous my_bookings without EXECUTE');
+		assert(/permission denied for function my_bookings/.test(anon.body.message), `anonymous: ${anon.body.message}`);
+	} finally {
+		await sql('REVOKE EXECUTE ON FUNCTION booking.my_bookings(text) FROM authenticated');
+		await sql('GRANT EXECUTE ON FUNCTION booking.my_bookings(text) TO PUBLIC');
+	}
 });
 
 step('booking.check() finds nothing broken, and neither page had a JavaScript error', async () => {

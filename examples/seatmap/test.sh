@@ -4,7 +4,8 @@
 # Installs Debian's chromium when it is missing (as root; otherwise, or when
 # apt-get fails, the test is skipped: "1..0 # SKIP <why>"), runs `npm ci`
 # when node_modules is missing, starts a throwaway cluster with
-# test/lib.sh, creates a show, starts the server, and runs test.mjs
+# test/lib.sh, sets it up for browser calls and creates a show
+# (create-show.js), starts the server as role seatmap, and runs test.mjs
 # (Playwright via playwright-core driving /usr/bin/chromium, headless).
 # Exit status 0 when every test passed or the test was skipped.
 #
@@ -112,7 +113,9 @@ booking_on_exit stop_server
 
 t0=$(now)
 port=$(booking_free_port)
-SHOW_ID=$show_id PORT=$port SHOW_TITLE='Hamlet' SHOW_SUBTITLE='Saturday 12 December 2026 · 7:30pm' \
+# The server logs in as the role the setup made (not the owner, not a
+# superuser); its calls run as authenticated or anon.
+PGUSER=seatmap SHOW_ID=$show_id PORT=$port SHOW_TITLE='Hamlet' SHOW_SUBTITLE='Saturday 12 December 2026 · 7:30pm' \
 	node server.js >"$logs/seatmap-server.log" 2>&1 &
 server_pid=$!
 

@@ -6,7 +6,8 @@
 //   Pay           POST /rpc/confirm                 {booking_id}
 //   Release       POST /rpc/release                 {booking_id}
 //   More time     POST /rpc/extend_hold             {booking_id}
-// The server adds this browser's holder id (a cookie) to every call.
+// The server runs every call as this browser's signed-in user (its id, in
+// a cookie, is the call's "sub" claim and so its holder).
 
 (() => {
 	const params = new URLSearchParams(location.search);
