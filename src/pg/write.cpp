@@ -9,6 +9,7 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -23,6 +24,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
+#include "storage/bufmgr.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -443,6 +445,23 @@ await_end(TransactionId xid)
 	}
 }
 
+// The one transaction that writes or locks the version in slot (pinned),
+// or none: a MultiXactId's members (several lockers, or a locker and its
+// own aborted updater) have no single end to wait for. TM_WouldBlock's
+// tmfd.xmax cannot tell: for a multi it is the MultiXactId itself or its
+// updater, which may long have ended while the lockers stay.
+static TransactionId
+single_holder(TupleTableSlot *slot)
+{
+	auto *bslot = reinterpret_cast<BufferHeapTupleTableSlot *>(slot);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+	HeapTupleHeader header = bslot->base.tuple->t_data;
+	TransactionId xmax =
+		(header->t_infomask & HEAP_XMAX_IS_MULTI) ? InvalidTransactionId : HeapTupleHeaderGetRawXmax(header);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	return xmax;
+}
+
 // The decision and write of update_row() for the row found in slot.
 DirectTable::Update
 DirectTable::write_found(Relation rel, TupleTableSlot *slot, const Datum *key, Decide decide, void *arg, Wait wait,
@@ -514,10 +533,13 @@ DirectTable::write_found(Relation rel, TupleTableSlot *slot, const Datum *key, D
 			// holding no lock on the row meanwhile, then read it again. (A
 			// row only locked by several has no single writer to wait for:
 			// it counts as busy.)
-			if (wait == Wait::Queue && TransactionIdIsValid(tmfd.xmax) &&
-				!TransactionIdIsCurrentTransactionId(tmfd.xmax) && await_end(tmfd.xmax)) {
-				*again = true;
-				return Update::Missing;
+			if (wait == Wait::Queue) {
+				TransactionId holder = single_holder(slot);
+				if (TransactionIdIsNormal(holder) && !TransactionIdIsCurrentTransactionId(holder) &&
+					await_end(holder)) {
+					*again = true;
+					return Update::Missing;
+				}
 			}
 			return Update::Busy;  // nothing locked
 		case TM_Deleted:
