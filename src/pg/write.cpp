@@ -356,6 +356,7 @@ DirectTable::update_by_key(std::initializer_list<Datum> key, Decide decide, void
 	return guard([this, values, decide, arg, wait] {
 		// As SPI does before each statement of a VOLATILE function.
 		CommandCounterIncrement();
+		queue_deadline_ = 0;
 		bool again = true;
 		Update result = Update::Missing;
 		while (again) {
@@ -426,22 +427,25 @@ lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureDat
 }
 
 // Poll, outside the lock manager, for a transaction to end: true when it
-// did within deadlock_timeout. A single-call buyer holds a row for about a
+// did before *deadline (set to deadlock_timeout from now if 0). The
+// deadline is the caller's whole wait, not each holder's: on a hot row a
+// new holder comes after each commit. A single-call buyer holds a row for about a
 // commit's time, so the sleeps start at 1 ms; a transaction still there
 // after deadlock_timeout is making several calls or waiting for its
 // client, and its row is left to it. Not in the lock manager, so that the
 // wait neither closes a cycle nor needs one to be ruled out.
 static bool
-await_end(TransactionId xid)
+await_end(TransactionId xid, int64_t *deadline)
 {
-	TimestampTz deadline = GetCurrentTimestamp() + TimestampTz(DeadlockTimeout) * 1000;
+	if (*deadline == 0)
+		*deadline = GetCurrentTimestamp() + TimestampTz(DeadlockTimeout) * 1000;
 	for (long sleep_us = 250;; sleep_us = std::min(sleep_us * 2, 2000L)) {
+		if (GetCurrentTimestamp() >= *deadline)
+			return false;
 		pg_usleep(sleep_us);
 		CHECK_FOR_INTERRUPTS();
 		if (!TransactionIdIsInProgress(xid))
 			return true;
-		if (GetCurrentTimestamp() >= deadline)
-			return false;
 	}
 }
 
@@ -536,7 +540,7 @@ DirectTable::write_found(Relation rel, TupleTableSlot *slot, const Datum *key, D
 			if (wait == Wait::Queue) {
 				TransactionId holder = single_holder(slot);
 				if (TransactionIdIsNormal(holder) && !TransactionIdIsCurrentTransactionId(holder) &&
-					await_end(holder)) {
+					await_end(holder, &queue_deadline_)) {
 					*again = true;
 					return Update::Missing;
 				}
