@@ -9,6 +9,7 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -23,6 +24,7 @@ extern "C" {
 #include "executor/tuptable.h"
 #include "nodes/execnodes.h"
 #include "nodes/nodeFuncs.h"
+#include "storage/bufmgr.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/procarray.h"
@@ -354,6 +356,7 @@ DirectTable::update_by_key(std::initializer_list<Datum> key, Decide decide, void
 	return guard([this, values, decide, arg, wait] {
 		// As SPI does before each statement of a VOLATILE function.
 		CommandCounterIncrement();
+		queue_deadline_ = 0;
 		bool again = true;
 		Update result = Update::Missing;
 		while (again) {
@@ -424,23 +427,43 @@ lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureDat
 }
 
 // Poll, outside the lock manager, for a transaction to end: true when it
-// did within deadlock_timeout. A single-call buyer holds a row for about a
+// did before *deadline (set to deadlock_timeout from now if 0). The
+// deadline is the caller's whole wait, not each holder's: on a hot row a
+// new holder comes after each commit. A single-call buyer holds a row for about a
 // commit's time, so the sleeps start at 1 ms; a transaction still there
 // after deadlock_timeout is making several calls or waiting for its
 // client, and its row is left to it. Not in the lock manager, so that the
 // wait neither closes a cycle nor needs one to be ruled out.
 static bool
-await_end(TransactionId xid)
+await_end(TransactionId xid, int64_t *deadline)
 {
-	TimestampTz deadline = GetCurrentTimestamp() + TimestampTz(DeadlockTimeout) * 1000;
+	if (*deadline == 0)
+		*deadline = GetCurrentTimestamp() + TimestampTz(DeadlockTimeout) * 1000;
 	for (long sleep_us = 250;; sleep_us = std::min(sleep_us * 2, 2000L)) {
+		if (GetCurrentTimestamp() >= *deadline)
+			return false;
 		pg_usleep(sleep_us);
 		CHECK_FOR_INTERRUPTS();
 		if (!TransactionIdIsInProgress(xid))
 			return true;
-		if (GetCurrentTimestamp() >= deadline)
-			return false;
 	}
+}
+
+// The one transaction that writes or locks the version in slot (pinned),
+// or none: a MultiXactId's members (several lockers, or a locker and its
+// own aborted updater) have no single end to wait for. TM_WouldBlock's
+// tmfd.xmax cannot tell: for a multi it is the MultiXactId itself or its
+// updater, which may long have ended while the lockers stay.
+static TransactionId
+single_holder(TupleTableSlot *slot)
+{
+	auto *bslot = reinterpret_cast<BufferHeapTupleTableSlot *>(slot);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+	HeapTupleHeader header = bslot->base.tuple->t_data;
+	TransactionId xmax =
+		(header->t_infomask & HEAP_XMAX_IS_MULTI) ? InvalidTransactionId : HeapTupleHeaderGetRawXmax(header);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	return xmax;
 }
 
 // The decision and write of update_row() for the row found in slot.
@@ -514,10 +537,13 @@ DirectTable::write_found(Relation rel, TupleTableSlot *slot, const Datum *key, D
 			// holding no lock on the row meanwhile, then read it again. (A
 			// row only locked by several has no single writer to wait for:
 			// it counts as busy.)
-			if (wait == Wait::Queue && TransactionIdIsValid(tmfd.xmax) &&
-				!TransactionIdIsCurrentTransactionId(tmfd.xmax) && await_end(tmfd.xmax)) {
-				*again = true;
-				return Update::Missing;
+			if (wait == Wait::Queue) {
+				TransactionId holder = single_holder(slot);
+				if (TransactionIdIsNormal(holder) && !TransactionIdIsCurrentTransactionId(holder) &&
+					await_end(holder, &queue_deadline_)) {
+					*again = true;
+					return Update::Missing;
+				}
 			}
 			return Update::Busy;  // nothing locked
 		case TM_Deleted:

@@ -145,6 +145,10 @@ private:
 	write_found(Relation rel, struct TupleTableSlot *slot, const Datum *key, Decide decide, void *arg, Wait wait,
 				bool *again);
 
+	// Queue: when this update_by_key() call stops polling, whichever
+	// holders it met (0 until it first polls).
+	int64_t queue_deadline_ = 0;
+
 	const char *table_;
 	const char *key_index_;
 	const char *sequence_;
