@@ -442,7 +442,10 @@ await_end(TransactionId xid, int64_t *deadline)
 	for (long sleep_us = 250;; sleep_us = std::min(sleep_us * 2, 2000L)) {
 		if (GetCurrentTimestamp() >= *deadline)
 			return false;
+		// Seen in pg_stat_activity as the extension's wait.
+		pgstat_report_wait_start(PG_WAIT_EXTENSION);
 		pg_usleep(sleep_us);
+		pgstat_report_wait_end();
 		CHECK_FOR_INTERRUPTS();
 		if (!TransactionIdIsInProgress(xid))
 			return true;

@@ -101,9 +101,10 @@ public:
 	// if it agrees, the row is written. Under Skip and Queue, when a
 	// concurrent transaction updated the row and committed, a new snapshot
 	// reads its newest version and decide() is asked again, as a new
-	// statement would. Missing: no row (or deleted meanwhile, or its key
-	// changed). Refused also when only the statement
-	// can write the row exactly: a NULL into a NOT NULL column, or a foreign
+	// statement would. Missing: no row (or deleted meanwhile). Refused: by
+	// decide(), or the newest version Block locked has another key (an
+	// UPDATE's recheck of its WHERE fails), or only the statement can
+	// write the row exactly: a NULL into a NOT NULL column, or a foreign
 	// key of the row's own that the UPDATE would check. usable() must be
 	// true, and decide() must change neither a key nor a foreign key column:
 	// the foreign key triggers usable() lets through then have nothing to
