@@ -76,9 +76,21 @@ request_holder(std::optional<std::string> given, bool needed)
 	if (holder_claim == nullptr || *holder_claim == '\0')
 		return given;
 	const char *claims = guard([] { return GetConfigOption("request.jwt.claims", true, false); });
-	if (claims == nullptr || *claims == '\0')
-		return given;
 	std::string name = holder_claim;
+	if (claims == nullptr || *claims == '\0') {
+		// PostgREST before 9 sets request.jwt.claim.<name> per claim, role
+		// always, and no request.jwt.claims: a browser's request, not a
+		// trusted backend, whose holder must not be the argument.
+		const char *legacy = guard([] { return GetConfigOption("request.jwt.claim.role", true, false); });
+		if (legacy == nullptr || *legacy == '\0')
+			return given;
+		if (needed || given)
+			throw Error(SqlState::InsufficientPrivilege, "this request carries no request.jwt.claims",
+						"It sets request.jwt.claim.role, as PostgREST before version 9 does; booking.holder_claim "
+						"reads request.jwt.claims (PostgREST 9 or later).",
+						"Upgrade PostgREST.");
+		return std::nullopt;
+	}
 	ClaimValue claim = find_claim(claims, name.c_str());
 	if (!claim.usable)
 		throw Error(SqlState::InsufficientPrivilege,

@@ -21,7 +21,8 @@ define_holder_claim();
 // argument itself unless booking.holder_claim is set and the transaction
 // carries request claims; then the claim's value (a NULL argument means the
 // claim), PT403 for a different holder, and 42501 when the claim is missing
-// and the call needs a holder (needed) or one was given.
+// and the call needs a holder (needed) or one was given; 42501 likewise for
+// a request of PostgREST before 9 (request.jwt.claim.role, no JSON claims).
 std::optional<std::string>
 request_holder(std::optional<std::string> given, bool needed);
 

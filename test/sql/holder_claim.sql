@@ -6,6 +6,7 @@ SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS booking CASCADE;
 CREATE EXTENSION booking;
 DROP ROLE IF EXISTS regress_web;
+DROP ROLE IF EXISTS regress_edge;
 RESET client_min_messages;
 SET timezone = 'UTC';
 
@@ -109,3 +110,128 @@ SELECT * FROM booking.check();
 
 DROP OWNED BY regress_web;
 DROP ROLE regress_web;
+
+-- The edges (review of issue 22): every spelling of a holder that is not
+-- exactly the claim, claims of every JSON type, claim names PostgREST would
+-- read as a path, PostgREST's pre-9 per-claim settings, and request claims
+-- left over from an earlier transaction on the same (pooled) connection, as
+-- PostgREST sets them: set_config(..., true). On a fresh extension.
+SET client_min_messages = warning;
+DROP EXTENSION booking CASCADE;
+CREATE EXTENSION booking;
+RESET client_min_messages;
+CREATE FUNCTION public.code(statement text) RETURNS text LANGUAGE sql
+    AS $$ SELECT split_part(public.raised(statement), ':', 1) $$;
+
+CREATE ROLE regress_edge;
+SELECT booking.create_pool(100, 'pool') AS pool;                      -- 1
+SELECT booking.create_show('show') AS show;                           -- 1
+SELECT cardinality(booking.add_seats(1, 'stalls', 'A', 1, 4)) AS seats;
+-- bookings 1 (u1), 2 (42), 3 (U1), made by a trusted backend
+SELECT booking_id FROM booking.decrement_ticket(1, 1, 'u1', '1 hour');
+SELECT booking_id FROM booking.decrement_ticket(1, 1, '42', '1 hour');
+SELECT booking_id FROM booking.decrement_ticket(1, 1, 'U1', '1 hour');
+SELECT booking_id FROM booking.reserve_seats(1, ARRAY[1], 'u1');
+CREATE TEMP TABLE before AS SELECT * FROM booking.booking;
+GRANT SELECT ON before TO regress_edge;
+
+SET booking.holder_claim = 'sub';
+SET ROLE regress_edge;
+
+-- 1. A holder that differs from the claim in any way is PT403: empty,
+-- spaces, case, a trailing newline, a NUL-free lookalike; in every function
+-- that takes a holder.
+SELECT set_config('request.jwt.claims', '{"sub":"u1","role":"authenticated"}', false) IS NOT NULL AS u1;
+SELECT h AS holder, public.code(format('SELECT status FROM booking.release(1, %L)', h)) AS release,
+       public.code(format('SELECT status FROM booking.confirm(1, %L)', h)) AS confirm,
+       public.code(format('SELECT status FROM booking.extend_hold(1, %L)', h)) AS extend,
+       public.code(format('SELECT status FROM booking.decrement_ticket(1, 1, %L)', h)) AS decrement,
+       public.code(format('SELECT status FROM booking.register(1, 1, %L)', h)) AS register,
+       public.code(format('SELECT status FROM booking.reserve_seats(1, ARRAY[2], %L)', h)) AS seats,
+       public.code(format('SELECT status FROM booking.reserve_best_available(1, 1, %L)', h)) AS best,
+       public.code(format('SELECT count(*)::text FROM booking.my_bookings(%L)', h)) AS mine,
+       public.code(format('SELECT count(*)::text FROM booking.seat_map(1, %L)', h)) AS map
+  FROM (VALUES (''), (' '), (' u1'), ('u1 '), ('U1'), (E'u1\n'), ('u1' || chr(8203))) AS v(h);
+-- u1 never sees U1's booking 3, nor 42's.
+SELECT booking_id FROM booking.my_bookings();
+-- The claim is taken as it is: a claim " u1" or "U1" is another user.
+SELECT set_config('request.jwt.claims', '{"sub":" u1"}', false) IS NOT NULL AS spaced;
+SELECT count(*) AS spaced_sees FROM booking.my_bookings();
+SELECT public.code('SELECT status FROM booking.release(1)') AS spaced_release;
+SELECT set_config('request.jwt.claims', '{"sub":"U1"}', false) IS NOT NULL AS upper;
+SELECT booking_id FROM booking.my_bookings();
+
+-- 2. A number claim is its JSON text: 42 is holder '42' (booking 2); 42.0
+-- and 4.2e1 are other texts, so other holders (PT403), never u1's.
+SELECT c AS claims, public.code('SELECT string_agg(booking_id::text, '','') FROM booking.my_bookings()') AS mine,
+       public.code('SELECT status FROM booking.extend_hold(2)') AS extend_2
+  FROM (VALUES ('{"sub":42}'), ('{"sub":42.0}'), ('{"sub":4.2e1}'), ('{"sub":"42"}'),
+               ('{"sub":null}'), ('{"sub":[]}'), ('{"sub":{}}'), ('{"sub":false}')) AS v(c),
+       LATERAL (SELECT set_config('request.jwt.claims', c, false)) AS s;
+
+-- 3. Claim names are keys, not paths: PostgREST's jwt-role-claim-key style
+-- ".app_metadata.uid" or "app_metadata.uid" finds no claim, so the call is
+-- refused (42501), never run for someone.
+RESET ROLE;
+SET booking.holder_claim = 'app_metadata.uid';
+SET ROLE regress_edge;
+SELECT set_config('request.jwt.claims', '{"sub":"u1","app_metadata":{"uid":"u1"}}', false) IS NOT NULL AS nested;
+SELECT public.code('SELECT status FROM booking.release(1)') AS path_release,
+       public.code('SELECT count(*)::text FROM booking.my_bookings()') AS path_mine;
+RESET ROLE;
+SET booking.holder_claim = 'sub';
+SET ROLE regress_edge;
+
+-- 4. PostgREST before 9 (and 9 on PostgreSQL < 14 by default) sets one
+-- setting per claim (request.jwt.claim.sub, request.jwt.claim.role, role
+-- always) and no request.jwt.claims. Such a request must not pass for a
+-- trusted backend: 42501 where a holder is given or needed; a seat map
+-- without a holder is drawn with no seat "mine".
+SELECT set_config('request.jwt.claims', '', false) IS NOT NULL AS no_json_claims,
+       set_config('request.jwt.claim.role', 'authenticated', false) IS NOT NULL AS legacy_role,
+       set_config('request.jwt.claim.sub', 'u2', false) IS NOT NULL AS legacy_sub;
+SELECT public.code('SELECT status FROM booking.extend_hold(1, ''u1'')') AS legacy_extend,
+       public.code('SELECT count(*)::text FROM booking.my_bookings(''u1'')') AS legacy_mine,
+       public.code('SELECT status FROM booking.decrement_ticket(1, 1, ''u1'')') AS legacy_decrement,
+       public.code('SELECT status FROM booking.decrement_ticket(1)') AS legacy_no_holder,
+       public.code('SELECT count(*)::text FROM booking.seat_map(1) WHERE mine') AS legacy_map;
+SELECT set_config('request.jwt.claim.role', '', false) IS NOT NULL AS legacy_gone,
+       set_config('request.jwt.claim.sub', '', false) IS NOT NULL AS legacy_sub_gone;
+
+-- 5. A pooled connection: a request's transaction-local claims are gone at
+-- its end, committed or rolled back, and the next transaction without
+-- claims is a trusted backend again; a later request's own claims win.
+RESET ROLE;
+BEGIN;
+SELECT set_config('role', 'regress_edge', true), set_config('request.jwt.claims', '{"sub":"u2"}', true);
+SELECT public.code('SELECT status FROM booking.extend_hold(1)') AS in_request;
+COMMIT;
+SELECT current_user = 'regress_edge' AS still_edge, current_setting('request.jwt.claims') AS claims_after_commit;
+BEGIN;
+SELECT set_config('role', 'regress_edge', true), set_config('request.jwt.claims', '{"sub":"u1"}', true);
+SELECT count(*) AS u1_sees FROM booking.my_bookings();
+SELECT 1 / 0;
+ROLLBACK;
+SELECT current_setting('request.jwt.claims') AS claims_after_rollback;
+-- trusted: the argument
+SELECT booking_id FROM booking.my_bookings('U1');
+-- a read-only (GET) request: my_bookings runs; a change is 25006
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+SELECT set_config('role', 'regress_edge', true), set_config('request.jwt.claims', '{"sub":"42"}', true);
+SELECT booking_id FROM booking.my_bookings();
+SELECT public.code('SELECT status FROM booking.release(2)') AS release_read_only;
+COMMIT;
+SELECT p.provolatile AS my_bookings_volatility FROM pg_proc p WHERE p.oid = 'booking.my_bookings(text)'::regprocedure;
+
+-- Nothing any of the above refused changed a row: only 42's own
+-- extend_hold(2) moved a hold.
+SELECT b.booking_id, b.holder, b.status, b.held_until = o.held_until AS same_hold
+  FROM booking.booking b JOIN before o USING (booking_id) ORDER BY 1;
+SELECT count(*) AS new_bookings FROM booking.booking WHERE booking_id > 4;
+SELECT * FROM booking.check();
+
+RESET booking.holder_claim;
+DROP TABLE before;
+DROP FUNCTION public.code(text);
+DROP OWNED BY regress_edge;
+DROP ROLE regress_edge;

@@ -56,6 +56,12 @@ $proxy->append_conf('postgresql.conf', "max_connections = 100\n");
 $proxy->start;
 my $partitions = join(', ',
 	map { "p$_ 'host=127.0.0.1 port=" . $node[$_]->port . " dbname=postgres'" } 0 .. $nodes - 1);
+# A DBA's default privileges, made before the extension (review of issue 22;
+# checked under "default privileges" below).
+$proxy->safe_psql('postgres', q{
+	CREATE ROLE regress_anon;
+	ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO regress_anon;
+});
 $proxy->safe_psql('postgres', qq{
 	CREATE EXTENSION plproxy;
 	CREATE EXTENSION booking_proxy;
@@ -361,6 +367,24 @@ for my $n (@node)
 is($proxy->safe_psql('postgres', $stats), join('|', @sum), 'the proxy\'s stats are the sum of the nodes\'');
 is($proxy->safe_psql('postgres', 'SELECT booking.reconcile()'), '0', 'reconcile() on every node corrects nothing');
 is($proxy->safe_psql('postgres', 'SELECT booking.expire_holds()'), '0', 'expire_holds() on every node: nothing lapsed');
+
+# ------------------------------------------------------------ default privileges
+
+# A node's install script leaves exactly the documented privileges whatever
+# ALTER DEFAULT PRIVILEGES exist (test/sql/privileges.sql); the proxy's does
+# not yet: a role the DBA's default privileges name may execute every helper,
+# decrement_ticket_on(.., holder, ..) and release_on(id, NULL) included,
+# which run on the node as booking_proxy, an organiser, past holder_claim.
+TODO: {
+	local $TODO = 'booking_proxy keeps default privileges on its helpers (review of issue 22)';
+	is($proxy->safe_psql('postgres', q{
+		SELECT coalesce(string_agg(p.proname, ',' ORDER BY p.proname), '')
+		  FROM pg_proc p
+		 WHERE p.pronamespace = 'booking'::regnamespace
+		   AND has_function_privilege('regress_anon', p.oid, 'EXECUTE')
+		   AND NOT has_function_privilege('public', p.oid, 'EXECUTE')}), '',
+		'no default privilege reaches a helper or organiser function of the proxy');
+}
 
 # A node that does not answer as the node of its partition shows in check().
 $proxy->safe_psql('postgres', q{ALTER SERVER booking OPTIONS (SET p0 'host=127.0.0.1 port=} . $node[1]->port . q{ dbname=postgres')});
