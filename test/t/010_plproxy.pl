@@ -61,6 +61,8 @@ my $partitions = join(', ',
 $proxy->safe_psql('postgres', q{
 	CREATE ROLE regress_anon;
 	ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO regress_anon;
+	ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO regress_anon;
+	ALTER DEFAULT PRIVILEGES GRANT USAGE ON SEQUENCES TO regress_anon;
 });
 $proxy->safe_psql('postgres', qq{
 	CREATE EXTENSION plproxy;
@@ -370,21 +372,33 @@ is($proxy->safe_psql('postgres', 'SELECT booking.expire_holds()'), '0', 'expire_
 
 # ------------------------------------------------------------ default privileges
 
-# A node's install script leaves exactly the documented privileges whatever
-# ALTER DEFAULT PRIVILEGES exist (test/sql/privileges.sql); the proxy's does
-# not yet: a role the DBA's default privileges name may execute every helper,
+# The install script leaves exactly the documented privileges whatever
+# ALTER DEFAULT PRIVILEGES exist, as a node's does (test/sql/privileges.sql):
+# else a role the DBA's default privileges name could execute every helper,
 # decrement_ticket_on(.., holder, ..) and release_on(id, NULL) included,
 # which run on the node as booking_proxy, an organiser, past holder_claim.
-TODO: {
-	local $TODO = 'booking_proxy keeps default privileges on its helpers (review of issue 22)';
-	is($proxy->safe_psql('postgres', q{
-		SELECT coalesce(string_agg(p.proname, ',' ORDER BY p.proname), '')
-		  FROM pg_proc p
-		 WHERE p.pronamespace = 'booking'::regnamespace
-		   AND has_function_privilege('regress_anon', p.oid, 'EXECUTE')
-		   AND NOT has_function_privilege('public', p.oid, 'EXECUTE')}), '',
-		'no default privilege reaches a helper or organiser function of the proxy');
-}
+is($proxy->safe_psql('postgres', q{
+	SELECT coalesce(string_agg(p.proname, ',' ORDER BY p.proname), '')
+	  FROM pg_proc p
+	 WHERE p.pronamespace = 'booking'::regnamespace
+	   AND has_function_privilege('regress_anon', p.oid, 'EXECUTE')
+	   AND NOT has_function_privilege('public', p.oid, 'EXECUTE')}), '',
+	'no default privilege reaches a helper or organiser function of the proxy');
+is($proxy->safe_psql('postgres', q{
+	SELECT coalesce(string_agg(c.relname, ',' ORDER BY c.relname), '')
+	  FROM pg_class c
+	 WHERE c.relnamespace = 'booking'::regnamespace AND c.relkind IN ('r', 'v', 'S')
+	   AND (has_table_privilege('regress_anon', c.oid, 'SELECT') OR has_any_column_privilege('regress_anon', c.oid, 'SELECT')
+	        OR (c.relkind = 'S' AND has_sequence_privilege('regress_anon', c.oid, 'USAGE')))}), '',
+	'nor a view, table or sequence of the proxy');
+is($proxy->safe_psql('postgres', q{
+	SELECT string_agg(p.proname, ',' ORDER BY p.proname)
+	  FROM pg_proc p
+	 WHERE p.pronamespace = 'booking'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')}),
+	'availability,confirm,decrement_ticket,extend_hold,my_bookings,node_of,register,release,reserve_best_available,reserve_seats,reserve_slot,seat_map',
+	'PUBLIC executes the customer functions and node_of, nothing else');
+my ($rc, $out, $err) = $proxy->psql('postgres', q{SET ROLE regress_anon; SELECT * FROM booking.release_on(1, NULL)});
+like($err, qr/permission denied for function release_on/, 'regress_anon is refused release_on(id, NULL)');
 
 # A node that does not answer as the node of its partition shows in check().
 $proxy->safe_psql('postgres', q{ALTER SERVER booking OPTIONS (SET p0 'host=127.0.0.1 port=} . $node[1]->port . q{ dbname=postgres')});
