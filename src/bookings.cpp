@@ -2,7 +2,7 @@
 // expire_holds over every pool.
 #include "bodies.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/caller.hpp"
 #include "pg/claims.hpp"

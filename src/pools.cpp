@@ -1,7 +1,7 @@
 // Capacity pools: create_pool, set_capacity, decrement_ticket, availability.
 #include "bodies.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"

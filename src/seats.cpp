@@ -9,7 +9,7 @@
 #include "seats.hpp"
 
 #include "bodies.hpp"
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/seatmap.hpp"
 #include "core/validate.hpp"
 #include "pg/claims.hpp"

@@ -8,7 +8,7 @@
 #include "slots.hpp"
 
 #include "bodies.hpp"
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/slots.hpp"
 #include "core/validate.hpp"
 #include "pg/claims.hpp"

@@ -31,7 +31,7 @@
 #include "stats.hpp"
 
 #include "bodies.hpp"
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "pg/fmgr.hpp"
 #include "shmem.hpp"
 

@@ -1,6 +1,6 @@
 #include "store.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "pg/caller.hpp"
 #include "pg/compat.hpp"
 #include "pg/read.hpp"

@@ -3,7 +3,7 @@
 // the head of the list unless the organiser says so.
 #include "bodies.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
