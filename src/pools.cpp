@@ -81,11 +81,18 @@ check_key(const std::optional<std::string> &value, const char *argument)
 
 struct TicketOutcome {
 	std::optional<int64_t> booking_id;
-	const char *status;
+	core::Status status;  // for an idempotent repeat, the booking's current status
 	int32_t remaining;
 	std::optional<TimestampTz> held_until;
-	std::string status_text;  // for an idempotent repeat, the booking's current status
+	bool repeat = false;  // an idempotent repeat: nothing happened
 };
+
+// The status of a take that went through.
+core::Status
+taken_status(const std::optional<TimestampTz> &held_until)
+{
+	return held_until ? core::Status::Held : core::Status::Confirmed;
+}
 
 TicketOutcome
 take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
@@ -159,7 +166,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	// A pool this backend found sold out, unchanged since: answer from memory.
 	if (!key)
 		if (auto remaining = sold_out::known_short(pool_id, quantity, now))
-			return {std::nullopt, "sold_out", *remaining, std::nullopt, {}};
+			return {std::nullopt, core::Status::SoldOut, *remaining, std::nullopt};
 
 	// A buy from a plain root pool: one statement that checks everything the
 	// fast path needs (no parent, cap, shards, waiters or lapsed holds) and
@@ -172,7 +179,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	bool root_first = write_first && take_root_hint(pool_id);
 	if (root_first) {
 		if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now))
-			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
+			return {taken->booking_id, taken_status(held_until), taken->remaining, held_until};
 		set_take_root_hint(pool_id, false);
 	}
 	// A sharded pool this backend last took from on a shard: that shard
@@ -184,7 +191,7 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 	if (auto shards = write_first ? shard_hint(pool_id) : std::nullopt; shards && store::has_shards_drained()) {
 		spi.connect();
 		if (auto taken = store::try_take_shard(pool_id, *shards, quantity, holder, held_until, now, true))
-			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
+			return {taken->booking_id, taken_status(held_until), taken->remaining, held_until};
 		set_shard_hint(pool_id, std::nullopt);
 		shard_tried = true;
 	}
@@ -205,10 +212,10 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 		if (peek.available && *peek.available < quantity) {
 			int32_t remaining = int32_t(std::max<int64_t>(*peek.available, 0));
 			sold_out::remember(pool_id, generation, remaining, peek.next_expiry);
-			return {std::nullopt, "sold_out", remaining, std::nullopt, {}};
+			return {std::nullopt, core::Status::SoldOut, remaining, std::nullopt};
 		}
 		spi.connect();
-		const char *status = held_until ? "held" : "confirmed";
+		core::Status status = taken_status(held_until);
 		// A shard's free budget was handed out while nobody waited, and is
 		// taken back before anyone waits or a hold is settled: taking from it
 		// needs no other check (a lapsed hold of a shard, not seen in the
@@ -219,12 +226,12 @@ take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::opt
 				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now)) {
 					if (store::has_shards_drained())
 						set_shard_hint(pool_id, peek.shards);
-					return {taken->booking_id, status, taken->remaining, held_until, {}};
+					return {taken->booking_id, status, taken->remaining, held_until};
 				}
 		} else if (!root_first && !key) {
 			if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now)) {
 				set_take_root_hint(pool_id, true);
-				return {taken->booking_id, status, taken->remaining, held_until, {}};
+				return {taken->booking_id, status, taken->remaining, held_until};
 			}
 		}
 	}
@@ -246,10 +253,8 @@ take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::o
 {
 	if (key) {
 		if (auto first = store::find_by_key(pool_id, *key)) {
-			TicketOutcome repeat{first->booking_id, nullptr, int32_t(core::available(chain.target())),
-								 first->status == "held" ? first->held_until : std::nullopt,
-								 store::visible_status(*first, now)};
-			return repeat;
+			return {first->booking_id, store::visible_status(*first, now), int32_t(core::available(chain.target())),
+					first->status == core::Status::Held ? first->held_until : std::nullopt, true};
 		}
 	}
 
@@ -263,18 +268,18 @@ take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::o
 		verdict = core::judge_take(chain.pools, request);
 	switch (verdict) {
 	case core::TakeVerdict::LimitExceeded:
-		return {std::nullopt, "limit_exceeded", int32_t(core::available(chain.target())), std::nullopt, {}};
+		return {std::nullopt, core::Status::LimitExceeded, int32_t(core::available(chain.target())), std::nullopt};
 	case core::TakeVerdict::SoldOut:
-		return {std::nullopt, "sold_out", int32_t(core::available(chain.target())), std::nullopt, {}};
+		return {std::nullopt, core::Status::SoldOut, int32_t(core::available(chain.target())), std::nullopt};
 	case core::TakeVerdict::Take:
 		break;
 	}
 
-	const char *status = held_until ? "held" : "confirmed";
+	core::Status status = taken_status(held_until);
 	int64_t id = store::insert_ticket(pool_id, quantity, status, holder, held_until, key, now);
 	store::add_counts(chain, held_until ? 0 : quantity, held_until ? quantity : 0, 0, held_until);
 	int32_t remaining = int32_t(core::available(chain.target()) - quantity);
-	return {id, status, remaining, held_until, {}};
+	return {id, status, remaining, held_until};
 }
 
 }  // namespace
@@ -385,10 +390,9 @@ decrement_ticket(FunctionCallInfo fcinfo)
 		pg::LazySpi spi;
 		outcome = take_tickets(spi, *pool_id, *quantity, holder, held_until, key, now);
 	}
-	const char *status = outcome.status ? outcome.status : outcome.status_text.c_str();
-	if (outcome.status)	 // not an idempotent repeat
-		stats::count_outcome(status);
-	return pg::composite(fcinfo, {pg::int8_param(outcome.booking_id), pg::text_param(status),
+	if (!outcome.repeat)
+		stats::count_outcome(outcome.status);
+	return pg::composite(fcinfo, {pg::int8_param(outcome.booking_id), pg::text_param(core::status_text(outcome.status)),
 								  pg::int4_param(outcome.remaining), pg::timestamptz_param(outcome.held_until)});
 }
 

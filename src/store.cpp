@@ -314,7 +314,7 @@ record_ticket(int64_t pool_id, int32_t spots, const std::optional<std::string> &
 					  pg::text_param("ticket").value,
 					  Int64GetDatum(pool_id),
 					  Int32GetDatum(spots),
-					  pg::text_param(hold_end ? "held" : "confirmed").value,
+					  pg::text_param(core::status_text(hold_end ? core::Status::Held : core::Status::Confirmed)).value,
 					  pg::text_param(holder).value,
 					  hold_end ? TimestampTzGetDatum(*hold_end) : Datum(0),
 					  shard ? Int32GetDatum(*shard) : Datum(0),
@@ -587,7 +587,14 @@ read_booking(const pg::Row &r)
 	b.kind = *r.text(2);
 	b.pool_id = r.int8(3);
 	b.spots = *r.int4(4);
-	b.status = *r.text(5);
+	std::string status = *r.text(5);
+	auto state = core::parse_booking_state(status);
+	if (!state)
+		throw Error(SqlState::DataCorrupted,
+					"booking: booking " + std::to_string(b.booking_id) + " has unknown status " + status,
+					"The extension's tables hold a row it cannot have written.",
+					"Correct the row; SELECT * FROM booking.check() lists other broken rows.");
+	b.status = *state;
 	b.holder = r.text(6);
 	b.held_until = r.timestamptz(7);
 	b.payment_ref = r.text(8);
@@ -785,7 +792,8 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
 			uint64_t n = take_shard_sql.run(
 				{pg::int8_param(pool_id), pg::int4_param(shard), pg::int4_param(hold_end ? 0 : spots),
 				 pg::int4_param(hold_end ? spots : 0), pg::timestamptz_param(hold_end), pg::timestamptz_param(now),
-				 pg::text_param(hold_end ? "held" : "confirmed"), pg::text_param(holder)},
+				 pg::text_param(core::status_text(hold_end ? core::Status::Held : core::Status::Confirmed)),
+				 pg::text_param(holder)},
 				SPI_OK_SELECT);
 			if (n == 0)
 				return std::nullopt;
@@ -885,9 +893,9 @@ detach_from_shard(Chain &chain, const Booking &b)
 	// Its counts moved from the shard to the root's row (only a root has
 	// shards): a later recount of the shards must find them there.
 	if (chain.root_shards > 1 && b.pool_id == chain.root_id()) {
-		if (b.status == "confirmed")
+		if (b.status == core::Status::Confirmed)
 			chain.row_confirmed += b.spots;
-		else if (b.status == "held")
+		else if (b.status == core::Status::Held)
 			chain.row_held += b.spots;
 	}
 }
@@ -896,7 +904,7 @@ std::optional<RootTake>
 try_take_root(pg::LazySpi &spi, int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> hold_end, TimestampTz now)
 {
-	const char *status = hold_end ? "held" : "confirmed";
+	const char *status = core::status_text(hold_end ? core::Status::Held : core::Status::Confirmed);
 	TicketNulls nulls(holder, hold_end, false);
 	if (pool_writes.usable() && booking_writes.usable() && booking_writes.can_insert(nulls.flags)) {
 		RootTakeArgs args{hold_end ? 0 : spots, hold_end ? spots : 0, hold_end, now, 0};
@@ -1232,10 +1240,10 @@ holder_active(int64_t pool_id, const std::string &holder, TimestampTz now)
 }
 
 int64_t
-insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::optional<std::string> &holder,
+insert_ticket(int64_t pool_id, int32_t spots, core::Status status, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
 {
-	insert_ticket_sql.run({pg::int8_param(pool_id), pg::int4_param(spots), pg::text_param(status),
+	insert_ticket_sql.run({pg::int8_param(pool_id), pg::int4_param(spots), pg::text_param(core::status_text(status)),
 						   pg::text_param(holder), pg::timestamptz_param(held_until), pg::text_param(key),
 						   pg::timestamptz_param(now)},
 						  SPI_OK_INSERT_RETURNING);
@@ -1269,32 +1277,31 @@ rethrow_payment_ref_taken(const std::optional<std::string> &payment_ref)
 }
 
 void
-set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
+set_status(int64_t booking_id, core::Status status, std::optional<TimestampTz> held_until,
 		   const std::optional<std::string> &payment_ref, TimestampTz now)
 {
-	std::string_view s(status);
-	if (payment_ref && (s == "confirmed" || s == "held"))
+	if (payment_ref && (status == core::Status::Confirmed || status == core::Status::Held))
 		require_payment_ref_free(*payment_ref, booking_id);
 	try {
-		set_status_sql.run({pg::int8_param(booking_id), pg::text_param(status), pg::timestamptz_param(held_until),
-							pg::text_param(payment_ref), pg::timestamptz_param(now)},
+		set_status_sql.run({pg::int8_param(booking_id), pg::text_param(core::status_text(status)),
+							pg::timestamptz_param(held_until), pg::text_param(payment_ref), pg::timestamptz_param(now)},
 						   SPI_OK_UPDATE);
 	} catch (const pg::PgError &) {
 		rethrow_payment_ref_taken(payment_ref);
 	}
 	// Every confirm, release and expiry of one booking passes here.
-	if (s == "confirmed")
+	if (status == core::Status::Confirmed)
 		stats::count(stats::Confirmed);
-	else if (s == "released")
+	else if (status == core::Status::Released)
 		stats::count(stats::Released);
-	else if (s == "expired")
+	else if (status == core::Status::Expired)
 		stats::count(stats::Expired);
 }
 
 bool
 lapsed(const Booking &b, TimestampTz now)
 {
-	return b.status == "held" && b.held_until && *b.held_until <= now;
+	return b.status == core::Status::Held && b.held_until && *b.held_until <= now;
 }
 
 void
@@ -1312,8 +1319,8 @@ require_holder(const Booking &b, const std::optional<std::string> &holder)
 void
 state_conflict(const Booking &b, const char *action)
 {
-	throw Error(SqlState::StateConflict,
-				"cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) + ": it is " + b.status);
+	throw Error(SqlState::StateConflict, "cannot " + std::string(action) + " booking " + std::to_string(b.booking_id) +
+											 ": it is " + core::status_text(b.status));
 }
 
 std::vector<Booking>
@@ -1327,12 +1334,10 @@ lapsed_holds(const char *kind, TimestampTz now, int64_t limit)
 	return holds;
 }
 
-std::string
+core::Status
 visible_status(const Booking &b, TimestampTz now)
 {
-	if (b.status == "held" && b.held_until && *b.held_until <= now)
-		return "expired";
-	return b.status;
+	return lapsed(b, now) ? core::Status::Expired : b.status;
 }
 
 }  // namespace booking::store

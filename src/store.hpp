@@ -20,6 +20,7 @@
 #pragma once
 
 #include "core/capacity.hpp"
+#include "core/status.hpp"
 #include "pg/spi.hpp"
 
 #include <optional>
@@ -188,7 +189,7 @@ struct Booking {
 	std::string kind;
 	pg::Value<int64_t> pool_id;
 	int32_t spots = 0;
-	std::string status;
+	core::Status status = core::Status::Held;
 	pg::Value<std::string> holder;
 	pg::Value<TimestampTz> held_until;
 	pg::Value<std::string> payment_ref;
@@ -211,7 +212,8 @@ struct Booking {
 void
 detach_from_shard(Chain &chain, const Booking &b);
 
-// A booking from a result row of BOOKING_COLUMNS.
+// A booking from a result row of BOOKING_COLUMNS; XX001 for a status no
+// function writes.
 Booking
 read_booking(const pg::Row &r);
 
@@ -249,7 +251,7 @@ holder_active(int64_t pool_id, const std::string &holder, TimestampTz now);
 
 // Record a ticket booking; returns its id.
 int64_t
-insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::optional<std::string> &holder,
+insert_ticket(int64_t pool_id, int32_t spots, core::Status status, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
 
 // 22023 when another live (held or confirmed) booking carries payment_ref:
@@ -265,7 +267,7 @@ rethrow_payment_ref_taken(const std::optional<std::string> &payment_ref);
 
 // Move a booking to status with the given hold end (NULL for none).
 void
-set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
+set_status(int64_t booking_id, core::Status status, std::optional<TimestampTz> held_until,
 		   const std::optional<std::string> &payment_ref, TimestampTz now);
 
 // Whether a booking is held and its hold has lapsed.
@@ -286,7 +288,7 @@ std::vector<Booking>
 lapsed_holds(const char *kind, TimestampTz now, int64_t limit);
 
 // The status a reader sees: a held booking whose hold lapsed is expired.
-std::string
+core::Status
 visible_status(const Booking &b, TimestampTz now);
 
 }  // namespace booking::store
