@@ -8,6 +8,7 @@
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "seats.hpp"
+#include "shards.hpp"
 #include "slots.hpp"
 #include "expiry.hpp"
 #include "store.hpp"

@@ -7,6 +7,7 @@
 #include "core/validate.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
+#include "shards.hpp"
 #include "stats.hpp"
 #include "store.hpp"
 
