@@ -28,7 +28,8 @@ namespace {
 // One shard's take: lock, check, count and record in one statement. A
 // shard another transaction holds is skipped, not waited for (the EXISTS
 // locks the row, SKIP LOCKED, only when it has room: the row it locks is
-// the one the UPDATE writes).
+// the one the UPDATE writes). Its room check is core::room_for in the
+// shard's free budget, as decide_shard_take's.
 Statement take_shard_sql(
 	"WITH taken AS ("
 	"  UPDATE booking.pool_shard"
@@ -77,8 +78,9 @@ Statement shard_fill_sql(
 	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2",
 	{INT8OID, INT4OID});
 
-// Other shards with room, nearest after this one first; read without a
-// lock (a take skips the ones another transaction holds).
+// Other shards with room (core::room_for, as the take checks it again),
+// nearest after this one first; read without a lock (a take skips the ones
+// another transaction holds).
 Statement free_shards_sql(
 	"SELECT shard FROM booking.pool_shard"
 	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2"
@@ -89,7 +91,10 @@ Statement free_shards_sql(
 
 // A flash sale's buy: lock, check, count and record in one statement, so
 // the hot row is written once and the lock is held for as little as the
-// commit allows.
+// commit allows. Its WHERE is core::judge_row's Take on the row (root, no
+// cap, nobody waiting, no lapsed hold, room beside the shards' budgets) and
+// no shards, as decide_root_take's; test/sql/take_rule.sql compares the two
+// at each edge.
 Statement take_root_sql(
 	"WITH taken AS ("
 	"  UPDATE booking.pool"
@@ -211,26 +216,32 @@ struct RootTakeArgs {
 	int32_t remaining;	// out: the pool's available spots after the take
 };
 
-// take_root_sql's WHERE and SET on the pool row (pool_writes' columns).
+// take_root_sql's WHERE (core::judge_row on the row, and no shards) and
+// SET on the pool row (pool_writes' columns).
 bool
 decide_root_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool *replace, void *arg) noexcept
 {
 	auto *a = static_cast<RootTakeArgs *>(arg);
 	enum { parent_id, max_per_holder, waitlisted, shards, next_expiry, capacity, confirmed, held, sharded };
-	if (!n[parent_id] || !n[max_per_holder] || n[waitlisted] || n[shards] || n[capacity] || n[sharded])
+	if (n[waitlisted] || n[shards] || n[capacity] || n[confirmed] || n[held] || n[sharded])
 		return false;
-	if (DatumGetInt32(v[waitlisted]) != 0 || DatumGetInt32(v[shards]) != 1)
+	// A sharded pool's buyers take on its shards.
+	if (DatumGetInt32(v[shards]) != 1)
 		return false;
-	if (!n[next_expiry] && DatumGetTimestampTz(v[next_expiry]) <= a->now)
+	core::PoolRow row;
+	row.root = n[parent_id];
+	row.capped = !n[max_per_holder];
+	row.waitlisted = DatumGetInt32(v[waitlisted]);
+	row.lapsed = !n[next_expiry] && DatumGetTimestampTz(v[next_expiry]) <= a->now;
+	row.free = int64_t(DatumGetInt32(v[capacity])) - DatumGetInt32(v[confirmed]) - DatumGetInt32(v[held]) -
+			   DatumGetInt32(v[sharded]);
+	if (core::judge_row(row, int64_t(a->confirmed) + a->held) != core::RowVerdict::Take)
 		return false;
 	int64_t now_confirmed, now_held;
 	if (!set_take(v, n, out, out_null, replace, {confirmed, held, next_expiry}, a->confirmed, a->held, a->hold_end,
 				  now_confirmed, now_held))
 		return false;
-	int64_t remaining = int64_t(DatumGetInt32(v[capacity])) - now_confirmed - now_held;
-	if (remaining - DatumGetInt32(v[sharded]) < 0)
-		return false;
-	a->remaining = int32_t(remaining);
+	a->remaining = int32_t(int64_t(DatumGetInt32(v[capacity])) - now_confirmed - now_held);
 	return true;
 }
 
@@ -245,16 +256,22 @@ struct ShardTakeArgs {
 
 enum { shard_budget, shard_confirmed, shard_held, shard_next_expiry };  // shard_writes' columns
 
-// take_shard_sql's WHERE and SET on the shard row (shard_writes' columns).
+// take_shard_sql's WHERE (core::room_for in the shard's free budget: it
+// needs no other check, see buy()) and SET on the shard row (shard_writes'
+// columns).
 bool
 decide_shard_take(const Datum *v, const bool *n, Datum *out, bool *out_null, bool *replace, void *arg) noexcept
 {
 	auto *a = static_cast<ShardTakeArgs *>(arg);
-	int64_t now_confirmed, now_held;
-	if (n[shard_budget] || !set_take(v, n, out, out_null, replace, {shard_confirmed, shard_held, shard_next_expiry},
-									 a->confirmed, a->held, a->hold_end, now_confirmed, now_held))
+	if (n[shard_budget] || n[shard_confirmed] || n[shard_held])
 		return false;
-	if (int64_t(DatumGetInt32(v[shard_budget])) - now_confirmed - now_held < 0)
+	int64_t free =
+		int64_t(DatumGetInt32(v[shard_budget])) - DatumGetInt32(v[shard_confirmed]) - DatumGetInt32(v[shard_held]);
+	if (!core::room_for(free, int64_t(a->confirmed) + a->held))
+		return false;
+	int64_t now_confirmed, now_held;
+	if (!set_take(v, n, out, out_null, replace, {shard_confirmed, shard_held, shard_next_expiry}, a->confirmed, a->held,
+				  a->hold_end, now_confirmed, now_held))
 		return false;
 	a->used = int32_t(now_confirmed + now_held);
 	a->old_expiry = v[shard_next_expiry];
@@ -612,7 +629,7 @@ buy(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std
 	}
 	bool simple = !keyed && store::needs_no_settling(peek, now);
 	if (simple) {
-		if (peek.available && *peek.available < quantity) {
+		if (peek.available && !core::room_for(*peek.available, quantity)) {
 			int32_t remaining = int32_t(std::max<int64_t>(*peek.available, 0));
 			sold_out::remember(pool_id, generation, remaining, peek.next_expiry);
 			return TicketOutcome{std::nullopt, core::Status::SoldOut, remaining, std::nullopt};

@@ -247,8 +247,12 @@ peek(int64_t pool_id)
 bool
 needs_no_settling(const Peek &p, TimestampTz now)
 {
-	return p.path.size() == 1 && !p.max_per_holder && (!p.next_expiry || *p.next_expiry > now) &&
-		   p.pool.waitlisted == 0;
+	core::PoolRow row;
+	row.root = p.path.size() == 1;
+	row.capped = p.max_per_holder.has_value();
+	row.waitlisted = p.pool.waitlisted;
+	row.lapsed = p.next_expiry && *p.next_expiry <= now;
+	return core::settles_nothing(row);
 }
 
 int64_t
