@@ -26,7 +26,7 @@ PROVE_TESTS      = test/t/*.pl
 # -MMD -MP: PGXS tracks no header dependencies for C++ sources, and an object
 # built against an older header (a struct that gained a field) is memory
 # corruption waiting to happen. The .d files fix that.
-PG_CPPFLAGS = -I$(srcdir)/include -I$(srcdir)/src -MMD -MP
+PG_CPPFLAGS = -I$(srcdir)/src -MMD -MP
 PG_CXXFLAGS = -std=c++17 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 # test/run builds with BOOKING_WERROR=-Werror, so a warning on any supported
 # PostgreSQL version fails the tests; a user's build does not stop on one

@@ -1,41 +1,45 @@
-// C++ bodies of the SQL-callable functions; src/entry.cpp exports them.
+// C++ bodies of the SQL-callable functions. Adding one takes its body (in
+// the file of its capability), its name in BOOKING_FUNCTIONS below, and its
+// CREATE FUNCTION ... AS 'MODULE_PATHNAME', 'booking_<name>' in the install
+// script and an update script: src/entry.cpp exports every name listed.
 #pragma once
 
 #include "pg/postgres.hpp"
 
+// Every SQL-callable body, as X(name); its C symbol is booking_<name>.
+#define BOOKING_FUNCTIONS(X)  \
+	/* pools.cpp */           \
+	X(create_pool)            \
+	X(set_capacity)           \
+	X(decrement_ticket)       \
+	X(availability)           \
+	/* waitlist.cpp */        \
+	X(register_spots)         \
+	X(promote_waitlist)       \
+	/* seats.cpp */           \
+	X(create_show)            \
+	X(add_seats)              \
+	X(reserve_seats)          \
+	X(reserve_best_available) \
+	/* slots.cpp */           \
+	X(create_resource)        \
+	X(reserve_slot)           \
+	/* bookings.cpp */        \
+	X(confirm)                \
+	X(confirm_payment)        \
+	X(release)                \
+	X(cancel)                 \
+	X(extend_hold)            \
+	X(expire_holds)           \
+	X(claimed_holder)         \
+	/* stats.cpp */           \
+	X(stats_read)             \
+	X(stats_reset)
+
 namespace booking {
 
-// pools.cpp
-Datum create_pool(FunctionCallInfo fcinfo);
-Datum set_capacity(FunctionCallInfo fcinfo);
-Datum decrement_ticket(FunctionCallInfo fcinfo);
-Datum availability(FunctionCallInfo fcinfo);
-
-// waitlist.cpp
-Datum register_spots(FunctionCallInfo fcinfo);
-Datum promote_waitlist(FunctionCallInfo fcinfo);
-
-// seats.cpp
-Datum create_show(FunctionCallInfo fcinfo);
-Datum add_seats(FunctionCallInfo fcinfo);
-Datum reserve_seats(FunctionCallInfo fcinfo);
-Datum reserve_best_available(FunctionCallInfo fcinfo);
-
-// slots.cpp
-Datum create_resource(FunctionCallInfo fcinfo);
-Datum reserve_slot(FunctionCallInfo fcinfo);
-
-// bookings.cpp
-Datum confirm(FunctionCallInfo fcinfo);
-Datum confirm_payment(FunctionCallInfo fcinfo);
-Datum release(FunctionCallInfo fcinfo);
-Datum cancel(FunctionCallInfo fcinfo);
-Datum extend_hold(FunctionCallInfo fcinfo);
-Datum expire_holds(FunctionCallInfo fcinfo);
-Datum claimed_holder(FunctionCallInfo fcinfo);
-
-// stats.cpp
-Datum stats_read(FunctionCallInfo fcinfo);
-Datum stats_reset(FunctionCallInfo fcinfo);
+#define BOOKING_DECLARE_BODY(name) Datum name(FunctionCallInfo fcinfo);
+BOOKING_FUNCTIONS(BOOKING_DECLARE_BODY)
+#undef BOOKING_DECLARE_BODY
 
 }  // namespace booking

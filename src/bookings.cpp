@@ -2,12 +2,13 @@
 // expire_holds over every pool.
 #include "bodies.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/caller.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "seats.hpp"
+#include "shards.hpp"
 #include "slots.hpp"
 #include "expiry.hpp"
 #include "store.hpp"
@@ -90,7 +91,7 @@ can_retake(store::Chain &chain, const store::Booking &b, TimestampTz now)
 }
 
 struct ReleaseOutcome {
-	std::string status;
+	core::Status status;
 	int32_t released = 0;
 	std::vector<int64_t> promoted;
 };
@@ -111,16 +112,16 @@ release_booking(int64_t booking_id, const std::optional<std::string> &holder, bo
 	store::Booking &b = o.booking;
 	ReleaseOutcome out;
 	out.status = b.status;
-	if (b.status == "held" || b.status == "confirmed" || b.status == "waitlisted") {
-		if (b.status == "held")
+	if (b.status == core::Status::Held || b.status == core::Status::Confirmed || b.status == core::Status::Waitlisted) {
+		if (b.status == core::Status::Held)
 			store::add_counts(o.chain, 0, -b.spots, 0);
-		else if (b.status == "confirmed")
+		else if (b.status == core::Status::Confirmed)
 			store::add_counts(o.chain, -b.spots, 0, 0);
 		else
 			store::add_counts(o.chain, 0, 0, -b.spots);
-		out.released = b.status == "waitlisted" ? 0 : b.spots;
-		store::set_status(booking_id, "released", b.held_until, std::nullopt, now);
-		out.status = "released";
+		out.released = b.status == core::Status::Waitlisted ? 0 : b.spots;
+		store::set_status(booking_id, core::Status::Released, b.held_until, std::nullopt, now);
+		out.status = core::Status::Released;
 		for (const auto &w : store::promote(o.chain.root_id(), core::automatic_promotion(), now))
 			out.promoted.push_back(w.booking_id);
 	}
@@ -130,59 +131,59 @@ release_booking(int64_t booking_id, const std::optional<std::string> &holder, bo
 Datum
 release_result(FunctionCallInfo fcinfo, int64_t booking_id, const ReleaseOutcome &out)
 {
-	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(out.status.c_str()),
+	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(core::status_text(out.status)),
 								  pg::int4_param(out.released), pg::int8_array_param(out.promoted)});
 }
 
 // confirm for a ticket booking: its status after the call.
-std::string
+core::Status
 confirm_ticket(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
 			   const std::optional<std::string> &payment_ref, TimestampTz now)
 {
 	Opened o = open_booking(found, holder, check_holder, now);
 	store::Booking &b = o.booking;
-	if (b.status == "held") {
-		store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+	if (b.status == core::Status::Held) {
+		store::set_status(b.booking_id, core::Status::Confirmed, std::nullopt, payment_ref, now);
 		store::add_counts(o.chain, b.spots, -b.spots, 0);
-		return "confirmed";
+		return core::Status::Confirmed;
 	}
-	if (b.status == "expired") {
+	if (b.status == core::Status::Expired) {
 		// A late payment: confirmed all the same if the spots are still free.
 		if (!can_retake(o.chain, b, now))
-			return "expired";
-		store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+			return core::Status::Expired;
+		store::set_status(b.booking_id, core::Status::Confirmed, std::nullopt, payment_ref, now);
 		store::add_counts(o.chain, b.spots, 0, 0);
-		return "confirmed";
+		return core::Status::Confirmed;
 	}
-	if (b.status == "confirmed")
-		return "confirmed";
+	if (b.status == core::Status::Confirmed)
+		return core::Status::Confirmed;
 	store::state_conflict(b, "confirm");
 }
 
 // extend_hold for a ticket booking.
-std::pair<std::string, std::optional<TimestampTz>>
+std::pair<core::Status, std::optional<TimestampTz>>
 extend_ticket(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
 			  TimestampTz now)
 {
 	Opened o = open_booking(found, holder, true, now);
 	store::Booking &b = o.booking;
-	if (b.status == "held") {
-		store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+	if (b.status == core::Status::Held) {
+		store::set_status(b.booking_id, core::Status::Held, held_until, std::nullopt, now);
 		store::add_counts(o.chain, 0, 0, 0, held_until);
-		return {"held", held_until};
+		return {core::Status::Held, held_until};
 	}
-	if (b.status != "expired")
+	if (b.status != core::Status::Expired)
 		store::state_conflict(b, "extend the hold of");
 	// A buyer still at checkout after the hold lapsed: hold again if free.
 	if (!can_retake(o.chain, b, now))
-		return {"expired", b.held_until};
-	store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
+		return {core::Status::Expired, b.held_until};
+	store::set_status(b.booking_id, core::Status::Held, held_until, std::nullopt, now);
 	store::add_counts(o.chain, 0, b.spots, 0, held_until);
-	return {"held", held_until};
+	return {core::Status::Held, held_until};
 }
 
 // confirm for a booking of any kind; a payment webhook skips the holder check.
-std::string
+core::Status
 confirm_any(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
 			const std::optional<std::string> &payment_ref, TimestampTz now)
 {
@@ -209,7 +210,7 @@ confirm_payment(FunctionCallInfo fcinfo)
 	core::check_length(payment_ref->size(), core::max_key_bytes, "payment_ref");
 	TimestampTz now = pg::transaction_now();
 	int64_t booking_id;
-	std::string status;
+	core::Status status;
 	{
 		pg::Spi spi;
 		by_payment_ref_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
@@ -219,7 +220,7 @@ confirm_payment(FunctionCallInfo fcinfo)
 		booking_id = found.booking_id;
 		status = confirm_any(found, std::nullopt, false, std::nullopt, now);
 	}
-	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(status.c_str())});
+	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(core::status_text(status))});
 }
 
 Datum
@@ -236,13 +237,13 @@ confirm(FunctionCallInfo fcinfo)
 		core::check_length(payment_ref->size(), core::max_key_bytes, "payment_ref");
 
 	TimestampTz now = pg::transaction_now();
-	std::string status;
+	core::Status status;
 	{
 		pg::Spi spi;
 		store::Booking found = find_booking(*booking_id);
 		status = confirm_any(found, holder, true, payment_ref, now);
 	}
-	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str())});
+	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(core::status_text(status))});
 }
 
 Datum
@@ -281,7 +282,7 @@ extend_hold(FunctionCallInfo fcinfo)
 	TimestampTz held_until = *pg::arg_interval_end(fcinfo, 2, now);
 	core::check_hold_end(held_until, now, "hold_for");
 
-	std::string status;
+	core::Status status;
 	std::optional<TimestampTz> result_until;
 	{
 		pg::Spi spi;
@@ -294,7 +295,7 @@ extend_hold(FunctionCallInfo fcinfo)
 		} else
 			std::tie(status, result_until) = extend_ticket(found, holder, held_until, now);
 	}
-	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(status.c_str()),
+	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(core::status_text(status)),
 								  pg::timestamptz_param(result_until)});
 }
 

@@ -36,26 +36,6 @@ _PG_init(void)
 		return booking::pg::run(fcinfo, booking::name);        \
 	}
 
-BOOKING_ENTRY(create_pool)
-BOOKING_ENTRY(set_capacity)
-BOOKING_ENTRY(decrement_ticket)
-BOOKING_ENTRY(availability)
-BOOKING_ENTRY(register_spots)
-BOOKING_ENTRY(promote_waitlist)
-BOOKING_ENTRY(create_show)
-BOOKING_ENTRY(add_seats)
-BOOKING_ENTRY(reserve_seats)
-BOOKING_ENTRY(reserve_best_available)
-BOOKING_ENTRY(create_resource)
-BOOKING_ENTRY(reserve_slot)
-BOOKING_ENTRY(confirm)
-BOOKING_ENTRY(confirm_payment)
-BOOKING_ENTRY(release)
-BOOKING_ENTRY(cancel)
-BOOKING_ENTRY(extend_hold)
-BOOKING_ENTRY(expire_holds)
-BOOKING_ENTRY(stats_read)
-BOOKING_ENTRY(stats_reset)
-BOOKING_ENTRY(claimed_holder)
+BOOKING_FUNCTIONS(BOOKING_ENTRY)
 
 }  // extern "C"

@@ -1,17 +1,14 @@
 // Capacity pools: create_pool, set_capacity, decrement_ticket, availability.
 #include "bodies.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
+#include "fastbuy.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
-#include "sold_out.hpp"
+#include "shards.hpp"
 #include "stats.hpp"
 #include "store.hpp"
-
-#include <algorithm>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace booking {
 
@@ -79,155 +76,22 @@ check_key(const std::optional<std::string> &value, const char *argument)
 		core::check_length(value->size(), core::max_key_bytes, argument);
 }
 
-struct TicketOutcome {
-	std::optional<int64_t> booking_id;
-	const char *status;
-	int32_t remaining;
-	std::optional<TimestampTz> held_until;
-	std::string status_text;  // for an idempotent repeat, the booking's current status
-};
+using fastbuy::TicketOutcome;
 
 TicketOutcome
 take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
 
-// Pools whose one-statement take failed last time in this backend. Only a
-// hint: it never changes an answer, so it needs no invalidation.
-std::unordered_set<int64_t> root_take_failed;
-
-bool
-take_root_hint(int64_t pool_id)
-{
-	return root_take_failed.count(pool_id) == 0;
-}
-
-// Called after a take committed its subtransaction: running out of memory
-// forgets hints rather than turning the buy into an error.
-void
-set_take_root_hint(int64_t pool_id, bool works) noexcept
-{
-	try {
-		if (works)
-			root_take_failed.erase(pool_id);
-		else {
-			if (root_take_failed.size() >= 65536)
-				root_take_failed.clear();
-			root_take_failed.insert(pool_id);
-		}
-	} catch (...) {
-		root_take_failed.clear();
-	}
-}
-
-// Sharded pools whose last buy in this backend took on a shard, and their
-// shard counts: the next buy of one goes to its shard first and checks the
-// pool row after (try_take_shard's row_unread), which saves the flash
-// sale's buyer one read. A hint too: a wrong one costs a rolled-back take.
-std::unordered_map<int64_t, int32_t> took_on_shard;
-
-std::optional<int32_t>
-shard_hint(int64_t pool_id)
-{
-	auto it = took_on_shard.find(pool_id);
-	if (it == took_on_shard.end())
-		return std::nullopt;
-	return it->second;
-}
-
-void
-set_shard_hint(int64_t pool_id, std::optional<int32_t> shards) noexcept
-{
-	try {
-		if (!shards)
-			took_on_shard.erase(pool_id);
-		else {
-			if (took_on_shard.size() >= 65536)
-				took_on_shard.clear();
-			took_on_shard[pool_id] = *shards;
-		}
-	} catch (...) {
-		took_on_shard.clear();
-	}
-}
-
-// Take spots from a pool, all or nothing. spi is connected only when a
-// statement runs: a sold-out answer needs none.
+// Take spots from a pool, all or nothing: the fast buy when the pool row
+// alone can answer, else the general path on the locked chain. spi is
+// connected only when a statement runs: a sold-out answer needs none.
 TicketOutcome
 take_tickets(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
 			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
 {
-	// A pool this backend found sold out, unchanged since: answer from memory.
-	if (!key)
-		if (auto remaining = sold_out::known_short(pool_id, quantity, now))
-			return {std::nullopt, "sold_out", *remaining, std::nullopt, {}};
-
-	// A buy from a plain root pool: one statement that checks everything the
-	// fast path needs (no parent, cap, shards, waiters or lapsed holds) and
-	// takes, if the spots fit. Tried first unless it failed last time for this
-	// pool (sold out, sharded, ...): then the unlocked read comes first, so a
-	// sold-out answer runs no statement. A wrong hint costs one statement.
-	// A read-only transaction can only be answered sold_out, and that from
-	// the read: nothing that writes goes first.
-	bool write_first = !key && !XactReadOnly;
-	bool root_first = write_first && take_root_hint(pool_id);
-	if (root_first) {
-		if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now))
-			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
-		set_take_root_hint(pool_id, false);
-	}
-	// A sharded pool this backend last took from on a shard: that shard
-	// first, the row checked after the take. Not on a schema before 1.2,
-	// where a lapsed hold of a shard is only seen by count_shards() below.
-	// Failed, it is not tried again: what made it fail sends the buy on to
-	// the general path anyway.
-	bool shard_tried = false;
-	if (auto shards = write_first ? shard_hint(pool_id) : std::nullopt; shards && store::has_shards_drained()) {
-		spi.connect();
-		if (auto taken = store::try_take_shard(pool_id, *shards, quantity, holder, held_until, now, true))
-			return {taken->booking_id, held_until ? "held" : "confirmed", taken->remaining, held_until, {}};
-		set_shard_hint(pool_id, std::nullopt);
-		shard_tried = true;
-	}
-
-	// A root pool with no key, no cap and no hold that may have lapsed needs
-	// no settling: answer sold out without a lock, or take on a shard.
-	uint64_t generation = sold_out::generation();	// before the row's snapshot
-	store::Peek peek = store::peek(pool_id);
-	// A sharded pool whose budgets are out is answered from the sum of its
-	// shards where no take on a shard may run: before 1.2, and in a
-	// read-only transaction (on a hot standby, every transaction).
-	if (peek.shards > 1 && (!store::has_shards_drained() || XactReadOnly)) {
-		spi.connect();
-		store::count_shards(peek);
-	}
-	bool simple = !key && store::needs_no_settling(peek, now);
-	if (simple) {
-		if (peek.available && *peek.available < quantity) {
-			int32_t remaining = int32_t(std::max<int64_t>(*peek.available, 0));
-			sold_out::remember(pool_id, generation, remaining, peek.next_expiry);
-			return {std::nullopt, "sold_out", remaining, std::nullopt, {}};
-		}
-		spi.connect();
-		const char *status = held_until ? "held" : "confirmed";
-		// A shard's free budget was handed out while nobody waited, and is
-		// taken back before anyone waits or a hold is settled: taking from it
-		// needs no other check (a lapsed hold of a shard, not seen in the
-		// row, is settled by whoever takes the budgets back).
-		if (peek.shards > 1) {
-			// Drained shards have nothing to give.
-			if (!peek.drained && !shard_tried)
-				if (auto taken = store::try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now)) {
-					if (store::has_shards_drained())
-						set_shard_hint(pool_id, peek.shards);
-					return {taken->booking_id, status, taken->remaining, held_until, {}};
-				}
-		} else if (!root_first && !key) {
-			if (auto taken = store::try_take_root(spi, pool_id, quantity, holder, held_until, now)) {
-				set_take_root_hint(pool_id, true);
-				return {taken->booking_id, status, taken->remaining, held_until, {}};
-			}
-		}
-	}
+	store::Peek peek;
+	if (auto outcome = fastbuy::buy(spi, pool_id, quantity, holder, held_until, key.has_value(), now, peek))
+		return *outcome;
 
 	spi.connect();
 	store::Chain chain = store::lock_chain(pool_id, peek.path);
@@ -246,10 +110,8 @@ take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::o
 {
 	if (key) {
 		if (auto first = store::find_by_key(pool_id, *key)) {
-			TicketOutcome repeat{first->booking_id, nullptr, int32_t(core::available(chain.target())),
-								 first->status == "held" ? first->held_until : std::nullopt,
-								 store::visible_status(*first, now)};
-			return repeat;
+			return {first->booking_id, store::visible_status(*first, now), int32_t(core::available(chain.target())),
+					first->status == core::Status::Held ? first->held_until : std::nullopt, true};
 		}
 	}
 
@@ -263,18 +125,18 @@ take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::o
 		verdict = core::judge_take(chain.pools, request);
 	switch (verdict) {
 	case core::TakeVerdict::LimitExceeded:
-		return {std::nullopt, "limit_exceeded", int32_t(core::available(chain.target())), std::nullopt, {}};
+		return {std::nullopt, core::Status::LimitExceeded, int32_t(core::available(chain.target())), std::nullopt};
 	case core::TakeVerdict::SoldOut:
-		return {std::nullopt, "sold_out", int32_t(core::available(chain.target())), std::nullopt, {}};
+		return {std::nullopt, core::Status::SoldOut, int32_t(core::available(chain.target())), std::nullopt};
 	case core::TakeVerdict::Take:
 		break;
 	}
 
-	const char *status = held_until ? "held" : "confirmed";
+	core::Status status = fastbuy::taken_status(held_until);
 	int64_t id = store::insert_ticket(pool_id, quantity, status, holder, held_until, key, now);
 	store::add_counts(chain, held_until ? 0 : quantity, held_until ? quantity : 0, 0, held_until);
 	int32_t remaining = int32_t(core::available(chain.target()) - quantity);
-	return {id, status, remaining, held_until, {}};
+	return {id, status, remaining, held_until};
 }
 
 }  // namespace
@@ -385,10 +247,9 @@ decrement_ticket(FunctionCallInfo fcinfo)
 		pg::LazySpi spi;
 		outcome = take_tickets(spi, *pool_id, *quantity, holder, held_until, key, now);
 	}
-	const char *status = outcome.status ? outcome.status : outcome.status_text.c_str();
-	if (outcome.status)	 // not an idempotent repeat
-		stats::count_outcome(status);
-	return pg::composite(fcinfo, {pg::int8_param(outcome.booking_id), pg::text_param(status),
+	if (!outcome.repeat)
+		stats::count_outcome(outcome.status);
+	return pg::composite(fcinfo, {pg::int8_param(outcome.booking_id), pg::text_param(core::status_text(outcome.status)),
 								  pg::int4_param(outcome.remaining), pg::timestamptz_param(outcome.held_until)});
 }
 

@@ -9,7 +9,7 @@
 #include "seats.hpp"
 
 #include "bodies.hpp"
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/seatmap.hpp"
 #include "core/validate.hpp"
 #include "pg/claims.hpp"
@@ -172,7 +172,7 @@ require_show(int64_t show_id)
 
 struct Reservation {
 	std::optional<int64_t> booking_id;
-	std::string status;
+	core::Status status;
 	std::optional<TimestampTz> held_until;
 	std::vector<int64_t> seat_ids;
 	std::vector<int64_t> unavailable;
@@ -189,8 +189,8 @@ repeat_of(int64_t show_id, const std::optional<std::string> &key, TimestampTz no
 	if (Statement::rows() == 0)
 		return std::nullopt;
 	store::Booking b = store::read_booking(Statement::row(0));
-	return Reservation{b.booking_id, store::visible_status(b, now), b.status == "held" ? b.held_until : std::nullopt,
-					   b.seat_ids, {}, true};
+	std::optional<TimestampTz> held_until = b.status == core::Status::Held ? b.held_until : std::nullopt;
+	return Reservation{b.booking_id, store::visible_status(b, now), held_until, b.seat_ids, {}, true};
 }
 
 // Record a hold of seats (already locked and free) for holder.
@@ -206,7 +206,7 @@ hold_seats(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::str
 	if (*r.int8(2) != int64_t(seat_ids.size()))
 		throw Error(SqlState::Internal, "booking: hold " + std::to_string(id) + " did not get all its seats");
 	notify_changed(show_id, seat_ids, notify);
-	return {id, "held", held_until, seat_ids, {}};
+	return {id, core::Status::Held, held_until, seat_ids, {}};
 }
 
 // One requested seat as read: its show and who has it.
@@ -230,7 +230,7 @@ read_owners(std::vector<SeatState> &seats, TimestampTz now)
 			continue;
 		if (owner_row.read(*s.owner)) {
 			s.holder = owner_row.text(1);
-			s.owner_holds = owner_row.text(2) == std::string("held");
+			s.owner_holds = owner_row.text(2) == std::string(core::status_text(core::Status::Held));
 		}
 	}
 }
@@ -325,14 +325,14 @@ reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string
 	}
 	RequestScan scan = scan_request(show_id, seat_ids, seats, holder, now);
 	if (!scan.unavailable.empty())
-		return {std::nullopt, "conflict", std::nullopt, seat_ids, scan.unavailable};
+		return {std::nullopt, core::Status::Conflict, std::nullopt, seat_ids, scan.unavailable};
 	if (!key)
 		notify = require_show(show_id);
 
 	spi.connect();
 	scan = scan_request(show_id, seat_ids, lock_request(seat_ids, now), holder, now);
 	if (!scan.unavailable.empty())
-		return {std::nullopt, "conflict", std::nullopt, seat_ids, scan.unavailable};
+		return {std::nullopt, core::Status::Conflict, std::nullopt, seat_ids, scan.unavailable};
 	std::vector<std::pair<int64_t, int64_t>> &mine = scan.mine;
 
 	// The holder asked again for seats it holds: they move to the new hold.
@@ -386,7 +386,7 @@ reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const
 				return hold_seats(show_id, ids, holder, held_until, key, now);
 		}
 	}
-	return {std::nullopt, "sold_out", std::nullopt, {}, {}};
+	return {std::nullopt, core::Status::SoldOut, std::nullopt, {}, {}};
 }
 
 Datum
@@ -394,7 +394,7 @@ seats_result(FunctionCallInfo fcinfo, const Reservation &r)
 {
 	if (!r.repeat)
 		stats::count_outcome(r.status);
-	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
+	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(core::status_text(r.status)),
 								  pg::timestamptz_param(r.held_until), pg::int8_array_param(r.seat_ids),
 								  pg::int8_array_param(r.unavailable)});
 }
@@ -450,7 +450,7 @@ free_for(const store::Booking &b, TimestampTz now)
 void
 expire(const store::Booking &b, TimestampTz now)
 {
-	store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
+	store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
 	free_seats_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE_RETURNING);
 	std::vector<int64_t> freed;
 	for (uint64_t i = 0; i < Statement::rows(); i++)
@@ -462,16 +462,16 @@ expire(const store::Booking &b, TimestampTz now)
 
 namespace seats {
 
-std::string
+core::Status
 confirm(const store::Booking &found, const std::optional<std::string> &holder,
 		const std::optional<std::string> &payment_ref, TimestampTz now)
 {
 	store::Booking b = lock_booking(found, holder, true);
-	if (b.status == "confirmed")
-		return "confirmed";
-	if (b.status != "held" && b.status != "expired")
+	if (b.status == core::Status::Confirmed)
+		return core::Status::Confirmed;
+	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "confirm");
-	if (b.status == "held" && !store::lapsed(b, now)) {
+	if (b.status == core::Status::Held && !store::lapsed(b, now)) {
 		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(std::nullopt)}, SPI_OK_UPDATE);
 	} else if (free_for(b, now)) {
 		// A late payment: sold all the same, the seats are still free.
@@ -479,13 +479,13 @@ confirm(const store::Booking &found, const std::optional<std::string> &holder,
 							  pg::timestamptz_param(std::nullopt)},
 							 SPI_OK_UPDATE);
 	} else {
-		if (b.status == "held")
+		if (b.status == core::Status::Held)
 			expire(b, now);
-		return "expired";
+		return core::Status::Expired;
 	}
-	store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
+	store::set_status(b.booking_id, core::Status::Confirmed, std::nullopt, payment_ref, now);
 	notify_changed(*b.show_id, b.seat_ids);
-	return "confirmed";
+	return core::Status::Confirmed;
 }
 
 Released
@@ -494,17 +494,17 @@ release(const store::Booking &found, const std::optional<std::string> &holder, b
 	store::Booking b = lock_booking(found, holder, check_holder);
 	if (store::lapsed(b, now)) {
 		expire(b, now);
-		return {"expired", 0};
+		return {core::Status::Expired, 0};
 	}
-	if (b.status != "held" && b.status != "confirmed")
+	if (b.status != core::Status::Held && b.status != core::Status::Confirmed)
 		return {b.status, 0};
 	free_seats_sql.run({pg::int8_param(b.booking_id)}, SPI_OK_UPDATE_RETURNING);
 	std::vector<int64_t> freed;
 	for (uint64_t i = 0; i < Statement::rows(); i++)
 		freed.push_back(*Statement::row(i).int8(1));
-	store::set_status(b.booking_id, "released", b.held_until, std::nullopt, now);
+	store::set_status(b.booking_id, core::Status::Released, b.held_until, std::nullopt, now);
 	notify_changed(*b.show_id, freed);
-	return {"released", int32_t(freed.size())};
+	return {core::Status::Released, int32_t(freed.size())};
 }
 
 Extended
@@ -512,9 +512,9 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 	   TimestampTz now)
 {
 	store::Booking b = lock_booking(found, holder, true);
-	if (b.status != "held" && b.status != "expired")
+	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "extend the hold of");
-	if (b.status == "held" && !store::lapsed(b, now)) {
+	if (b.status == core::Status::Held && !store::lapsed(b, now)) {
 		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(held_until)}, SPI_OK_UPDATE);
 	} else if (free_for(b, now)) {
 		// A buyer still at checkout after the hold lapsed: hold again.
@@ -523,12 +523,12 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 			SPI_OK_UPDATE);
 		notify_changed(*b.show_id, b.seat_ids);
 	} else {
-		if (b.status == "held")
+		if (b.status == core::Status::Held)
 			expire(b, now);
-		return {"expired", b.held_until};
+		return {core::Status::Expired, b.held_until};
 	}
-	store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
-	return {"held", held_until};
+	store::set_status(b.booking_id, core::Status::Held, held_until, std::nullopt, now);
+	return {core::Status::Held, held_until};
 }
 
 int64_t

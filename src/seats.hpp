@@ -11,12 +11,12 @@
 namespace booking::seats {
 
 // confirm for a seat booking: its status after the call.
-std::string
+core::Status
 confirm(const store::Booking &found, const std::optional<std::string> &holder,
 		const std::optional<std::string> &payment_ref, TimestampTz now);
 
 struct Released {
-	std::string status;
+	core::Status status;
 	int32_t released = 0;  // seats given back
 };
 
@@ -25,7 +25,7 @@ Released
 release(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder, TimestampTz now);
 
 struct Extended {
-	std::string status;
+	core::Status status;
 	std::optional<TimestampTz> held_until;
 };
 

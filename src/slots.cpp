@@ -8,7 +8,7 @@
 #include "slots.hpp"
 
 #include "bodies.hpp"
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/slots.hpp"
 #include "core/validate.hpp"
 #include "pg/claims.hpp"
@@ -84,7 +84,7 @@ range_free(int64_t resource_id, int32_t capacity, TimestampTz starts, TimestampT
 
 struct SlotOutcome {
 	std::optional<int64_t> booking_id;
-	std::string status;
+	core::Status status;
 	std::optional<TimestampTz> held_until;
 	bool repeat = false;  // an idempotent repeat: nothing happened
 };
@@ -99,14 +99,14 @@ reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::st
 		find_by_key_sql.run({pg::int8_param(resource_id), pg::text_param(key)}, SPI_OK_SELECT);
 		if (Statement::rows() > 0) {
 			store::Booking b = store::read_booking(Statement::row(0));
-			return {b.booking_id, store::visible_status(b, now), b.status == "held" ? b.held_until : std::nullopt,
-					true};
+			return {b.booking_id, store::visible_status(b, now),
+					b.status == core::Status::Held ? b.held_until : std::nullopt, true};
 		}
 	}
 	if (payment_ref)
 		store::require_payment_ref_free(*payment_ref);
 	if (!range_free(resource_id, capacity, starts, ends, now, 0))
-		return {std::nullopt, "conflict", std::nullopt};
+		return {std::nullopt, core::Status::Conflict, std::nullopt};
 	try {
 		insert_booking_sql.run({pg::int8_param(resource_id), pg::text_param(holder), pg::timestamptz_param(held_until),
 								pg::timestamptz_param(starts), pg::timestamptz_param(ends), pg::text_param(payment_ref),
@@ -115,7 +115,7 @@ reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::st
 	} catch (const pg::PgError &) {
 		store::rethrow_payment_ref_taken(payment_ref);
 	}
-	return {*Statement::row(0).int8(1), "held", held_until};
+	return {*Statement::row(0).int8(1), core::Status::Held, held_until};
 }
 
 // The lock order of a slot booking's state change: its resource, then its row.
@@ -152,26 +152,26 @@ check_range(const std::optional<TimestampTz> &starts, const std::optional<Timest
 
 namespace slots {
 
-std::string
+core::Status
 confirm(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
 		const std::optional<std::string> &payment_ref, TimestampTz now)
 {
 	int32_t capacity;
 	store::Booking b = lock_booking(found, holder, check_holder, &capacity);
-	if (b.status == "confirmed")
-		return "confirmed";
-	if (b.status != "held" && b.status != "expired")
+	if (b.status == core::Status::Confirmed)
+		return core::Status::Confirmed;
+	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "confirm");
 	// A late payment confirms all the same while the range is still free.
-	if (store::lapsed(b, now) || b.status == "expired") {
+	if (store::lapsed(b, now) || b.status == core::Status::Expired) {
 		if (!retake_free(b, capacity, now)) {
-			if (b.status == "held")
-				store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
-			return "expired";
+			if (b.status == core::Status::Held)
+				store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
+			return core::Status::Expired;
 		}
 	}
-	store::set_status(b.booking_id, "confirmed", std::nullopt, payment_ref, now);
-	return "confirmed";
+	store::set_status(b.booking_id, core::Status::Confirmed, std::nullopt, payment_ref, now);
+	return core::Status::Confirmed;
 }
 
 seats::Released
@@ -180,13 +180,13 @@ release(const store::Booking &found, const std::optional<std::string> &holder, b
 	int32_t capacity;
 	store::Booking b = lock_booking(found, holder, check_holder, &capacity);
 	if (store::lapsed(b, now)) {
-		store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
-		return {"expired", 0};
+		store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
+		return {core::Status::Expired, 0};
 	}
-	if (b.status != "held" && b.status != "confirmed")
+	if (b.status != core::Status::Held && b.status != core::Status::Confirmed)
 		return {b.status, 0};
-	store::set_status(b.booking_id, "released", b.held_until, std::nullopt, now);
-	return {"released", b.spots};
+	store::set_status(b.booking_id, core::Status::Released, b.held_until, std::nullopt, now);
+	return {core::Status::Released, b.spots};
 }
 
 seats::Extended
@@ -195,15 +195,15 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 {
 	int32_t capacity;
 	store::Booking b = lock_booking(found, holder, true, &capacity);
-	if (b.status != "held" && b.status != "expired")
+	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "extend the hold of");
-	if ((store::lapsed(b, now) || b.status == "expired") && !retake_free(b, capacity, now)) {
-		if (b.status == "held")
-			store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
-		return {"expired", b.held_until};
+	if ((store::lapsed(b, now) || b.status == core::Status::Expired) && !retake_free(b, capacity, now)) {
+		if (b.status == core::Status::Held)
+			store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
+		return {core::Status::Expired, b.held_until};
 	}
-	store::set_status(b.booking_id, "held", held_until, std::nullopt, now);
-	return {"held", held_until};
+	store::set_status(b.booking_id, core::Status::Held, held_until, std::nullopt, now);
+	return {core::Status::Held, held_until};
 }
 
 int64_t
@@ -219,7 +219,7 @@ expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 		store::Booking b = lock_booking(found, std::nullopt, false, &capacity);
 		if (!store::lapsed(b, now))
 			continue;
-		store::set_status(b.booking_id, "expired", b.held_until, std::nullopt, now);
+		store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
 		expired++;
 	}
 	return expired;
@@ -277,7 +277,7 @@ reserve_slot(FunctionCallInfo fcinfo)
 	}
 	if (!r.repeat)
 		stats::count_outcome(r.status);
-	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
+	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(core::status_text(r.status)),
 								  pg::timestamptz_param(r.held_until)});
 }
 

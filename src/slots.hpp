@@ -12,7 +12,7 @@
 namespace booking::slots {
 
 // confirm for a slot booking (check_holder false for a payment webhook).
-std::string
+core::Status
 confirm(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,
 		const std::optional<std::string> &payment_ref, TimestampTz now);
 

@@ -31,7 +31,7 @@
 #include "stats.hpp"
 
 #include "bodies.hpp"
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "pg/fmgr.hpp"
 #include "shmem.hpp"
 
@@ -348,20 +348,31 @@ count(Counter counter, int64_t n)
 }
 
 void
-count_outcome(std::string_view status)
+count_outcome(core::Status status)
 {
-	if (status == "confirmed")
+	switch (status) {
+	case core::Status::Confirmed:
 		count(Confirmed);
-	else if (status == "held")
+		break;
+	case core::Status::Held:
 		count(Held);
-	else if (status == "waitlisted")
+		break;
+	case core::Status::Waitlisted:
 		count(Waitlisted);
-	else if (status == "sold_out")
+		break;
+	case core::Status::SoldOut:
 		count(SoldOut);
-	else if (status == "conflict")
+		break;
+	case core::Status::Conflict:
 		count(Conflict);
-	else if (status == "limit_exceeded")
+		break;
+	case core::Status::LimitExceeded:
 		count(LimitExceeded);
+		break;
+	case core::Status::Released:
+	case core::Status::Expired:
+		break;  // never a call's outcome: counted where the row changes
+	}
 }
 
 void

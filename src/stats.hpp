@@ -3,8 +3,9 @@
 // shared_preload_libraries.
 #pragma once
 
+#include "core/status.hpp"
+
 #include <cstdint>
-#include <string_view>
 
 namespace booking::stats {
 
@@ -30,7 +31,7 @@ count(Counter counter, int64_t n = 1);
 
 // Count the status a call answered with (confirmed, held, sold_out, ...).
 void
-count_outcome(std::string_view status);
+count_outcome(core::Status status);
 
 // Set up shared memory hooks (when preloaded) and transaction callbacks.
 void

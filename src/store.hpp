@@ -18,10 +18,12 @@
 // sold than there is), and where an answer turns on such a budget it polls
 // for the holder's end (await_shards), outside the lock manager's wait
 // graph, for at most deadlock_timeout; the expiry worker leaves busy shards
-// for its next round.
+// for its next round. The shard rows' side is shards.hpp; the buyer's take
+// on a shard or a plain root is the fast buy's (fastbuy.hpp).
 #pragma once
 
 #include "core/capacity.hpp"
+#include "core/status.hpp"
 #include "pg/spi.hpp"
 
 #include <optional>
@@ -97,10 +99,10 @@ needs_no_settling(const Peek &p, TimestampTz now);
 bool
 has_shards_drained();
 
-// Complete a peek of a sharded root without shards_drained by reading its
-// shards (a statement: needs SPI), so that it answers as before 1.2.
-void
-count_shards(Peek &p);
+// The pool row's capacity less its own confirmed and held spots, read now
+// without a lock; PT404 when the pool does not exist.
+int64_t
+pool_free(int64_t pool_id);
 
 // Lock pool_id and its ancestors; PT404 when the pool does not exist. A
 // sharded root's shards are locked too and their unused budgets taken back,
@@ -111,56 +113,6 @@ lock_chain(int64_t pool_id);
 // The same, for a path already read with peek().
 Chain
 lock_chain(int64_t pool_id, const std::vector<int64_t> &path);
-
-// For a chain whose root's shards are not all this transaction's: poll
-// (1 ms sleeps, not in the lock manager) for the transactions holding the
-// busy ones that have free budget (and shard, when given) to end, at most
-// deadlock_timeout once per call, locking and taking back what they let go
-// (chain recounted). True when nothing is busy that matters now; false
-// when a holder is still there (an open transaction of several calls: its
-// budget stays counted as taken). Call it where an answer turns on a busy
-// shard's budget.
-bool
-await_shards(Chain &chain, std::optional<int32_t> shard = std::nullopt);
-
-// The flash sale's take from a sharded root pool: one shard's budget, chosen
-// by backend so concurrent buyers update different rows; another shard
-// (SKIP LOCKED) when it is dry. nullopt when no shard has room: the caller
-// then takes the general path, which takes the budgets back.
-//
-// row_unread: the caller has not peeked at the pool row (a hint sent it
-// straight here). The take then reads the row after its write, and is
-// undone (nullopt) unless the pool is still a sharded root that needs no
-// settling: the same row check the caller would have made first.
-struct ShardTake {
-	int64_t booking_id;
-	int32_t shard;
-	int32_t remaining;	// the pool's available spots after the take
-};
-std::optional<ShardTake>
-try_take_shard(int64_t pool_id, int32_t shards, int32_t spots,
-			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now,
-			   bool row_unread = false);
-
-// Hand a sharded root pool's free capacity back to its shards (locked by
-// lock_chain), when nobody waits in it.
-void
-refill_shards(const Chain &chain);
-
-struct RootTake {
-	int64_t booking_id;
-	int32_t remaining;	// the pool's available spots after the take
-};
-
-// The one-statement take for a root pool with nothing to settle: take the
-// spots and record the booking (held when hold_end) if they fit, nobody
-// waits, no cap applies and no hold may have lapsed; nullopt when any of
-// that does not hold (the caller then takes the general path). Written
-// directly (pg/write.hpp) when that stands in exactly for the statement;
-// spi is connected only for the statement.
-std::optional<RootTake>
-try_take_root(pg::LazySpi &spi, int64_t pool_id, int32_t spots, const std::optional<std::string> &holder,
-			  std::optional<TimestampTz> hold_end, TimestampTz now);
 
 // Expire the tree's lapsed holds when one may have lapsed, let waiters take
 // the spots that come back, and re-read chain. Returns holds expired.
@@ -190,7 +142,7 @@ struct Booking {
 	std::string kind;
 	pg::Value<int64_t> pool_id;
 	int32_t spots = 0;
-	std::string status;
+	core::Status status = core::Status::Held;
 	pg::Value<std::string> holder;
 	pg::Value<TimestampTz> held_until;
 	pg::Value<std::string> payment_ref;
@@ -207,13 +159,8 @@ struct Booking {
 	"booking_id, kind, pool_id, spots, status, holder, held_until, payment_ref, show_id, seat_ids," \
 	" resource_id, starts_at, ends_at, shard"
 
-// Move a booking taken from a shard onto its pool's row, before changing it
-// (the pool's chain must be locked): 55P03 when another transaction still
-// holds the shard after await_shards().
-void
-detach_from_shard(Chain &chain, const Booking &b);
-
-// A booking from a result row of BOOKING_COLUMNS.
+// A booking from a result row of BOOKING_COLUMNS; XX001 for a status no
+// function writes.
 Booking
 read_booking(const pg::Row &r);
 
@@ -251,7 +198,7 @@ holder_active(int64_t pool_id, const std::string &holder, TimestampTz now);
 
 // Record a ticket booking; returns its id.
 int64_t
-insert_ticket(int64_t pool_id, int32_t spots, const char *status, const std::optional<std::string> &holder,
+insert_ticket(int64_t pool_id, int32_t spots, core::Status status, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
 
 // 22023 when another live (held or confirmed) booking carries payment_ref:
@@ -267,7 +214,7 @@ rethrow_payment_ref_taken(const std::optional<std::string> &payment_ref);
 
 // Move a booking to status with the given hold end (NULL for none).
 void
-set_status(int64_t booking_id, const char *status, std::optional<TimestampTz> held_until,
+set_status(int64_t booking_id, core::Status status, std::optional<TimestampTz> held_until,
 		   const std::optional<std::string> &payment_ref, TimestampTz now);
 
 // Whether a booking is held and its hold has lapsed.
@@ -288,7 +235,7 @@ std::vector<Booking>
 lapsed_holds(const char *kind, TimestampTz now, int64_t limit);
 
 // The status a reader sees: a held booking whose hold lapsed is expired.
-std::string
+core::Status
 visible_status(const Booking &b, TimestampTz now);
 
 }  // namespace booking::store

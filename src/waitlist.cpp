@@ -3,10 +3,11 @@
 // the head of the list unless the organiser says so.
 #include "bodies.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
+#include "shards.hpp"
 #include "stats.hpp"
 #include "store.hpp"
 
@@ -16,7 +17,7 @@ namespace {
 
 struct Registration {
 	std::optional<int64_t> booking_id;
-	std::string status;
+	core::Status status = core::Status::SoldOut;
 	std::optional<int32_t> position;
 	bool repeat = false;  // an idempotent repeat: nothing happened
 };
@@ -32,7 +33,7 @@ register_spots(int64_t pool_id, int32_t spots, const std::optional<std::string> 
 	if (key) {
 		if (auto first = store::find_by_key(pool_id, *key)) {
 			Registration repeat{first->booking_id, store::visible_status(*first, now), std::nullopt, true};
-			if (first->status == "waitlisted")
+			if (first->status == core::Status::Waitlisted)
 				repeat.position = store::waitlist_position(pool_id, first->booking_id);
 			return repeat;
 		}
@@ -51,20 +52,20 @@ register_spots(int64_t pool_id, int32_t spots, const std::optional<std::string> 
 		verdict = core::judge_register(chain.pools, request);
 	switch (verdict) {
 	case core::RegisterVerdict::LimitExceeded:
-		return {std::nullopt, "limit_exceeded", std::nullopt};
+		return {std::nullopt, core::Status::LimitExceeded, std::nullopt};
 	case core::RegisterVerdict::SoldOut:
-		return {std::nullopt, "sold_out", std::nullopt};
+		return {std::nullopt, core::Status::SoldOut, std::nullopt};
 	case core::RegisterVerdict::Confirm: {
-		int64_t id = store::insert_ticket(pool_id, spots, "confirmed", holder, std::nullopt, key, now);
+		int64_t id = store::insert_ticket(pool_id, spots, core::Status::Confirmed, holder, std::nullopt, key, now);
 		store::add_counts(chain, spots, 0, 0);
-		return {id, "confirmed", std::nullopt};
+		return {id, core::Status::Confirmed, std::nullopt};
 	}
 	case core::RegisterVerdict::Waitlist:
 		break;
 	}
-	int64_t id = store::insert_ticket(pool_id, spots, "waitlisted", holder, std::nullopt, key, now);
+	int64_t id = store::insert_ticket(pool_id, spots, core::Status::Waitlisted, holder, std::nullopt, key, now);
 	store::add_counts(chain, 0, 0, spots);
-	return {id, "waitlisted", store::waitlist_position(pool_id, id)};
+	return {id, core::Status::Waitlisted, store::waitlist_position(pool_id, id)};
 }
 
 }  // namespace
@@ -92,7 +93,7 @@ register_spots(FunctionCallInfo fcinfo)
 	}
 	if (!r.repeat)
 		stats::count_outcome(r.status);
-	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(r.status.c_str()),
+	return pg::composite(fcinfo, {pg::int8_param(r.booking_id), pg::text_param(core::status_text(r.status)),
 								  pg::int4_param(r.position)});
 }
 
@@ -130,7 +131,7 @@ promote_waitlist(FunctionCallInfo fcinfo)
 							"booking " + std::to_string(*booking_id) + " is not in pool " + std::to_string(*pool_id));
 			b = store::find_booking_again(*booking_id, true);
 			// Already promoted, released or never waiting: nothing to do.
-			promote = b->status == "waitlisted";
+			promote = b->status == core::Status::Waitlisted;
 			policy.only_booking = *booking_id;
 		}
 		if (promote)

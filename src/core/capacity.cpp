@@ -17,7 +17,8 @@ available(const PoolCounts &pool) noexcept
 bool
 fits(const std::vector<PoolCounts> &chain, int64_t spots) noexcept
 {
-	return std::all_of(chain.begin(), chain.end(), [spots](const PoolCounts &p) { return available(p) >= spots; });
+	return std::all_of(chain.begin(), chain.end(),
+					   [spots](const PoolCounts &p) { return room_for(available(p), spots); });
 }
 
 int64_t
@@ -105,7 +106,8 @@ plan_promotions(std::vector<PoolCounts> &tree, const std::vector<Waiter> &waiter
 		bool oversized = std::any_of(chain.begin(), chain.end(), [&w](const PoolCounts *p) { return w.spots > p->capacity; });
 		if (oversized)
 			continue;
-		bool room = std::all_of(chain.begin(), chain.end(), [&w](const PoolCounts *p) { return available(*p) >= w.spots; });
+		bool room = std::all_of(chain.begin(), chain.end(),
+								[&w](const PoolCounts *p) { return room_for(available(*p), w.spots); });
 		if (!room) {
 			if (!policy.skip_unfit)
 				blocked.insert(w.pool_id);

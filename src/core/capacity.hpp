@@ -25,6 +25,56 @@ struct PoolCounts {
 int64_t
 available(const PoolCounts &pool) noexcept;
 
+// The take rule, written once. A take of spots fits in free spots when
+// there are at least as many, counted in int64 so that no sum of int4
+// counters overflows. judge_take applies it to every pool of a locked
+// chain; the fast buy to the one row it takes from without locking the
+// chain (judge_row for a pool row, room_for for a shard's free budget).
+// The statements that stand in for the fast buy's direct writes
+// (take_root_sql, take_shard_sql in src/fastbuy.cpp) say the same in their
+// WHERE (test/sql/take_rule.sql compares them), and test/fuzz/fuzz_take.cpp
+// checks that the fast buy and judge_take agree.
+constexpr bool
+room_for(int64_t free, int64_t spots) noexcept
+{
+	return free >= spots;
+}
+
+// A pool row as the fast buy reads or writes it, without its chain locked.
+struct PoolRow {
+	bool root = true;        // no parent: no ancestor the take must fit in too
+	bool capped = false;     // max_per_holder is set: the holder's spots must be counted
+	int64_t waitlisted = 0;  // spots waiting in the pool and below
+	bool lapsed = false;     // next_expiry <= now: a hold of the tree may have lapsed
+	// Spots the row itself can give: capacity - confirmed - held - the
+	// budgets handed to shards (a sharded root's; theirs are the shards').
+	int64_t free = 0;
+};
+
+// Whether a take from the row needs nothing settled first: a root, no cap,
+// nobody waiting (free spots are the list's) and no hold lapsed (its spots
+// come back first, and the list goes first). Only then may the fast buy
+// decide alone: judge_take on the locked chain would not refuse what it
+// takes, nor take what it answers sold out when the row knows every spot.
+constexpr bool
+settles_nothing(const PoolRow &row) noexcept
+{
+	return row.root && !row.capped && row.waitlisted == 0 && !row.lapsed;
+}
+
+// What the fast buy makes of a row: Settle when settles_nothing() is false
+// (the general path locks, settles and asks judge_take), else Take when the
+// spots fit the row's free spots, else SoldOut.
+enum class RowVerdict { Take, SoldOut, Settle };
+
+constexpr RowVerdict
+judge_row(const PoolRow &row, int64_t spots) noexcept
+{
+	if (!settles_nothing(row))
+		return RowVerdict::Settle;
+	return room_for(row.free, spots) ? RowVerdict::Take : RowVerdict::SoldOut;
+}
+
 // True when spots fit in every pool of chain (a pool and its ancestors).
 bool
 fits(const std::vector<PoolCounts> &chain, int64_t spots) noexcept;

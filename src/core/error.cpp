@@ -1,4 +1,4 @@
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/assert_pure.hpp"
 
 namespace booking {

@@ -1,6 +1,6 @@
 #include "core/validate.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 
 #include <algorithm>
 #include <string>

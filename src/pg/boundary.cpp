@@ -1,6 +1,6 @@
 #include "pg/boundary.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 
 #include <cstring>
 #include <new>

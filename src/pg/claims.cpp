@@ -1,6 +1,6 @@
 #include "pg/claims.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "pg/boundary.hpp"
 #include "pg/fmgr.hpp"
 

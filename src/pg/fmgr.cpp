@@ -1,6 +1,6 @@
 #include "pg/fmgr.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 
 namespace booking::pg {
 

@@ -1,6 +1,6 @@
 #include "pg/read.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "pg/compat.hpp"
 
 #include <string>

@@ -1,6 +1,6 @@
 #include "pg/spi.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 
 extern "C" {
 #include "utils/guc.h"

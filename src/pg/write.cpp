@@ -1,6 +1,6 @@
 #include "pg/write.hpp"
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "pg/compat.hpp"
 
 #include <algorithm>

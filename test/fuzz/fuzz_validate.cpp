@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
 #include "property.hpp"
 

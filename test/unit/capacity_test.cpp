@@ -74,6 +74,51 @@ TEST(Capacity, NobodyOvertakesTheWaitlist)
 	EXPECT_EQ(judge_take({pool(1, 0, 10, 0, 0, 4)}, r), TakeVerdict::Take);
 }
 
+// The fast buy's row: anything to settle first sends it to the general path.
+TEST(TakeRule, RowNeedingSettlingIsLeftToTheGeneralPath)
+{
+	PoolRow row;
+	row.free = 10;
+	EXPECT_EQ(judge_row(row, 10), RowVerdict::Take);
+	EXPECT_EQ(judge_row(row, 11), RowVerdict::SoldOut);
+	PoolRow child = row, capped = row, waiting = row, lapsed = row;
+	child.root = false;
+	capped.capped = true;
+	waiting.waitlisted = 1;
+	lapsed.lapsed = true;
+	for (const PoolRow &r : {child, capped, waiting, lapsed}) {
+		EXPECT_FALSE(settles_nothing(r));
+		EXPECT_EQ(judge_row(r, 1), RowVerdict::Settle);
+	}
+	EXPECT_TRUE(room_for(INT_MAX, INT_MAX));
+	EXPECT_FALSE(room_for(int64_t(INT_MAX) - 1, INT_MAX));
+	EXPECT_FALSE(room_for(-1, 1));
+}
+
+// Every small row a root pool can have, with budgets out on shards: the
+// fast buy takes only what judge_take would, and its sold_out is
+// judge_take's when the shards are drained (or there are none).
+TEST(TakeRule, FastBuyAndJudgeTakeAgree)
+{
+	for (int32_t capacity = 0; capacity <= 6; capacity++)
+		for (int32_t confirmed = 0; confirmed <= capacity; confirmed++)
+			for (int32_t held = 0; confirmed + held <= capacity; held++)
+				for (int32_t sharded = 0; confirmed + held + sharded <= capacity; sharded++)
+					for (int32_t shard_sold = 0; shard_sold <= sharded; shard_sold++)
+						for (int64_t spots = 1; spots <= 7; spots++) {
+							PoolRow row;
+							row.free = int64_t(capacity) - confirmed - held - sharded;
+							TakeRequest r;
+							r.spots = spots;
+							TakeVerdict general = judge_take({pool(1, 0, capacity, confirmed + shard_sold, held)}, r);
+							RowVerdict fast = judge_row(row, spots);
+							if (fast == RowVerdict::Take)
+								EXPECT_EQ(general, TakeVerdict::Take);
+							if (sharded == shard_sold)  // drained shards: the row knows every spot
+								EXPECT_EQ(fast == RowVerdict::Take, general == TakeVerdict::Take);
+						}
+}
+
 TEST(Register, ConfirmedWhenTheGroupFitsAndNobodyWaits)
 {
 	TakeRequest r;

@@ -1,6 +1,6 @@
 // Argument validation: each bad value raises the contract's SQLSTATE with a
 // message naming the argument and value.
-#include "booking/error.hpp"
+#include "core/error.hpp"
 #include "core/validate.hpp"
 
 #include <gtest/gtest.h>
