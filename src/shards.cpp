@@ -7,6 +7,7 @@
 #include "shards.hpp"
 
 #include "core/error.hpp"
+#include "pg/write.hpp"
 
 #include <algorithm>
 
@@ -250,18 +251,28 @@ await_shards(Chain &chain, std::optional<int32_t> shard)
 	for (;;) {
 		// Until the holders seen are gone (a MultiXact xmax is no
 		// transaction id: look again every 50 ms anyway).
+		// A holder asleep in the lock manager is most likely waiting for the
+		// pool row this call holds (its next call): it ends only after this
+		// call, so its budget counts as taken now, not after deadlock_timeout.
 		const std::vector<TransactionId> &holders = chain.busy_holders;
+		bool stuck = false;
 		for (int ms = 0; ms < 50; ms++) {
-			bool gone = pg::guard([&holders, deadline] {
+			bool gone = pg::guard([&holders, deadline, &stuck] {
 				(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
 				ResetLatch(MyLatch);
 				CHECK_FOR_INTERRUPTS();
 				if (GetCurrentTimestamp() >= deadline)
 					return true;
+				bool running = false;
+				stuck = true;
 				for (TransactionId xid : holders)
-					if (TransactionIdIsValid(xid) && TransactionIdIsInProgress(xid))
-						return false;
-				return true;
+					if (TransactionIdIsValid(xid) && TransactionIdIsInProgress(xid)) {
+						running = true;
+						stuck = stuck && pg::xact_waits_for_lock(xid);
+					}
+				if (!running)
+					stuck = false;
+				return !running || stuck;
 			});
 			if (gone)
 				break;
@@ -269,7 +280,7 @@ await_shards(Chain &chain, std::optional<int32_t> shard)
 		lock_shards(chain);
 		if (done())
 			return true;
-		if (pg::guard([] { return GetCurrentTimestamp(); }) >= deadline) {
+		if (stuck || pg::guard([] { return GetCurrentTimestamp(); }) >= deadline) {
 			chain.awaited = true;
 			return false;
 		}

@@ -426,6 +426,18 @@ lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureDat
 	return result;
 }
 
+bool
+xact_waits_for_lock(TransactionId xid)
+{
+	int pid = BackendXidGetPid(xid);
+	if (pid == 0)
+		return false;
+	PGPROC *proc = BackendPidGetProc(pid);
+	// Read without the lock partition's lock: a hint, stale by the time
+	// it is used either way.
+	return proc != nullptr && proc->waitLock != nullptr;
+}
+
 // Poll, outside the lock manager, for a transaction to end: true when it
 // did before *deadline (set to deadlock_timeout from now if 0). The
 // deadline is the caller's whole wait, not each holder's: on a hot row a
@@ -449,6 +461,10 @@ await_end(TransactionId xid, int64_t *deadline)
 		CHECK_FOR_INTERRUPTS();
 		if (!TransactionIdIsInProgress(xid))
 			return true;
+		// Asleep in the lock manager, it may well be waiting for a row this
+		// transaction or one queued behind it holds: do not wait for it.
+		if (xact_waits_for_lock(xid))
+			return false;
 	}
 }
 
