@@ -32,6 +32,12 @@
 	X(extend_hold)            \
 	X(expire_holds)           \
 	X(claimed_holder)         \
+	/* orders.cpp */          \
+	X(reserve_order)          \
+	X(confirm_order)          \
+	X(release_order)          \
+	X(extend_order)           \
+	X(cancel_order)           \
 	/* stats.cpp */           \
 	X(stats_read)             \
 	X(stats_reset)

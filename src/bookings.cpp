@@ -1,16 +1,19 @@
 // State changes of one booking: confirm, release, cancel, extend_hold; and
 // expire_holds over every pool.
 #include "bodies.hpp"
+#include "bookings.hpp"
 
 #include "core/error.hpp"
 #include "core/validate.hpp"
 #include "pg/caller.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
+#include "pg/read.hpp"
 #include "seats.hpp"
 #include "shards.hpp"
 #include "slots.hpp"
 #include "expiry.hpp"
+#include "orders.hpp"
 #include "store.hpp"
 
 #include <tuple>
@@ -55,6 +58,21 @@ find_booking(int64_t booking_id)
 	return *found;
 }
 
+pg::KeyRead order_of_row("booking", "booking_pkey", {"?order_id"});
+
+// PT409 for a booking that is an item of an order (1.6): an order changes
+// as one, through the order's calls.
+void
+refuse_order_item(const store::Booking &b)
+{
+	if (!order_of_row.read(b.booking_id))
+		return;
+	if (auto order_id = order_of_row.int8(1))
+		throw Error(SqlState::StateConflict,
+					"booking " + std::to_string(b.booking_id) + " is an item of order " + std::to_string(*order_id),
+					"An order changes as one: use confirm_order, release_order, extend_order or cancel_order.");
+}
+
 // Lock a ticket booking for a change; PT403 when holder does not match the
 // holder it was made with (check_holder).
 Opened
@@ -90,19 +108,17 @@ can_retake(store::Chain &chain, const store::Booking &b, TimestampTz now)
 	return true;
 }
 
-struct ReleaseOutcome {
-	core::Status status;
-	int32_t released = 0;
-	std::vector<int64_t> promoted;
-};
+using bookings::ReleaseOutcome;
 
 // Give a booking's spots back once and let waiters take them.
 ReleaseOutcome
-release_booking(int64_t booking_id, const std::optional<std::string> &holder, bool check_holder)
+release_booking(int64_t booking_id, const std::optional<std::string> &holder, bool check_holder, bool alone)
 {
 	TimestampTz now = pg::transaction_now();
 	pg::Spi spi;
 	store::Booking found = find_booking(booking_id);
+	if (alone)
+		refuse_order_item(found);
 	if (found.kind != "ticket") {
 		seats::Released r = found.kind == "seats" ? seats::release(found, holder, check_holder, now)
 												  : slots::release(found, holder, check_holder, now);
@@ -202,6 +218,43 @@ Statement by_payment_ref_sql(
 
 }  // namespace
 
+namespace bookings {
+
+store::Booking
+find(int64_t booking_id)
+{
+	return find_booking(booking_id);
+}
+
+ReleaseOutcome
+release(const store::Booking &b)
+{
+	return release_booking(b.booking_id, std::nullopt, false, false);
+}
+
+core::Status
+confirm(const store::Booking &b, TimestampTz now)
+{
+	return confirm_any(b, std::nullopt, false, std::nullopt, now);
+}
+
+std::pair<core::Status, std::optional<TimestampTz>>
+extend_any(const store::Booking &found, const std::optional<std::string> &holder, TimestampTz held_until,
+		   TimestampTz now)
+{
+	if (found.kind == "seats") {
+		seats::Extended e = seats::extend(found, holder, held_until, now);
+		return {e.status, e.held_until};
+	}
+	if (found.kind == "slot") {
+		seats::Extended e = slots::extend(found, holder, held_until, now);
+		return {e.status, e.held_until};
+	}
+	return extend_ticket(found, holder, held_until, now);
+}
+
+}  // namespace bookings
+
 Datum
 confirm_payment(FunctionCallInfo fcinfo)
 {
@@ -213,12 +266,17 @@ confirm_payment(FunctionCallInfo fcinfo)
 	core::Status status;
 	{
 		pg::Spi spi;
-		by_payment_ref_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
-		if (Statement::rows() == 0)
-			throw Error(SqlState::NotFound, "no booking carries payment_ref " + *payment_ref);
-		store::Booking found = store::read_booking(Statement::row(0));
-		booking_id = found.booking_id;
-		status = confirm_any(found, std::nullopt, false, std::nullopt, now);
+		// An order's reference confirms the whole order (booking_id: the order id).
+		if (auto order = orders::confirm_by_payment_ref(*payment_ref, now)) {
+			std::tie(booking_id, status) = *order;
+		} else {
+			by_payment_ref_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
+			if (Statement::rows() == 0)
+				throw Error(SqlState::NotFound, "no booking carries payment_ref " + *payment_ref);
+			store::Booking found = store::read_booking(Statement::row(0));
+			booking_id = found.booking_id;
+			status = confirm_any(found, std::nullopt, false, std::nullopt, now);
+		}
 	}
 	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(core::status_text(status))});
 }
@@ -241,6 +299,7 @@ confirm(FunctionCallInfo fcinfo)
 	{
 		pg::Spi spi;
 		store::Booking found = find_booking(*booking_id);
+		refuse_order_item(found);
 		status = confirm_any(found, holder, true, payment_ref, now);
 	}
 	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(core::status_text(status))});
@@ -255,7 +314,7 @@ release(FunctionCallInfo fcinfo)
 	if (holder)
 		core::check_length(holder->size(), core::max_key_bytes, "holder");
 	core::require(booking_id.has_value(), "booking_id");
-	ReleaseOutcome out = release_booking(*booking_id, holder, true);
+	ReleaseOutcome out = release_booking(*booking_id, holder, true, true);
 	return release_result(fcinfo, *booking_id, out);
 }
 
@@ -264,7 +323,7 @@ cancel(FunctionCallInfo fcinfo)
 {
 	auto booking_id = pg::arg_int8(fcinfo, 0);
 	core::require(booking_id.has_value(), "booking_id");
-	ReleaseOutcome out = release_booking(*booking_id, std::nullopt, false);
+	ReleaseOutcome out = release_booking(*booking_id, std::nullopt, false, true);
 	return release_result(fcinfo, *booking_id, out);
 }
 
@@ -287,13 +346,8 @@ extend_hold(FunctionCallInfo fcinfo)
 	{
 		pg::Spi spi;
 		store::Booking found = find_booking(*booking_id);
-		if (found.kind != "ticket") {
-			seats::Extended e = found.kind == "seats" ? seats::extend(found, holder, held_until, now)
-													  : slots::extend(found, holder, held_until, now);
-			status = e.status;
-			result_until = e.held_until;
-		} else
-			std::tie(status, result_until) = extend_ticket(found, holder, held_until, now);
+		refuse_order_item(found);
+		std::tie(status, result_until) = bookings::extend_any(found, holder, held_until, now);
 	}
 	return pg::composite(fcinfo, {pg::int8_param(*booking_id), pg::text_param(core::status_text(status)),
 								  pg::timestamptz_param(result_until)});

@@ -4,6 +4,7 @@
 #include "core/error.hpp"
 #include "core/validate.hpp"
 #include "fastbuy.hpp"
+#include "pools.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "shards.hpp"
@@ -140,6 +141,13 @@ take_locked(store::Chain &chain, int64_t pool_id, int32_t quantity, const std::o
 }
 
 }  // namespace
+
+fastbuy::TicketOutcome
+pools::take(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std::string> &holder,
+			std::optional<TimestampTz> held_until, TimestampTz now)
+{
+	return take_tickets(spi, pool_id, quantity, holder, held_until, std::nullopt, now);
+}
 
 Datum
 create_pool(FunctionCallInfo fcinfo)

@@ -48,7 +48,7 @@ Statement insert_seats_sql(
 // table grows from empty before autovacuum first analyses it), and a
 // conflict is answered from them without a lock or a statement.
 pg::KeyRead seat_row("seat", "seat_pkey", {"show_id", "booking_id", "held_until"});
-pg::KeyRead owner_row("booking", "booking_pkey", {"holder", "status"});
+pg::KeyRead owner_row("booking", "booking_pkey", {"holder", "status", "?order_id"});
 pg::KeyRead show_row("show", "show_pkey", {"notify"});
 
 // Seats locked in ascending id order (so overlapping requests never
@@ -170,14 +170,7 @@ require_show(int64_t show_id)
 	return show_row.boolean(1).value_or(false);
 }
 
-struct Reservation {
-	std::optional<int64_t> booking_id;
-	core::Status status;
-	std::optional<TimestampTz> held_until;
-	std::vector<int64_t> seat_ids;
-	std::vector<int64_t> unavailable;
-	bool repeat = false;  // an idempotent repeat: nothing happened
-};
+using seats::Reservation;
 
 // The result of an earlier call with the same key, if there was one.
 std::optional<Reservation>
@@ -216,6 +209,7 @@ struct SeatState {
 	std::optional<int64_t> owner;
 	std::optional<TimestampTz> held_until;
 	bool owner_holds = false;  // owner is a live hold (status held)
+	bool owner_in_order = false;  // owner is an item of an order (1.6), which changes as one
 	std::optional<std::string> holder;
 };
 
@@ -231,6 +225,7 @@ read_owners(std::vector<SeatState> &seats, TimestampTz now)
 		if (owner_row.read(*s.owner)) {
 			s.holder = owner_row.text(1);
 			s.owner_holds = owner_row.text(2) == std::string(core::status_text(core::Status::Held));
+			s.owner_in_order = owner_row.int8(3).has_value();
 		}
 	}
 }
@@ -292,7 +287,8 @@ scan_request(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::v
 		}
 		if (!s.owner || (s.held_until && *s.held_until <= now))
 			continue;  // free, or its hold lapsed
-		if (s.held_until && s.owner_holds && s.holder == holder)
+		// The holder's own hold moves to the new one, unless an order holds it.
+		if (s.held_until && s.owner_holds && !s.owner_in_order && s.holder == holder)
 			scan.mine.emplace_back(*s.owner, s.seat_id);
 		else
 			scan.unavailable.push_back(s.seat_id);
@@ -461,6 +457,29 @@ expire(const store::Booking &b, TimestampTz now)
 }  // namespace
 
 namespace seats {
+
+Reservation
+reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
+		TimestampTz now)
+{
+	pg::LazySpi spi;
+	return booking::reserve(show_id, seat_ids, holder, held_until, std::nullopt, now, spi);
+}
+
+Reservation
+reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const std::optional<std::string> &section,
+			 TimestampTz held_until, TimestampTz now)
+{
+	return booking::reserve_best(show_id, quantity, holder, section, held_until, std::nullopt, now);
+}
+
+void
+lock_seats(const std::vector<int64_t> &seat_ids)
+{
+	if (!seat_ids.empty())
+		lock_seats_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
+}
+
 
 core::Status
 confirm(const store::Booking &found, const std::optional<std::string> &holder,

@@ -82,12 +82,7 @@ range_free(int64_t resource_id, int32_t capacity, TimestampTz starts, TimestampT
 	return core::slot_free(ranges, {starts, ends}, capacity);
 }
 
-struct SlotOutcome {
-	std::optional<int64_t> booking_id;
-	core::Status status;
-	std::optional<TimestampTz> held_until;
-	bool repeat = false;  // an idempotent repeat: nothing happened
-};
+using slots::SlotOutcome;
 
 // Hold [starts, ends) on a resource for holder.
 SlotOutcome
@@ -151,6 +146,13 @@ check_range(const std::optional<TimestampTz> &starts, const std::optional<Timest
 }  // namespace
 
 namespace slots {
+
+SlotOutcome
+reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, TimestampTz held_until,
+		TimestampTz now)
+{
+	return booking::reserve(resource_id, starts, ends, holder, held_until, std::nullopt, std::nullopt, now);
+}
 
 core::Status
 confirm(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,

@@ -11,6 +11,20 @@
 
 namespace booking::slots {
 
+struct SlotOutcome {
+	std::optional<int64_t> booking_id;
+	core::Status status;
+	std::optional<TimestampTz> held_until;
+	bool repeat = false;  // an idempotent repeat: nothing happened
+};
+
+// Hold [starts, ends) on a resource for holder, as reserve_slot does
+// without a payment reference or idempotency key: held, or conflict.
+// Inside an Spi scope.
+SlotOutcome
+reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, TimestampTz held_until,
+		TimestampTz now);
+
 // confirm for a slot booking (check_holder false for a payment webhook).
 core::Status
 confirm(const store::Booking &found, const std::optional<std::string> &holder, bool check_holder,

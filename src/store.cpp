@@ -270,6 +270,13 @@ has_shards_drained()
 }
 
 bool
+has_orders()
+{
+	static pg::KeyRead order_column("booking", "booking_pkey", {"?order_id"});
+	return order_column.has(1);
+}
+
+bool
 try_lock_root(int64_t root_id)
 {
 	return lock_root_skip_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT) == 1;

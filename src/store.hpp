@@ -99,6 +99,10 @@ needs_no_settling(const Peek &p, TimestampTz now);
 bool
 has_shards_drained();
 
+// Whether the schema has orders (1.6 on): booking.booking.order_id.
+bool
+has_orders();
+
 // The pool row's capacity less its own confirmed and held spots, read now
 // without a lock; PT404 when the pool does not exist.
 int64_t

@@ -126,6 +126,11 @@ SELECT booking.create_resource('room', 1) AS room;                              
 SELECT booking.create_resource('deleted room') AS deleted_room;                   -- 2
 SELECT booking_id, status FROM booking.reserve_slot(1, '2030-01-01 09:00', '2030-01-01 10:00', 'pat', '1 hour',
                                                     payment_ref => 'cs_matrix');
+-- Pool 4; order 1: ann holds a spot of pool 4 (booking 7) and seat 8 of
+-- show 2 (booking 8), paid with order_matrix.
+SELECT booking.create_pool(5, 'order pool') AS order_pool;                        -- 4
+SELECT order_id, status, booking_ids FROM booking.reserve_order('[{"show_id": 2, "seat_ids": [8]}, {"pool_id": 4}]',
+                                                                'ann', payment_ref => 'order_matrix');
 -- Deleted ids, as superuser.
 DELETE FROM booking.booking WHERE booking_id = 5;
 DELETE FROM booking.pool WHERE pool_id = 3;
@@ -195,6 +200,16 @@ INSERT INTO inputs_baseline VALUES
     ('expire_holds', 'max_count', '100'),
     ('availability', 'pool_id', '1'),
     ('my_bookings', 'holder', '''ann'''),
+    ('reserve_order', 'items', '''[{"pool_id": 1}]'''), ('reserve_order', 'holder', '''bob'''),
+    ('reserve_order', 'hold_for', '''15 minutes'''), ('reserve_order', 'payment_ref', '''order_new'''),
+    ('reserve_order', 'idempotency_key', '''order_key'''),
+    ('order_items', 'items', '''[{"pool_id": 1}]'''),
+    ('confirm_order', 'order_id', '1'), ('confirm_order', 'holder', '''ann'''),
+    ('confirm_order', 'payment_ref', '''order_pay'''),
+    ('release_order', 'order_id', '1'), ('release_order', 'holder', '''ann'''),
+    ('extend_order', 'order_id', '1'), ('extend_order', 'holder', '''ann'''),
+    ('extend_order', 'hold_for', '''20 minutes'''),
+    ('cancel_order', 'order_id', '1'),
     ('claimed_holder', 'holder', '''ann'''), ('claimed_holder', 'needed', 'true'),
     ('reconcile', 'pool_id', '1'),
     ('set_node', 'node', '0'), ('set_node', 'nodes', '1');
@@ -239,7 +254,12 @@ INSERT INTO inputs_variant VALUES
     ('bigint[]', 9, 'unknown 999999', '''{1,999999}''::bigint[]'),
     ('bigint[]', 11, 'only unknown ids', '''{999998,999999}''::bigint[]'),
     ('bigint[]', 12, '{0}', '''{0}''::bigint[]'),
-    ('bigint[]', 10, 'int8 min, max', '''{-9223372036854775808,9223372036854775807}''::bigint[]');
+    ('bigint[]', 10, 'int8 min, max', '''{-9223372036854775808,9223372036854775807}''::bigint[]'),
+    ('jsonb', 1, 'empty array', '''[]''::jsonb'), ('jsonb', 2, 'object', '''{}''::jsonb'),
+    ('jsonb', 3, 'JSON null', '''null''::jsonb'), ('jsonb', 4, '[null]', '''[null]''::jsonb'),
+    ('jsonb', 5, '101 items', '(SELECT jsonb_agg(jsonb_build_object(''pool_id'', 1)) FROM generate_series(1, 101))'),
+    ('jsonb', 6, '1 MB string', 'to_jsonb(repeat(''x'', 1048576))'),
+    ('jsonb', 7, 'nested 1,000 deep', '(repeat(''['', 1000) || repeat('']'', 1000))::jsonb');
 
 -- Bad values of one argument of one function: ids of deleted rows, rows of
 -- the wrong kind, values that only mean something there.
@@ -307,6 +327,20 @@ INSERT INTO inputs_extra VALUES
     ('my_bookings', 'holder', 1, 'holder of none', '''nobody'''),
     ('my_bookings', 'holder', 2, 'del (booking deleted)', '''del'''),
     ('reconcile', 'pool_id', 1, 'deleted pool 3', '3'),
+    ('reserve_order', 'items', 1, 'deleted pool 3', '''[{"pool_id": 3}]'''),
+    ('reserve_order', 'items', 2, 'seat 8 (held by order 1)', '''[{"show_id": 2, "seat_ids": [8]}]'''),
+    ('reserve_order', 'items', 3, 'every kind', '''[{"pool_id": 1}, {"show_id": 1, "seat_ids": [5]}, {"show_id": 1, "best_available": 2}, {"resource_id": 1, "starts_at": "2030-01-03 09:00", "ends_at": "2030-01-03 10:00"}]'''),
+    ('reserve_order', 'payment_ref', 1, 'order_matrix (in use)', '''order_matrix'''),
+    ('reserve_order', 'payment_ref', 2, 'cs_matrix (in use)', '''cs_matrix'''),
+    ('confirm_order', 'order_id', 1, 'unknown order 2', '2'),
+    ('confirm_order', 'holder', 1, 'other holder', '''mallory'''),
+    ('confirm_order', 'payment_ref', 1, 'cs_matrix (in use)', '''cs_matrix'''),
+    ('release_order', 'holder', 1, 'other holder', '''mallory'''),
+    ('extend_order', 'holder', 1, 'other holder', '''mallory'''),
+    ('confirm', 'booking_id', 4, 'order item 7', '7'),
+    ('release', 'booking_id', 3, 'order item 8', '8'),
+    ('cancel', 'booking_id', 3, 'order item 7', '7'),
+    ('extend_hold', 'booking_id', 5, 'order item 8', '8'),
     ('set_node', 'nodes', 1, '1024', '1024'), ('set_node', 'nodes', 2, '1025', '1025');
 
 -- No extra value names an argument that does not exist.

@@ -1,4 +1,4 @@
--- booking 1.5: capacity pools, seats and slots that cannot oversell.
+-- booking 1.6: capacity pools, seats, slots and orders that cannot oversell.
 \echo Use "CREATE EXTENSION booking" to load this file. \quit
 
 -- Refuse a schema booking that another role could have planted objects in
@@ -179,7 +179,8 @@ CREATE TABLE booking.booking (
     seat_ids        bigint[],          -- kind seats: the seats, ascending
     shard           integer,           -- kind ticket: the shard whose budget it took (NULL: the pool row)
     created_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now()
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    order_id        bigint             -- the order it is an item of (1.6), else NULL
     -- No CHECK constraints, for the same reason as on booking.pool: only the
     -- functions write here, and booking.check() verifies every row.
 );
@@ -203,6 +204,32 @@ CREATE INDEX booking_held_until ON booking.booking (held_until) WHERE status = '
 CREATE INDEX booking_pool_waitlist ON booking.booking (pool_id, booking_id) WHERE status = 'waitlisted';
 -- A holder's own bookings (my_bookings).
 CREATE INDEX booking_holder ON booking.booking (holder, booking_id) WHERE holder IS NOT NULL;
+
+CREATE SEQUENCE booking.order_id_seq;
+
+-- An order: one row, and one booking per item carrying its id. The items'
+-- states move together (booking.check() proves it); the row keeps what
+-- belongs to the whole order.
+CREATE TABLE booking.orders (
+    order_id        bigint PRIMARY KEY,
+    holder          text,
+    payment_ref     text,
+    idempotency_key text,
+    booking_ids     bigint[] NOT NULL,  -- its bookings, in item order
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+-- A retried checkout of the same holder returns the same order.
+CREATE UNIQUE INDEX orders_idempotency ON booking.orders ((coalesce(holder, '')), idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+-- A payment reference names one order (confirm_payment).
+CREATE UNIQUE INDEX orders_payment_ref ON booking.orders (payment_ref) WHERE payment_ref IS NOT NULL;
+
+CREATE TYPE booking.order_result AS (order_id bigint, status text, held_until timestamptz, booking_ids bigint[],
+                                     unavailable jsonb);
+CREATE TYPE booking.order_item AS (item integer, kind text, target_id bigint, quantity integer, seat_ids bigint[],
+                                   section text, starts_at timestamptz, ends_at timestamptz);
+
 
 -- A show with a seat map.
 CREATE SEQUENCE booking.show_id_seq;
@@ -389,6 +416,174 @@ AS 'MODULE_PATHNAME', 'booking_claimed_holder'
 LANGUAGE C STABLE;
 
 ------------------------------------------------------------------------------
+-- Orders (1.6): several items held, paid and lost together.
+------------------------------------------------------------------------------
+
+-- The items of an order, checked: one row per item, in item order (0-based
+-- index), kind pool, seats, best or slot. Bad input raises 22023 (22004 for
+-- a missing required field) naming the item. For reserve_order only.
+CREATE FUNCTION booking.order_items(items jsonb)
+RETURNS SETOF booking.order_item
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    e       jsonb;
+    i       integer;
+    n       integer;
+    it      booking.order_item;
+    allowed text[];
+    bad     text;
+    v       jsonb;
+    s       text;
+BEGIN
+    IF items IS NULL THEN
+        RAISE EXCEPTION 'argument "items" must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF jsonb_typeof(items) <> 'array' THEN
+        RAISE EXCEPTION 'items must be a JSON array of objects, not a JSON %', jsonb_typeof(items)
+            USING ERRCODE = '22023';
+    END IF;
+    n := jsonb_array_length(items);
+    IF n = 0 THEN
+        RAISE EXCEPTION 'items must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF n > 100 THEN
+        RAISE EXCEPTION 'an order has at most 100 items, not %', n USING ERRCODE = '22023';
+    END IF;
+    FOR i IN 0 .. n - 1 LOOP
+        e := items -> i;
+        it := ROW(i, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+        IF jsonb_typeof(e) <> 'object' THEN
+            RAISE EXCEPTION 'item %: must be a JSON object, not a JSON %', i, jsonb_typeof(e) USING ERRCODE = '22023';
+        END IF;
+        IF e ? 'pool_id' THEN
+            it.kind := 'pool';
+            allowed := '{pool_id,quantity}';
+        ELSIF e ? 'resource_id' THEN
+            it.kind := 'slot';
+            allowed := '{resource_id,starts_at,ends_at}';
+        ELSIF e ? 'show_id' AND e ? 'seat_ids' THEN
+            it.kind := 'seats';
+            allowed := '{show_id,seat_ids}';
+        ELSIF e ? 'show_id' AND e ? 'best_available' THEN
+            it.kind := 'best';
+            allowed := '{show_id,best_available,section}';
+        ELSIF e ? 'show_id' THEN
+            RAISE EXCEPTION 'item %: a show item needs "seat_ids" or "best_available"', i USING ERRCODE = '22004';
+        ELSE
+            RAISE EXCEPTION 'item %: unknown kind of item: it names no "pool_id", "show_id" or "resource_id"', i
+                USING ERRCODE = '22023';
+        END IF;
+        SELECT k INTO bad FROM jsonb_object_keys(e) AS k WHERE k <> ALL (allowed) ORDER BY k LIMIT 1;
+        IF bad IS NOT NULL THEN
+            RAISE EXCEPTION 'item %: unknown field "%" in a % item (fields: %)', i, bad,
+                CASE it.kind WHEN 'best' THEN 'best_available' ELSE it.kind END, array_to_string(allowed, ', ')
+                USING ERRCODE = '22023';
+        END IF;
+        -- the fields: present and not JSON null where required, of their type
+        FOREACH s IN ARRAY allowed LOOP
+            v := e -> s;
+            IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+                CONTINUE WHEN s IN ('quantity', 'section');
+                RAISE EXCEPTION 'item %: "%" must not be null', i, s USING ERRCODE = '22004';
+            END IF;
+            IF s IN ('pool_id', 'resource_id', 'show_id', 'quantity', 'best_available') THEN
+                IF jsonb_typeof(v) <> 'number' OR (v #>> '{}') !~ '^-?[0-9]{1,18}$' THEN
+                    RAISE EXCEPTION 'item %: "%" must be an integer, not %', i, s, left(v::text, 100)
+                        USING ERRCODE = '22023';
+                END IF;
+                IF s IN ('quantity', 'best_available') THEN
+                    IF (v #>> '{}')::bigint NOT BETWEEN 1 AND 2147483647 THEN
+                        RAISE EXCEPTION 'item %: "%" must be between 1 and 2147483647, not %', i, s, v #>> '{}'
+                            USING ERRCODE = '22023';
+                    END IF;
+                    it.quantity := (v #>> '{}')::integer;
+                ELSE
+                    it.target_id := (v #>> '{}')::bigint;
+                END IF;
+            ELSIF s = 'seat_ids' THEN
+                IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) = 0 THEN
+                    RAISE EXCEPTION 'item %: "seat_ids" must be a non-empty JSON array of seat ids, not %', i,
+                        left(v::text, 100) USING ERRCODE = '22023';
+                END IF;
+                SELECT x INTO bad FROM jsonb_array_elements(v) AS x
+                 WHERE jsonb_typeof(x) <> 'number' OR (x #>> '{}') !~ '^-?[0-9]{1,18}$' LIMIT 1;
+                IF bad IS NOT NULL THEN
+                    RAISE EXCEPTION 'item %: "seat_ids" must hold integers only, not %', i, left(bad, 100)
+                        USING ERRCODE = '22023';
+                END IF;
+                it.seat_ids := ARRAY(SELECT (x #>> '{}')::bigint FROM jsonb_array_elements(v) AS x);
+                it.quantity := cardinality(it.seat_ids);
+            ELSIF s = 'section' THEN
+                IF jsonb_typeof(v) <> 'string' THEN
+                    RAISE EXCEPTION 'item %: "section" must be a string, not %', i, left(v::text, 100)
+                        USING ERRCODE = '22023';
+                END IF;
+                it.section := v #>> '{}';
+                IF octet_length(it.section) > 256 THEN
+                    RAISE EXCEPTION 'item %: "section" is % bytes long, the limit is 256', i,
+                        octet_length(it.section) USING ERRCODE = '22023';
+                END IF;
+            ELSE  -- starts_at, ends_at
+                IF jsonb_typeof(v) <> 'string' THEN
+                    RAISE EXCEPTION 'item %: "%" must be a timestamp string, not %', i, s, left(v::text, 100)
+                        USING ERRCODE = '22023';
+                END IF;
+                BEGIN
+                    IF s = 'starts_at' THEN
+                        it.starts_at := (v #>> '{}')::timestamptz;
+                    ELSE
+                        it.ends_at := (v #>> '{}')::timestamptz;
+                    END IF;
+                EXCEPTION WHEN data_exception THEN
+                    RAISE EXCEPTION 'item %: "%" is not a timestamp: %', i, s, left(v #>> '{}', 100)
+                        USING ERRCODE = '22023';
+                END;
+            END IF;
+        END LOOP;
+        IF it.kind = 'pool' AND it.quantity IS NULL THEN
+            it.quantity := 1;
+        END IF;
+        IF it.kind = 'slot' THEN
+            IF NOT isfinite(it.starts_at) OR NOT isfinite(it.ends_at) THEN
+                RAISE EXCEPTION 'item %: starts_at and ends_at must be finite', i USING ERRCODE = '22023';
+            END IF;
+            IF it.ends_at <= it.starts_at THEN
+                RAISE EXCEPTION 'item %: ends_at must be after starts_at', i USING ERRCODE = '22023';
+            END IF;
+        END IF;
+        RETURN NEXT it;
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION booking.reserve_order(items jsonb, holder text DEFAULT NULL, hold_for interval DEFAULT '15 minutes',
+                                      payment_ref text DEFAULT NULL, idempotency_key text DEFAULT NULL)
+RETURNS booking.order_result
+AS 'MODULE_PATHNAME', 'booking_reserve_order'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION booking.confirm_order(order_id bigint, holder text DEFAULT NULL, payment_ref text DEFAULT NULL)
+RETURNS booking.confirm_result
+AS 'MODULE_PATHNAME', 'booking_confirm_order'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION booking.release_order(order_id bigint, holder text DEFAULT NULL)
+RETURNS booking.release_result
+AS 'MODULE_PATHNAME', 'booking_release_order'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION booking.extend_order(order_id bigint, holder text DEFAULT NULL, hold_for interval DEFAULT '10 minutes')
+RETURNS booking.hold_result
+AS 'MODULE_PATHNAME', 'booking_extend_order'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+CREATE FUNCTION booking.cancel_order(order_id bigint)
+RETURNS booking.release_result
+AS 'MODULE_PATHNAME', 'booking_cancel_order'
+LANGUAGE C VOLATILE SECURITY DEFINER;
+
+------------------------------------------------------------------------------
 -- Views: what a reader sees. A hold whose time ran out counts as expired
 -- here even before a sweep marks its row.
 ------------------------------------------------------------------------------
@@ -427,7 +622,7 @@ SELECT b.booking_id, b.kind, b.pool_id, b.show_id, b.resource_id, b.spots,
                 AND w.status OPERATOR(pg_catalog.=) 'waitlisted'
                 AND w.booking_id OPERATOR(pg_catalog.<=) b.booking_id)
        END AS waitlist_position,
-       b.created_at, b.updated_at
+       b.created_at, b.updated_at, b.order_id
   FROM booking.booking b;
 
 -- What a buyer sees of each seat: available (free, or its hold lapsed), held, sold.
@@ -439,7 +634,10 @@ SELECT s.seat_id, s.show_id, s.section, s.row_label, s.number,
             ELSE 'available' END AS status,
        CASE WHEN s.held_until IS NULL OR s.held_until OPERATOR(pg_catalog.>) pg_catalog.now()
             THEN s.booking_id END AS booking_id,
-       CASE WHEN s.held_until OPERATOR(pg_catalog.>) pg_catalog.now() THEN s.held_until END AS held_until
+       CASE WHEN s.held_until OPERATOR(pg_catalog.>) pg_catalog.now() THEN s.held_until END AS held_until,
+       CASE WHEN s.held_until IS NULL OR s.held_until OPERATOR(pg_catalog.>) pg_catalog.now()
+            THEN (SELECT b.order_id FROM booking.booking b WHERE b.booking_id OPERATOR(pg_catalog.=) s.booking_id)
+       END AS order_id
   FROM booking.seat s;
 
 ------------------------------------------------------------------------------
@@ -472,7 +670,7 @@ DECLARE
     next bigint;
 BEGIN
     FOREACH seq IN ARRAY ARRAY['booking.pool_id_seq', 'booking.booking_id_seq', 'booking.show_id_seq',
-                               'booking.seat_id_seq', 'booking.resource_id_seq']::regclass[] LOOP
+                               'booking.seat_id_seq', 'booking.resource_id_seq', 'booking.order_id_seq']::regclass[] LOOP
         last := coalesce(pg_catalog.pg_sequence_last_value(seq), 0);
         next := last + 1 + ((NEW.node - (last + 1) % NEW.nodes) + NEW.nodes) % NEW.nodes;
         EXECUTE pg_catalog.format('ALTER SEQUENCE %s INCREMENT BY %s', seq, NEW.nodes);
@@ -544,7 +742,7 @@ SELECT pg_catalog.pg_extension_config_dump('booking.node', '');
 -- bookings are not shown.
 CREATE FUNCTION booking.seat_map(show_id bigint, holder text DEFAULT NULL)
 RETURNS TABLE (seat_id bigint, section text, row_label text, number integer, status text, mine boolean,
-               held_until timestamptz, booking_id bigint)
+               held_until timestamptz, booking_id bigint, order_id bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 ROWS 1000
 AS $$
@@ -567,7 +765,8 @@ BEGIN
     SELECT v.seat_id, v.section, v.row_label, v.number, v.status,
            coalesce(b.holder = mine_of, false),
            CASE WHEN b.holder = mine_of THEN v.held_until END,
-           CASE WHEN b.holder = mine_of THEN v.booking_id END
+           CASE WHEN b.holder = mine_of THEN v.booking_id END,
+           CASE WHEN b.holder = mine_of THEN b.order_id END
       FROM booking.seats v
       LEFT JOIN booking.booking b ON b.booking_id = v.booking_id
      WHERE v.show_id = seat_map.show_id
@@ -596,9 +795,8 @@ BEGIN
     IF octet_length(mine) > 256 THEN
         RAISE EXCEPTION 'holder is % bytes long, the limit is 256', octet_length(mine) USING ERRCODE = '22023';
     END IF;
-    -- order_id: NULL until orders exist
     RETURN QUERY
-    SELECT b.booking_id, NULL::bigint, b.kind, b.pool_id, b.show_id, b.resource_id, b.spots, b.seat_ids, b.status,
+    SELECT b.booking_id, b.order_id, b.kind, b.pool_id, b.show_id, b.resource_id, b.spots, b.seat_ids, b.status,
            b.held_until, b.starts_at, b.ends_at, b.waitlist_position
       FROM booking.bookings b
      WHERE b.holder = mine
@@ -791,6 +989,36 @@ AS $$
                               - (SELECT coalesce(sum(s.confirmed + s.held), 0) FROM booking.pool_shard s
                                   WHERE s.pool_id = a.pool_id) < h.spots)
     UNION ALL
+    -- an order changes as one (1.6): its items are all held until the same
+    -- time, all confirmed, or all given back
+    SELECT 'order', x.order_id, format('items in different states: %s', x.states)
+      FROM (SELECT b.order_id,
+                   string_agg(DISTINCT CASE WHEN b.status = 'held' AND b.held_until <= now() THEN 'expired'
+                                            WHEN b.status = 'held' THEN 'held until ' || b.held_until
+                                            ELSE b.status END, ', ') AS states,
+                   count(DISTINCT CASE WHEN b.status IN ('released', 'expired')
+                                         OR (b.status = 'held' AND b.held_until <= now()) THEN 'given back'
+                                       WHEN b.status = 'held' THEN 'held until ' || b.held_until
+                                       ELSE b.status END) AS n
+              FROM booking.booking b WHERE b.order_id IS NOT NULL GROUP BY b.order_id) AS x
+     WHERE x.n > 1
+    UNION ALL
+    -- and its bookings are exactly its items
+    SELECT 'order', coalesce(o.order_id, x.order_id),
+           CASE WHEN o.order_id IS NULL THEN format('bookings %s name it, but it does not exist', x.ids)
+                ELSE format('its bookings %s are not its items %s', coalesce(x.ids, '{}'), o.booking_ids) END
+      FROM booking.orders o
+      FULL JOIN (SELECT b.order_id, array_agg(b.booking_id ORDER BY b.booking_id) AS ids
+                   FROM booking.booking b WHERE b.order_id IS NOT NULL GROUP BY b.order_id) AS x
+             ON x.order_id = o.order_id
+     WHERE o.order_id IS NULL
+        OR coalesce(x.ids, '{}') IS DISTINCT FROM ARRAY(SELECT u FROM unnest(o.booking_ids) AS u ORDER BY u)
+    UNION ALL
+    SELECT 'booking', b.booking_id, format('item of order %s with a status an order item never has: %s',
+                                           b.order_id, b.status)
+      FROM booking.booking b
+     WHERE b.order_id IS NOT NULL AND b.status = 'waitlisted'
+    UNION ALL
     -- node-aware ids (set_node): every sequence steps by the node count and
     -- every id belongs to this node
     SELECT 'sequence', NULL::bigint, format('%s increments by %s, but this is node %s of %s',
@@ -798,7 +1026,7 @@ AS $$
       FROM pg_sequence q, booking.node_info n
      WHERE q.seqrelid IN ('booking.pool_id_seq'::regclass, 'booking.booking_id_seq'::regclass,
                           'booking.show_id_seq'::regclass, 'booking.seat_id_seq'::regclass,
-                          'booking.resource_id_seq'::regclass)
+                          'booking.resource_id_seq'::regclass, 'booking.order_id_seq'::regclass)
        AND q.seqincrement <> n.nodes
     UNION ALL
     SELECT x.object, x.id, format('id is not of node %s of %s', n.node, n.nodes)
@@ -807,7 +1035,8 @@ AS $$
                     SELECT 'booking', booking_id FROM booking.booking UNION ALL
                     SELECT 'show', show_id FROM booking.show UNION ALL
                     SELECT 'seat', seat_id FROM booking.seat UNION ALL
-                    SELECT 'resource', resource_id FROM booking.resource) AS x(object, id)
+                    SELECT 'resource', resource_id FROM booking.resource UNION ALL
+                    SELECT 'order', order_id FROM booking.orders) AS x(object, id)
      WHERE n.nodes > 1 AND x.id % n.nodes <> n.node
 $$;
 
@@ -938,6 +1167,8 @@ REVOKE ALL ON FUNCTION booking.promote_waitlist(bigint, integer, bigint, boolean
 REVOKE ALL ON FUNCTION booking.create_resource(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.confirm_payment(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.cancel(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.cancel_order(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION booking.order_items(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.expire_holds(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.reconcile(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.check() FROM PUBLIC;
@@ -958,6 +1189,8 @@ SELECT pg_catalog.pg_extension_config_dump('booking.show_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.seat_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.resource', '');
 SELECT pg_catalog.pg_extension_config_dump('booking.resource_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.orders', '');
+SELECT pg_catalog.pg_extension_config_dump('booking.order_id_seq', '');
 
 ------------------------------------------------------------------------------
 -- Exactly the documented grants, whatever default privileges exist.
@@ -997,7 +1230,7 @@ BEGIN
                AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,v,m,f,S}'::pg_catalog."char"[])
             UNION ALL
             SELECT m.classid, m.objid, 'FUNCTION', p.proacl, pg_catalog.acldefault('f', p.proowner),
-                   CASE WHEN p.proname OPERATOR(pg_catalog.=) ANY ('{decrement_ticket,register,reserve_seats,reserve_best_available,reserve_slot,confirm,release,extend_hold,availability,seat_map,my_bookings}'::pg_catalog.name[])
+                   CASE WHEN p.proname OPERATOR(pg_catalog.=) ANY ('{decrement_ticket,register,reserve_seats,reserve_best_available,reserve_slot,confirm,release,extend_hold,availability,seat_map,my_bookings,reserve_order,confirm_order,release_order,extend_order}'::pg_catalog.name[])
                         THEN pg_catalog.acldefault('f', p.proowner)
                         ELSE ARRAY[pg_catalog.makeaclitem(p.proowner, p.proowner, 'EXECUTE', false)] END
               FROM members m JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) m.objid
