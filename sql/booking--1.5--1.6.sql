@@ -537,6 +537,8 @@ BEGIN
 END
 $$;
 
+REVOKE ALL ON TABLE booking.orders FROM PUBLIC;
+REVOKE ALL ON SEQUENCE booking.order_id_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.cancel_order(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION booking.order_items(jsonb) FROM PUBLIC;
 
