@@ -1,10 +1,14 @@
 'use strict';
 // Set the database up for browser calls (docs/rpc.md), then create the demo
-// show through the contract's organiser calls and print its id:
-// booking.create_show(name, notify => true), then booking.add_seats for
-// every block of every row (a gap in the numbering is an aisle).
+// show and its add-on through the contract's organiser calls and print
+// their ids, "<show id> <add-on pool id>": booking.create_show(name,
+// notify => true), then booking.add_seats for every block of every row (a
+// gap in the numbering is an aisle), then booking.create_pool for the
+// add-on sold with the seats (a parking pass: capacity, at most --addon-max
+// per buyer).
 //
 //   node create-show.js [--name "Hamlet"] [--presold 0.2]
+//                       [--addon "Parking pass"] [--addon-capacity 40] [--addon-max 4]
 //
 // The setup, idempotent (run as a superuser): CREATE EXTENSION IF NOT
 // EXISTS booking; the roles of a PostgREST deployment when missing:
@@ -13,7 +17,11 @@
 // authenticator), which may switch to both; SELECT on booking.seats and
 // booking.bookings for that login, for the live map the server draws
 // itself; and ALTER DATABASE <this one> SET booking.holder_claim = 'sub'.
-// The customer functions are PUBLIC's already: nothing to grant for them.
+// The customer functions are PUBLIC's already; the ones the page calls
+// (the server's RPC list, orders included) are granted to the signed-in
+// role as well, so the demo keeps working where a DBA took them from
+// PUBLIC as docs/rpc.md suggests. Orders need booking 1.6: an older
+// installed version is an error (ALTER EXTENSION booking UPDATE).
 //
 // --presold sells that share of the seats first, in small groups, the way
 // other buyers would (booking.reserve_seats + booking.confirm), so the map
@@ -58,6 +66,21 @@ const LAYOUT = [
 	},
 ];
 
+// The customer calls the page makes (server.js, RPC).
+const PAGE_CALLS = [
+	'reserve_seats',
+	'reserve_best_available',
+	'confirm',
+	'release',
+	'extend_hold',
+	'reserve_order',
+	'confirm_order',
+	'release_order',
+	'extend_order',
+	'my_bookings',
+	'availability',
+];
+
 function arg(name, fallback) {
 	const i = process.argv.indexOf(name);
 	return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
@@ -81,6 +104,12 @@ async function setup(client) {
 	const anon = process.env.ANON_ROLE || 'anon';
 	const login = process.env.SEATMAP_LOGIN || 'seatmap';
 	await client.query('CREATE EXTENSION IF NOT EXISTS booking');
+	const { rows: ext } = await client.query(
+		"SELECT extversion, to_regprocedure('booking.reserve_order(jsonb,text,interval,text,text)') AS orders" +
+			" FROM pg_catalog.pg_extension WHERE extname = 'booking'",
+	);
+	if (ext[0].orders === null)
+		throw new Error(`booking ${ext[0].extversion} has no orders; run ALTER EXTENSION booking UPDATE (1.6 or later)`);
 	for (const [name, attributes] of [
 		[anon, 'NOLOGIN'],
 		[role, 'NOLOGIN'],
@@ -96,6 +125,12 @@ async function setup(client) {
 	}
 	await client.query(`GRANT ${id(anon)}, ${id(role)} TO ${id(login)}`);
 	await client.query(`GRANT SELECT ON booking.seats, booking.bookings TO ${id(login)}`);
+	const { rows: calls } = await client.query(
+		"SELECT p.oid::regprocedure AS fn FROM pg_catalog.pg_proc p WHERE p.pronamespace = 'booking'::regnamespace" +
+			' AND p.proname = ANY ($1) ORDER BY 1',
+		[PAGE_CALLS],
+	);
+	await client.query(`GRANT EXECUTE ON FUNCTION ${calls.map((r) => r.fn).join(', ')} TO ${id(role)}`);
 	const { rows } = await client.query('SELECT current_database() AS db');
 	await client.query(`ALTER DATABASE ${id(rows[0].db)} SET booking.holder_claim = 'sub'`);
 }
@@ -103,6 +138,9 @@ async function setup(client) {
 async function main() {
 	const name = arg('--name', 'Hamlet');
 	const presold = Number(arg('--presold', '0'));
+	const addon = arg('--addon', 'Parking pass');
+	const addonCapacity = Number(arg('--addon-capacity', '40'));
+	const addonMax = Number(arg('--addon-max', '4'));
 	const client = new pg.Client({ application_name: 'seatmap-setup' });
 	await client.connect();
 	try {
@@ -153,7 +191,11 @@ async function main() {
 				}
 			}
 		}
-		console.log(String(showId));
+		const pool = await client.query(
+			'SELECT booking.create_pool(capacity => $1, name => $2, max_per_holder => $3) AS id',
+			[addonCapacity, `${name}: ${addon}`, addonMax],
+		);
+		console.log(`${showId} ${pool.rows[0].id}`);
 	} finally {
 		await client.end();
 	}

@@ -17,7 +17,13 @@
 //   POST /rpc/confirm                 booking.confirm(booking_id, holder, payment_ref)
 //   POST /rpc/release                 booking.release(booking_id, holder)
 //   POST /rpc/extend_hold             booking.extend_hold(booking_id, holder, hold_for)
+//   POST /rpc/reserve_order           booking.reserve_order(items, holder, hold_for, idempotency_key): a cart
+//   POST /rpc/confirm_order           booking.confirm_order(order_id, holder, payment_ref)
+//   POST /rpc/release_order           booking.release_order(order_id, holder)
+//   POST /rpc/extend_order            booking.extend_order(order_id, holder, hold_for)
 //   GET  /rpc/my_bookings             booking.my_bookings(holder): this browser's bookings
+//   GET  /rpc/availability            booking.availability(pool_id): the add-on's spots left
+//   GET  /api/show?show_id=N          the show's title, prices and add-on (configuration)
 //   GET  /api/seats?show_id=N         the view booking.seats (with "mine" for this browser)
 //   GET  /api/events?show_id=N        Server-Sent Events: the seat map, then every change
 //
@@ -39,7 +45,9 @@
 // (default authenticated), ANON_ROLE (default anon), PORT (default 8080),
 // HOST (default 127.0.0.1), SHOW_ID (the show of "/"), SHOW_TITLE,
 // SHOW_SUBTITLE, VENUE, HOLD_FOR (default '10 minutes'), SECTION_PRICES
-// (JSON, e.g. {"Stalls": 65}).
+// (JSON, e.g. {"Stalls": 65}), ADDON_POOL_ID (the pool of the add-on sold
+// with the seats; none without it), ADDON_NAME (default 'Parking pass'),
+// ADDON_PRICE (default 12), ADDON_MAX (the most a cart may have, default 4).
 
 const http = require('node:http');
 const fs = require('node:fs');
@@ -67,6 +75,14 @@ const config = {
 	role: process.env.RPC_ROLE || 'authenticated',
 	anonRole: process.env.ANON_ROLE || 'anon',
 	claim: null, // booking.holder_claim of the database, read at start
+	addon: process.env.ADDON_POOL_ID
+		? {
+				pool_id: Number(process.env.ADDON_POOL_ID),
+				name: process.env.ADDON_NAME || 'Parking pass',
+				price: Number(process.env.ADDON_PRICE || 12),
+				max: Number(process.env.ADDON_MAX || 4),
+			}
+		: null,
 };
 
 function parsePrices(text) {
@@ -165,13 +181,22 @@ const RPC = {
 	confirm: { client: ['booking_id', 'holder'], paymentRef: true },
 	release: { client: ['booking_id', 'holder'] },
 	extend_hold: { client: ['booking_id', 'holder'], holdFor: true },
+	// A cart of seats and an add-on, all or nothing, and its one hold.
+	reserve_order: { client: ['items', 'holder', 'idempotency_key'], needsHolder: true, holdFor: true },
+	confirm_order: { client: ['order_id', 'holder'], paymentRef: true },
+	release_order: { client: ['order_id', 'holder'] },
+	extend_order: { client: ['order_id', 'holder'], holdFor: true },
 	my_bookings: { client: ['holder'], stable: true, set: true },
+	availability: { client: ['pool_id'], stable: true },
 };
 
 const ARG_TYPES = {
 	show_id: 'id',
 	booking_id: 'id',
+	order_id: 'id',
+	pool_id: 'id',
 	quantity: 'int',
+	items: 'json',
 	seat_ids: 'ids',
 	section: 'text',
 	holder: 'text',
@@ -193,6 +218,11 @@ function checkArg(name, value) {
 		case 'text':
 			if (value !== null && typeof value !== 'string') throw bad('a string');
 			return value;
+		case 'json':
+			// A jsonb argument: the request's JSON as it is (the extension
+			// checks the items and names a bad one by its index).
+			if (value !== null && !Array.isArray(value)) throw bad('an array');
+			return value === null ? null : JSON.stringify(value);
 		default:
 			throw bad('known');
 	}
@@ -266,7 +296,7 @@ async function callRpc(fn, method, args, user) {
 }
 
 const SEATS_SQL = `
-SELECT s.seat_id, s.section, s.row_label, s.number, s.status, s.booking_id,
+SELECT s.seat_id, s.section, s.row_label, s.number, s.status, s.booking_id, s.order_id,
        extract(epoch FROM s.held_until) * 1000 AS held_until, b.holder
   FROM booking.seats s LEFT JOIN booking.bookings b ON b.booking_id = s.booking_id
  WHERE s.show_id = $1 AND ($2::bigint[] IS NULL OR s.seat_id = ANY ($2))
@@ -278,12 +308,15 @@ async function readSeats(showId, ids = null) {
 	return rows.map((r) => ({ ...r, held_until: r.held_until === null ? null : Math.round(Number(r.held_until)) }));
 }
 
-// What one browser may see of a seat: its state, and the booking only when
-// the seat is its own.
+// What one browser may see of a seat: its state, and the booking (and its
+// order, if any) only when the seat is its own.
 function seatView(row, holder, full) {
 	const mine = row.status !== 'available' && row.holder === holder;
 	const v = { id: row.seat_id, status: row.status, held_until: row.held_until, mine };
-	if (mine) v.booking_id = row.booking_id;
+	if (mine) {
+		v.booking_id = row.booking_id;
+		v.order_id = row.order_id;
+	}
 	if (full) {
 		v.section = row.section;
 		v.row = row.row_label;
@@ -625,6 +658,7 @@ async function handle(req, res) {
 			venue: config.venue,
 			hold_for: config.holdFor,
 			prices: config.prices,
+			addon: config.addon,
 		});
 	}
 	if (req.method === 'GET' && route === '/api/seats') {
@@ -647,7 +681,7 @@ async function handle(req, res) {
 		if (req.method !== 'POST' && req.method !== 'GET') throw new HttpError(405, null, 'use GET or POST');
 		const args = req.method === 'GET' ? Object.fromEntries(url.searchParams) : await readBody(req);
 		const result = await callRpc(rpc[1], req.method, args, userOf(req, true));
-		log(`${rpc[1]} ${JSON.stringify(args)} -> ${Array.isArray(result) ? `${result.length} rows` : result.status}`);
+		log(`${rpc[1]} ${JSON.stringify(args)} -> ${Array.isArray(result) ? `${result.length} rows` : (result.status ?? 'ok')}`);
 		return json(res, 200, result);
 	}
 	throw new HttpError(404, 'PT404', `no route ${req.method} ${route}`);
@@ -686,6 +720,13 @@ async function start() {
 				" ALTER DATABASE ... SET booking.holder_claim = 'sub'",
 		);
 		process.exit(1);
+	}
+	if (config.addon) {
+		// The add-on's pool must exist (PT404 otherwise): the page sells it.
+		const { rows: left } = await pool.query('SELECT available FROM booking.availability(pool_id => $1)', [
+			config.addon.pool_id,
+		]);
+		log(`add-on "${config.addon.name}": pool ${config.addon.pool_id}, ${left[0].available} left`);
 	}
 	listener.connect();
 	if (config.showId !== null) listener.listen(config.showId);

@@ -1,9 +1,11 @@
-// Browser test of the seat map: two buyers fight over the same two seats.
-// Run by test.sh, which starts a cluster, creates a show and starts the
-// server; this file drives Debian's Chromium through playwright-core and
-// prints TAP.
+// Browser test of the seat map: two buyers fight over the same two seats,
+// then over overlapping carts of seats and a parking pass (one order each).
+// Run by test.sh, which starts a cluster, creates a show and its add-on pool
+// and starts the server; this file drives Debian's Chromium through
+// playwright-core and prints TAP.
 //
-// Environment: SEATMAP_URL (the server), SHOW_ID, PG* (the cluster, for
+// Environment: SEATMAP_URL (the server), SHOW_ID, ADDON_POOL_ID (the parking
+// passes), PG* (the cluster, for
 // checks and for changes made behind the pages' backs), SEATMAP_SCREENSHOTS
 // (default: ./screenshots), CHROMIUM (default /usr/bin/chromium).
 
@@ -17,12 +19,13 @@ import pg from 'pg';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BASE = process.env.SEATMAP_URL;
 const SHOW = Number(process.env.SHOW_ID);
+const ADDON = Number(process.env.ADDON_POOL_ID);
 const SHOTS = process.env.SEATMAP_SCREENSHOTS || path.join(here, 'screenshots');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const VIEWPORT = { width: 1360, height: 1000 };
 
-if (!BASE || !SHOW) {
-	console.log('Bail out! SEATMAP_URL and SHOW_ID must be set (run test.sh)');
+if (!BASE || !SHOW || !ADDON) {
+	console.log('Bail out! SEATMAP_URL, SHOW_ID and ADDON_POOL_ID must be set (run test.sh)');
 	process.exit(1);
 }
 
@@ -67,6 +70,22 @@ async function statesOf(page, ids) {
 	);
 }
 
+// The ids of n free seats with consecutive numbers near the middle of
+// stalls row (a letter).
+async function adjacentFree(row, n) {
+	const free = await sql(
+		`SELECT seat_id, number FROM booking.seats
+		  WHERE show_id = $1 AND section = 'Stalls' AND row_label = $2 AND status = 'available'
+		  ORDER BY abs(number - 6), number`,
+		[SHOW, row],
+	);
+	const at = new Map(free.map((r) => [r.number, Number(r.seat_id)]));
+	const numbers = (first) => Array.from({ length: n }, (_, k) => first + k);
+	const first = free.find((r) => numbers(r.number).every((k) => at.has(k)));
+	assert(first, `no ${n} adjacent free seats in stalls row ${row}`);
+	return numbers(first.number).map((k) => at.get(k));
+}
+
 const isRpc = (name) => (r) => r.url().endsWith(`/rpc/${name}`) && r.request().method() === 'POST';
 
 // One call of the server's /rpc/<fn> outside the pages: as the browser
@@ -108,6 +127,53 @@ async function openPage(context, name) {
 	return page;
 }
 
+// Full-page screenshots of [page, file name] pairs into SHOTS.
+async function screenshots(shots) {
+	fs.mkdirSync(SHOTS, { recursive: true });
+	// Hover away from the seats so no seat is drawn magnified.
+	for (const [p] of shots) await p.mouse.move(5, 5);
+	await sleep(300);
+	for (const [p, name] of shots) {
+		const f = path.join(SHOTS, name);
+		await p.screenshot({ path: f, fullPage: true });
+		assert(fs.statSync(f).size > 20000, `${f} is too small`);
+	}
+}
+
+// Both pages press Hold at the same moment. Each page's /rpc/<fn> request
+// waits at a barrier in the browser's network layer until both have
+// arrived, so they reach the server together and race in the database.
+// Returns both answers (page a's, page b's), both request bodies and when
+// the answers were in.
+async function raceHold(fn) {
+	let arrived = 0;
+	let open;
+	const gate = new Promise((r) => {
+		open = r;
+	});
+	const bodies = [];
+	const barrier = async (route) => {
+		bodies.push(route.request().postDataJSON());
+		if (++arrived === 2) open();
+		await Promise.race([gate, sleep(3000)]);
+		await route.continue();
+	};
+	const pattern = `**/rpc/${fn}`;
+	await ctx.a.route(pattern, barrier);
+	await ctx.b.route(pattern, barrier);
+	const [ra, rb] = await Promise.all([
+		ctx.a.waitForResponse(isRpc(fn)),
+		ctx.b.waitForResponse(isRpc(fn)),
+		ctx.a.click('#hold'),
+		ctx.b.click('#hold'),
+	]);
+	const at = Date.now();
+	await ctx.a.unroute(pattern);
+	await ctx.b.unroute(pattern);
+	assert(arrived === 2, `only ${arrived} request(s) reached the barrier`);
+	return { answers: [await ra.json(), await rb.json()], bodies, at };
+}
+
 // ------------------------------------------------------------------ the steps
 
 step('both buyers open the same show and see its whole seat map, live', async () => {
@@ -130,17 +196,7 @@ step('both buyers open the same show and see its whole seat map, live', async ()
 });
 
 step('both select the same two seats', async () => {
-	// Two adjacent free seats near the middle of stalls row E.
-	const free = await sql(
-		`SELECT seat_id, number FROM booking.seats
-		  WHERE show_id = $1 AND section = 'Stalls' AND row_label = 'E' AND status = 'available'
-		  ORDER BY abs(number - 6), number`,
-		[SHOW],
-	);
-	const numbers = new Map(free.map((r) => [r.number, Number(r.seat_id)]));
-	const first = free.find((r) => numbers.has(r.number + 1));
-	assert(first, 'no two adjacent free seats in stalls row E');
-	ctx.pair = [Number(first.seat_id), numbers.get(first.number + 1)];
+	ctx.pair = await adjacentFree('E', 2);
 	for (const p of [ctx.a, ctx.b]) {
 		for (const id of ctx.pair) await p.click(`.seat[data-seat-id="${id}"]`);
 		const states = await statesOf(p, ctx.pair);
@@ -153,31 +209,11 @@ step('both select the same two seats', async () => {
 });
 
 step('both press Hold at the same moment: exactly one gets the seats (reserve_seats held / conflict)', async () => {
-	// Both requests wait at a barrier in the browser's network layer, so
-	// they reach the server together and race in the database.
-	let arrived = 0;
-	let open;
-	const gate = new Promise((r) => {
-		open = r;
-	});
-	const barrier = async (route) => {
-		if (++arrived === 2) open();
-		await Promise.race([gate, sleep(3000)]);
-		await route.continue();
-	};
-	await ctx.a.route('**/rpc/reserve_seats', barrier);
-	await ctx.b.route('**/rpc/reserve_seats', barrier);
-	const [ra, rb] = await Promise.all([
-		ctx.a.waitForResponse(isRpc('reserve_seats')),
-		ctx.b.waitForResponse(isRpc('reserve_seats')),
-		ctx.a.click('#hold'),
-		ctx.b.click('#hold'),
-	]);
-	ctx.conflictAt = Date.now();
-	await ctx.a.unroute('**/rpc/reserve_seats');
-	await ctx.b.unroute('**/rpc/reserve_seats');
-	assert(arrived === 2, `only ${arrived} request(s) reached the barrier`);
-	const [ja, jb] = [await ra.json(), await rb.json()];
+	const {
+		answers: [ja, jb],
+		at,
+	} = await raceHold('reserve_seats');
+	ctx.conflictAt = at;
 	const statuses = [ja.status, jb.status].sort().join(',');
 	assert(statuses === 'conflict,held', `statuses ${statuses}`);
 	const aWon = ja.status === 'held';
@@ -243,15 +279,10 @@ step('the winner sees a countdown from held_until', async () => {
 });
 
 step('screenshots of both pages are saved (screenshots/conflict.png, screenshots/winner.png)', async () => {
-	fs.mkdirSync(SHOTS, { recursive: true });
-	// Hover away from the seats so no seat is drawn magnified.
-	for (const p of [ctx.winner, ctx.loser]) await p.mouse.move(5, 5);
-	await sleep(300);
-	const conflict = path.join(SHOTS, 'conflict.png');
-	const winner = path.join(SHOTS, 'winner.png');
-	await ctx.loser.screenshot({ path: conflict, fullPage: true });
-	await ctx.winner.screenshot({ path: winner, fullPage: true });
-	for (const f of [conflict, winner]) assert(fs.statSync(f).size > 20000, `${f} is too small`);
+	await screenshots([
+		[ctx.loser, 'conflict.png'],
+		[ctx.winner, 'winner.png'],
+	]);
 });
 
 step('"More time" (extend_hold) moves the end of the hold later', async () => {
@@ -383,6 +414,202 @@ step('Release: the seats turn "available" in the other page within 2 s', async (
 	await waitStates(ctx.loser, ctx.best.seat_ids, 'available', 2000);
 	await ctx.loser.locator('#held-card').waitFor({ state: 'hidden' });
 });
+
+// ------------------------------------------------------------------ orders
+
+// The add-on's spots left, in the database.
+async function addonLeft() {
+	return Number((await sql('SELECT available FROM booking.availability($1)', [ADDON]))[0].available);
+}
+
+// The bookings of an order, from the view.
+async function orderBookings(orderId) {
+	return sql(
+		`SELECT booking_id, kind, status, seat_ids, pool_id, spots, extract(epoch FROM held_until) * 1000 AS held_until
+		   FROM booking.bookings WHERE order_id = $1 ORDER BY booking_id`,
+		[orderId],
+	);
+}
+
+const sameIds = (a, b) => [...a].map(Number).sort((x, y) => x - y).join() === [...b].map(Number).sort((x, y) => x - y).join();
+
+step('two buyers fill overlapping carts: two seats each, one of them in both carts, and the last parking pass each', async () => {
+	// The organiser leaves one parking pass.
+	const [pool] = await sql('SELECT capacity, available FROM booking.availability($1)', [ADDON]);
+	await sql('SELECT booking.set_capacity($1, $2)', [ADDON, pool.capacity - pool.available + 1]);
+	assert((await addonLeft()) === 1, 'not one parking pass left');
+	// Three adjacent free seats: A wants the first two, B the last two.
+	const trio = await adjacentFree('F', 3);
+	ctx.carts = new Map([
+		[ctx.a, trio.slice(0, 2)],
+		[ctx.b, trio.slice(1)],
+	]);
+	ctx.shared = trio[1];
+	for (const [p, ids] of ctx.carts) {
+		for (const id of ids) await p.click(`.seat[data-seat-id="${id}"]`);
+		await p.selectOption('#addon-quantity', '1');
+		const states = await statesOf(p, ids);
+		assert(states.every((st) => st === 'selected'), `states after selecting: ${states}`);
+		const button = (await p.locator('#hold').textContent()).trim();
+		assert(button === 'Hold 2 seats + Parking pass × 1', `the Hold button says "${button}"`);
+	}
+	ctx.trioLabels = await ctx.a.evaluate(
+		(ids) => ids.map((id) => document.querySelector(`.seat[data-seat-id="${id}"]`).dataset.label),
+		trio,
+	);
+});
+
+step('both press Hold at the same moment, one reserve_order each: exactly one gets the whole cart, the other nothing', async () => {
+	const {
+		answers: [ja, jb],
+		bodies,
+	} = await raceHold('reserve_order');
+	// One call per cart: the seats, then the add-on.
+	for (const b of bodies) {
+		assert(
+			b.items.length === 2 && b.items[0].show_id === SHOW && b.items[0].seat_ids.length === 2 &&
+				b.items[1].pool_id === ADDON && b.items[1].quantity === 1 && typeof b.idempotency_key === 'string',
+			`the cart posted: ${JSON.stringify(b)}`,
+		);
+	}
+	const statuses = [ja.status, jb.status].sort().join(',');
+	assert(statuses === 'conflict,held', `statuses ${statuses}: ${JSON.stringify([ja, jb])}`);
+	const aWon = ja.status === 'held';
+	const o = (ctx.order = {
+		winner: aWon ? ctx.a : ctx.b,
+		loser: aWon ? ctx.b : ctx.a,
+		won: aWon ? ja : jb,
+		lost: aWon ? jb : ja,
+	});
+	o.winnerSeats = ctx.carts.get(o.winner);
+	o.loserSeats = ctx.carts.get(o.loser);
+	o.loserOnly = o.loserSeats.filter((id) => id !== ctx.shared);
+	assert(
+		o.won.order_id && o.won.booking_ids.length === 2 && JSON.stringify(o.won.unavailable) === '[]',
+		`the winner's order: ${JSON.stringify(o.won)}`,
+	);
+	// The loser's answer names each failing item: the shared seat someone
+	// else has, and the add-on, sold out.
+	assert(o.lost.order_id === null && o.lost.booking_ids === null, `the loser's order: ${JSON.stringify(o.lost)}`);
+	const want = [
+		{ item: 0, status: 'conflict', seat_ids: [ctx.shared] },
+		{ item: 1, status: 'sold_out' },
+	];
+	assert(JSON.stringify(o.lost.unavailable) === JSON.stringify(want), `unavailable ${JSON.stringify(o.lost.unavailable)}, want ${JSON.stringify(want)}`);
+	// In the database: the winner's order holds every item, the loser has nothing.
+	const items = await orderBookings(o.won.order_id);
+	assert(
+		items.length === 2 && items.every((b) => b.status === 'held') &&
+			sameIds(items.map((b) => b.booking_id), o.won.booking_ids) &&
+			items.some((b) => b.kind === 'seats' && sameIds(b.seat_ids, o.winnerSeats)) &&
+			items.some((b) => b.kind === 'ticket' && Number(b.pool_id) === ADDON && b.spots === 1),
+		`the winner's order in the database: ${JSON.stringify(items)}`,
+	);
+	const loser = await browserId(o.loser);
+	const [held] = await sql(
+		`SELECT count(*)::int AS n FROM booking.bookings WHERE holder = $1 AND status IN ('held', 'confirmed', 'waitlisted')
+		    AND (seat_ids && $2::bigint[] OR pool_id = $3)`,
+		[loser, o.loserSeats, ADDON],
+	);
+	assert(held.n === 0, `the loser holds ${held.n} booking(s) of its cart`);
+	const seats = await sql('SELECT seat_id, status FROM booking.seats WHERE seat_id = ANY ($1) ORDER BY seat_id', [o.loserOnly]);
+	assert(seats.every((r) => r.status === 'available'), `the loser's other seat: ${JSON.stringify(seats)}`);
+	assert((await addonLeft()) === 0, 'a parking pass is still left');
+});
+
+step("the loser's page names what was taken (the seat, the sold-out parking pass) and shows nothing of its cart held (screenshots/order-conflict.png)", async () => {
+	const o = ctx.order;
+	const box = o.loser.locator('#message[data-kind="conflict"]');
+	await box.waitFor({ state: 'visible', timeout: 2000 });
+	assert((await box.getAttribute('role')) === 'alert', 'the message is not role=alert');
+	const text = await box.locator('.message-text').textContent();
+	ctx.orderConflictText = text;
+	const sharedLabel = ctx.trioLabels[1];
+	assert(new RegExp(`seat Stalls ${sharedLabel} was just taken`).test(text), `message "${text}" does not name ${sharedLabel}`);
+	assert(/Parking pass is sold out/.test(text), `message "${text}" does not say the parking pass is sold out`);
+	assert(/Nothing in your cart was held/.test(text), `message "${text}" does not say nothing was held`);
+	for (const label of ctx.trioLabels.filter((l) => l !== sharedLabel))
+		assert(!text.includes(label), `message "${text}" names ${label}, which was not taken`);
+	// The map: the winner's seats are held, the loser's other seat is still
+	// free and still in its cart; nothing is held for the loser.
+	await waitStates(o.loser, o.winnerSeats, 'held', 2000);
+	const [other] = await statesOf(o.loser, o.loserOnly);
+	assert(other === 'selected', `the loser's other seat is "${other}" in its page`);
+	await waitStates(o.winner, o.loserOnly, 'available', 2000);
+	assert(await o.loser.locator('#held-card').isHidden(), 'the loser has a hold card');
+	assert(await o.loser.locator(`.seat.taken[data-seat-id="${ctx.shared}"]`).count() === 1, 'the taken seat is not ringed');
+	const left = (await o.loser.locator('#addon-left').textContent()).trim();
+	assert(left === 'Sold out', `the add-on shows "${left}"`);
+	await screenshots([[o.loser, 'order-conflict.png']]);
+});
+
+step("the winner's page shows the order's one hold: both seats \"mine\", the parking pass, one countdown (screenshots/order-winner.png)", async () => {
+	const o = ctx.order;
+	await waitStates(o.winner, o.winnerSeats, 'mine', 2000);
+	await o.winner.locator('#held-card').waitFor({ state: 'visible' });
+	const lines = await o.winner.locator('#held-list li').allTextContents();
+	assert(lines.length === 3 && lines.some((l) => l.includes('Parking pass × 1')), `held list: ${JSON.stringify(lines)}`);
+	const shown = Number(await o.winner.locator('#countdown').getAttribute('data-held-until'));
+	assert(Math.abs(shown - Date.parse(o.won.held_until)) < 1000, `countdown ends at ${shown}, held_until is ${o.won.held_until}`);
+	ctx.orderHeldUntil = shown;
+	await screenshots([[o.winner, 'order-winner.png']]);
+});
+
+step('"More time" on the order is one extend_order call: every item\'s hold moves', async () => {
+	const o = ctx.order;
+	const [r] = await Promise.all([o.winner.waitForResponse(isRpc('extend_order')), o.winner.click('#extend')]);
+	const body = await r.json();
+	assert(body.status === 'held' && body.booking_id === o.won.order_id, `extend_order answered ${JSON.stringify(body)}`);
+	await o.winner.waitForFunction(
+		(before) => Number(document.querySelector('#countdown').dataset.heldUntil) > before,
+		ctx.orderHeldUntil,
+	);
+	const items = await orderBookings(o.won.order_id);
+	assert(
+		items.every((b) => b.status === 'held' && Math.abs(Number(b.held_until) - Date.parse(body.held_until)) < 1),
+		`the order's items: ${JSON.stringify(items)}, held_until ${body.held_until}`,
+	);
+});
+
+step('Release of the order (release_order) gives its seats and its parking pass back at once', async () => {
+	const o = ctx.order;
+	const [r] = await Promise.all([o.winner.waitForResponse(isRpc('release_order')), o.winner.click('#release')]);
+	const body = await r.json();
+	assert(body.status === 'released' && body.released === 3, `release_order answered ${JSON.stringify(body)}`);
+	const t0 = Date.now();
+	await waitStates(o.loser, o.winnerSeats.filter((id) => id !== ctx.shared), 'available', 2000);
+	await waitStates(o.loser, [ctx.shared], 'available', 2000);
+	assert(Date.now() - t0 <= 2000, `took ${Date.now() - t0} ms`);
+	await o.winner.locator('#held-card').waitFor({ state: 'hidden' });
+	const items = await orderBookings(o.won.order_id);
+	assert(items.every((b) => b.status === 'released'), `the order's items: ${JSON.stringify(items)}`);
+	assert((await addonLeft()) === 1, 'the parking pass did not come back');
+});
+
+step('the loser now holds its whole cart in one order and pays: confirm_order confirms every item', async () => {
+	const o = ctx.order;
+	await o.loser.click(`.seat[data-seat-id="${ctx.shared}"]`);
+	await o.loser.selectOption('#addon-quantity', '1');
+	const states = await statesOf(o.loser, o.loserSeats);
+	assert(states.every((st) => st === 'selected'), `the loser's cart: ${states}`);
+	const [r] = await Promise.all([o.loser.waitForResponse(isRpc('reserve_order')), o.loser.click('#hold')]);
+	const held = await r.json();
+	assert(held.status === 'held' && held.booking_ids.length === 2, `reserve_order answered ${JSON.stringify(held)}`);
+	await waitStates(o.loser, o.loserSeats, 'mine', 2000);
+	await waitStates(o.winner, o.loserSeats, 'held', 2000);
+	const [p] = await Promise.all([o.loser.waitForResponse(isRpc('confirm_order')), o.loser.click('#pay')]);
+	const paid = await p.json();
+	assert(paid.status === 'confirmed' && paid.booking_id === held.order_id, `confirm_order answered ${JSON.stringify(paid)}`);
+	await waitStates(o.winner, o.loserSeats, 'sold', 2000);
+	await o.loser.locator('#tickets-card').waitFor({ state: 'visible' });
+	const tickets = await o.loser.locator('#tickets-list li').allTextContents();
+	assert(tickets.some((l) => l.includes('Parking pass × 1') && l.includes(`#${held.order_id}`)), `tickets: ${JSON.stringify(tickets)}`);
+	const items = await orderBookings(held.order_id);
+	assert(items.length === 2 && items.every((b) => b.status === 'confirmed'), `the order's items: ${JSON.stringify(items)}`);
+	assert((await addonLeft()) === 0, 'the parking pass is not sold');
+});
+
+// ------------------------------------------------------------------ errors, roles, checks
 
 step('errors come back with their SQLSTATE and a matching HTTP status (PT403 403, 22023 400, PT404 404)', async () => {
 	// A third browser, signed in: its own id.
@@ -534,6 +761,7 @@ async function main() {
 		}
 	}
 	if (ctx.conflictText) console.log(`# the loser saw: ${ctx.conflictText}`);
+	if (ctx.orderConflictText) console.log(`# the loser of the carts saw: ${ctx.orderConflictText}`);
 	await cleanup();
 	process.exit(failed ? 1 : 0);
 }

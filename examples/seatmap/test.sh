@@ -5,7 +5,8 @@
 # apt-get fails, the test is skipped: "1..0 # SKIP <why>"), runs `npm ci`
 # when node_modules is missing, starts a throwaway cluster with
 # test/lib.sh, sets it up for browser calls and creates a show
-# (create-show.js), starts the server as role seatmap, and runs test.mjs
+# and its add-on pool (create-show.js), starts the server as role seatmap,
+# and runs test.mjs
 # (Playwright via playwright-core driving /usr/bin/chromium, headless).
 # Exit status 0 when every test passed or the test was skipped.
 #
@@ -93,10 +94,11 @@ t_cluster=$(since "$t_start")
 
 cd "$here"
 t0=$(now)
-show_id=$(timeout 60 node create-show.js --name 'Hamlet' --presold 0.2 2>"$logs/create-show.log") || {
+ids=$(timeout 60 node create-show.js --name 'Hamlet' --presold 0.2 --addon 'Parking pass' 2>"$logs/create-show.log") || {
 	diag_log "$logs/create-show.log"
 	bail "could not create the show"
 }
+read -r show_id addon_id <<<"$ids"
 
 t_show=$(since "$t0")
 
@@ -115,7 +117,7 @@ t0=$(now)
 port=$(booking_free_port)
 # The server logs in as the role the setup made (not the owner, not a
 # superuser); its calls run as authenticated or anon.
-PGUSER=seatmap SHOW_ID=$show_id PORT=$port SHOW_TITLE='Hamlet' SHOW_SUBTITLE='Saturday 12 December 2026 · 7:30pm' \
+PGUSER=seatmap SHOW_ID=$show_id ADDON_POOL_ID=$addon_id ADDON_NAME='Parking pass' PORT=$port SHOW_TITLE='Hamlet' SHOW_SUBTITLE='Saturday 12 December 2026 · 7:30pm' \
 	node server.js >"$logs/seatmap-server.log" 2>&1 &
 server_pid=$!
 
@@ -140,7 +142,7 @@ printf '# cluster started in %s s, show %s created in %s s, server up in %s s\n'
 # ------------------------------------------------------------ the browser test
 
 rc=0
-SEATMAP_URL=$url SHOW_ID=$show_id timeout 100 node test.mjs || rc=$?
+SEATMAP_URL=$url SHOW_ID=$show_id ADDON_POOL_ID=$addon_id timeout 100 node test.mjs || rc=$?
 if ((rc == 124)); then
 	printf 'not ok - test.mjs timed out after 100 s\n'
 fi

@@ -2,10 +2,14 @@
 // The seat map page. State comes from the server's event stream (the whole
 // map first, then every change); actions are one RPC each:
 //   Hold          POST /rpc/reserve_seats           {show_id, seat_ids}
+//                 POST /rpc/reserve_order           {items: [{show_id, seat_ids}, {pool_id, quantity}]}
+//                 (a cart with the add-on: the seats and the add-on all or nothing)
 //   Find seats    POST /rpc/reserve_best_available  {show_id, quantity, section}
-//   Pay           POST /rpc/confirm                 {booking_id}
-//   Release       POST /rpc/release                 {booking_id}
-//   More time     POST /rpc/extend_hold             {booking_id}
+//   Pay           POST /rpc/confirm                 {booking_id}   (an order: confirm_order {order_id})
+//   Release       POST /rpc/release                 {booking_id}   (an order: release_order {order_id})
+//   More time     POST /rpc/extend_hold             {booking_id}   (an order: extend_order {order_id})
+// and the reads GET /rpc/my_bookings (the add-on bookings, at load) and
+// GET /rpc/availability?pool_id= (how many add-ons are left).
 // The server runs every call as this browser's signed-in user (its id, in
 // a cookie, is the call's "sub" claim and so its holder).
 
@@ -26,7 +30,9 @@
 		busy: false,
 		built: false,
 		holdTotal: null, // ms of the current hold, for the bar
-		paidRefs: new Map(), // booking_id -> confirmation reference
+		addon: null, // {pool_id, name, price, max} of the show, or null
+		addonLeft: null, // the add-on's spots left, as last read
+		addons: new Map(), // booking_id -> {booking_id, order_id, quantity, status, held_until} of my add-ons
 	};
 
 	const $ = (id) => document.getElementById(id);
@@ -47,6 +53,14 @@
 			err.code = body.code;
 			throw err;
 		}
+		return body;
+	}
+
+	// A STABLE call over GET (a READ ONLY transaction, as PostgREST runs it).
+	async function rpcGet(fn, args = {}) {
+		const res = await fetch(`/rpc/${fn}?${new URLSearchParams(args)}`, { credentials: 'same-origin' });
+		const body = await res.json().catch(() => ({}));
+		if (!res.ok) throw new Error(body.message || `HTTP ${res.status}`);
 		return body;
 	}
 
@@ -74,17 +88,31 @@
 		return [...bySection].map(([section, labels]) => `${section} ${labels.join(', ')}`).join('; ');
 	}
 
+	// "Parking pass × 2".
+	function addonWords(quantity) {
+		return `${state.addon.name} × ${quantity}`;
+	}
+
+	function addonQuantity() {
+		return state.addon ? Number($('addon-quantity').value) : 0;
+	}
+
 	function priceOf(seat) {
 		const p = state.show && state.show.prices ? state.show.prices[seat.section] : null;
 		return typeof p === 'number' ? p : null;
 	}
 
-	function sumPrices(seats) {
+	// The price of seats and add-on bookings ({quantity}); null when one is unknown.
+	function sumPrices(seats, addons = []) {
 		let total = 0;
 		for (const s of seats) {
 			const p = priceOf(s);
 			if (p === null) return null;
 			total += p;
+		}
+		for (const a of addons) {
+			if (typeof state.addon.price !== 'number') return null;
+			total += state.addon.price * a.quantity;
 		}
 		return total;
 	}
@@ -200,6 +228,7 @@
 			held_until: null,
 			mine: false,
 			booking_id: null,
+			order_id: null,
 			el,
 			priceText: typeof price === 'number' ? ` · ${money.format(price)}` : '',
 		};
@@ -242,14 +271,17 @@
 	// Apply seat states from the server (snapshot or change).
 	function apply(list) {
 		const takenFromMe = [];
+		const lostOrders = new Set();
 		for (const v of list) {
 			const s = state.seats.get(v.id);
 			if (!s) continue;
 			const wasFree = s.status === 'available' && !s.mine;
+			if (s.mine && s.order_id !== null && !v.mine) lostOrders.add(s.order_id);
 			s.status = v.status;
 			s.held_until = v.held_until;
 			s.mine = Boolean(v.mine);
 			s.booking_id = v.mine ? v.booking_id : null;
+			s.order_id = v.mine ? (v.order_id ?? null) : null;
 			if (state.selected.has(s.id) && !(s.status === 'available')) {
 				state.selected.delete(s.id);
 				if (!s.mine) takenFromMe.push(s.id);
@@ -257,6 +289,9 @@
 			if (wasFree && s.status !== 'available' && !s.mine) flash(s);
 			paint(s);
 		}
+		// An order's items go together: its seats gone (lapsed, released
+		// elsewhere), its add-on is gone too.
+		for (const a of [...state.addons.values()]) if (lostOrders.has(a.order_id)) state.addons.delete(a.booking_id);
 		if (takenFromMe.length && !state.busy) {
 			markTaken(takenFromMe);
 			showMessage('conflict', `${takenSentence(takenFromMe)} Please choose other seats.`);
@@ -264,9 +299,13 @@
 		renderPanel();
 	}
 
-	function takenSentence(ids) {
+	function takenWords(ids) {
 		const one = ids.length === 1;
-		return `Sorry, ${one ? 'seat' : 'seats'} ${describeSeats(ids)} ${one ? 'was' : 'were'} just taken.`;
+		return `${one ? 'seat' : 'seats'} ${describeSeats(ids)} ${one ? 'was' : 'were'} just taken`;
+	}
+
+	function takenSentence(ids) {
+		return `Sorry, ${takenWords(ids)}.`;
 	}
 
 	function flash(s) {
@@ -302,20 +341,21 @@
 
 	// ------------------------------------------------------------ the side panel
 
+	// What this buyer has, as it is paid, extended and released: a single
+	// booking (its seats), or an order (its seats and its add-on, one hold).
 	function myBookings() {
 		const bookings = new Map();
+		const unit = (b) => {
+			const key = b.order_id !== null ? `order ${b.order_id}` : `booking ${b.booking_id}`;
+			if (!bookings.has(key)) bookings.set(key, { ...b, seats: [], addons: [] });
+			return bookings.get(key);
+		};
 		for (const s of state.seats.values()) {
 			if (!s.mine || s.status === 'available') continue;
-			if (!bookings.has(s.booking_id)) {
-				bookings.set(s.booking_id, {
-					booking_id: s.booking_id,
-					status: s.status === 'sold' ? 'confirmed' : 'held',
-					held_until: s.held_until,
-					seats: [],
-				});
-			}
-			bookings.get(s.booking_id).seats.push(s);
+			const status = s.status === 'sold' ? 'confirmed' : 'held';
+			unit({ booking_id: s.booking_id, order_id: s.order_id, status, held_until: s.held_until }).seats.push(s);
 		}
+		for (const a of state.addons.values()) unit(a).addons.push(a);
 		for (const b of bookings.values()) b.seats.sort((x, y) => x.order - y.order);
 		return [...bookings.values()];
 	}
@@ -348,26 +388,51 @@
 		return li;
 	}
 
+	// A line of the add-on: "Parking pass × 1", its price.
+	function addonItem(a) {
+		const li = document.createElement('li');
+		li.className = 'addon-item';
+		li.dataset.bookingId = a.booking_id;
+		li.innerHTML = '<span class="chip"></span><span class="where"><strong></strong></span><span class="price"></span>';
+		li.querySelector('strong').textContent = addonWords(a.quantity);
+		const p = sumPrices([], [a]);
+		li.querySelector('.price').textContent = p === null ? '' : money.format(p);
+		return li;
+	}
+
+	function renderAddonLeft() {
+		if (!state.addon || state.addonLeft === null) return;
+		const el = $('addon-left');
+		el.dataset.soldOut = state.addonLeft === 0 ? 'true' : 'false';
+		el.textContent = state.addonLeft === 0 ? 'Sold out' : `${state.addonLeft} left`;
+	}
+
 	function renderPanel() {
 		if (!state.built) return;
 		const selected = [...state.selected].map((id) => state.seats.get(id)).sort((a, b) => a.order - b.order);
+		const extra = addonQuantity();
+		const cart = extra ? [{ quantity: extra }] : [];
 		const list = $('selection-list');
 		list.replaceChildren(...selected.map((s) => seatItem(s, true)));
 		$('selection-empty').hidden = selected.length > 0;
-		$('selection-total').hidden = selected.length === 0;
-		const sum = sumPrices(selected);
+		$('selection-total').hidden = selected.length === 0 && !extra;
+		const sum = sumPrices(selected, cart);
 		$('selection-sum').textContent = sum === null ? '' : money.format(sum);
-		$('hold').disabled = selected.length === 0 || state.busy;
-		$('hold').textContent = selected.length ? `Hold ${selected.length} ${selected.length === 1 ? 'seat' : 'seats'}` : 'Hold seats';
-		$('clear').disabled = selected.length === 0 || state.busy;
+		$('hold').disabled = (selected.length === 0 && !extra) || state.busy;
+		const words = selected.length ? [`${selected.length} ${selected.length === 1 ? 'seat' : 'seats'}`] : [];
+		if (extra) words.push(addonWords(extra));
+		$('hold').textContent = words.length ? `Hold ${words.join(' + ')}` : 'Hold seats';
+		$('clear').disabled = (selected.length === 0 && !extra) || state.busy;
 		$('best').disabled = state.busy;
+		if (state.addon) $('addon-quantity').disabled = state.busy;
 
 		const bookings = myBookings();
 		const held = bookings.filter((b) => b.status === 'held');
 		const heldSeats = held.flatMap((b) => b.seats);
+		const heldAddons = held.flatMap((b) => b.addons);
 		$('held-card').hidden = held.length === 0;
-		$('held-list').replaceChildren(...heldSeats.map((s) => seatItem(s, false)));
-		const heldSum = sumPrices(heldSeats);
+		$('held-list').replaceChildren(...heldSeats.map((s) => seatItem(s, false)), ...heldAddons.map(addonItem));
+		const heldSum = sumPrices(heldSeats, heldAddons);
 		$('held-sum').textContent = heldSum === null ? '' : money.format(heldSum);
 		$('pay').textContent = heldSum === null ? 'Pay now' : `Pay ${money.format(heldSum)}`;
 		for (const id of ['pay', 'extend', 'release']) $(id).disabled = state.busy;
@@ -376,11 +441,10 @@
 		$('tickets-card').hidden = paid.length === 0;
 		$('tickets-list').replaceChildren(
 			...paid.flatMap((b) =>
-				b.seats.map((s) => {
-					const li = seatItem(s, false);
+				[...b.seats.map((s) => seatItem(s, false)), ...b.addons.map(addonItem)].map((li) => {
 					const ref = document.createElement('span');
 					ref.className = 'ref';
-					ref.textContent = `#${b.booking_id}`;
+					ref.textContent = `#${b.order_id ?? b.booking_id}`;
 					li.append(ref);
 					return li;
 				}),
@@ -388,7 +452,7 @@
 		);
 
 		// Steps in the top bar.
-		const step = held.length ? 'pay' : selected.length ? 'hold' : 'choose';
+		const step = held.length ? 'pay' : selected.length || extra ? 'hold' : 'choose';
 		const order = ['choose', 'hold', 'pay'];
 		for (const el of document.querySelectorAll('.step')) {
 			const i = order.indexOf(el.dataset.step);
@@ -404,7 +468,29 @@
 			if (s.status === 'available') free++;
 		}
 		$('counts').innerHTML = `<strong>${free}</strong> of ${total} seats available`;
+		renderAddonLeft();
 		tick();
+	}
+
+	// How many add-ons are left (no notification tells: read after every
+	// action and, at most every 2 s, when the map changes).
+	let leftTimer = null;
+	async function refreshAddonLeft() {
+		if (!state.addon) return;
+		try {
+			state.addonLeft = (await rpcGet('availability', { pool_id: state.addon.pool_id })).available;
+		} catch {
+			return; // shown again at the next read
+		}
+		renderAddonLeft();
+	}
+
+	function refreshAddonLeftSoon() {
+		if (!state.addon || leftTimer) return;
+		leftTimer = setTimeout(() => {
+			leftTimer = null;
+			refreshAddonLeft();
+		}, 2000);
 	}
 
 	// ------------------------------------------------------------ countdown
@@ -435,6 +521,10 @@
 		box.classList.toggle('urgent', secs <= 60);
 		if (left === 0 && !box.dataset.expiredShown) {
 			box.dataset.expiredShown = '1';
+			// The add-on of a lapsed hold is gone (its seats, the map says).
+			const lapsed = [...state.addons.values()].filter((a) => a.status === 'held' && a.held_until <= serverNow());
+			for (const a of lapsed) state.addons.delete(a.booking_id);
+			if (lapsed.length) renderPanel();
 			showMessage('error', 'Your hold has run out and the seats were released. Please choose again.');
 		} else if (left > 0) {
 			delete box.dataset.expiredShown;
@@ -490,9 +580,11 @@
 
 	async function hold() {
 		const ids = [...state.selected].sort((a, b) => a - b);
-		if (!ids.length) return;
+		const extra = addonQuantity();
+		if (!ids.length && !extra) return;
 		clearMessage();
 		await withBusy($('hold'), async () => {
+			if (extra) return holdCart(ids, extra);
 			const r = await rpc('reserve_seats', { show_id: state.showId, seat_ids: ids, idempotency_key: newKey() });
 			if (r.status === 'held') {
 				for (const id of ids) state.selected.delete(id);
@@ -500,16 +592,7 @@
 				showMessage('success', `${describeSeats(r.seat_ids)} ${r.seat_ids.length === 1 ? 'is' : 'are'} yours for now. Pay before the timer runs out.`);
 			} else if (r.status === 'conflict') {
 				const taken = r.unavailable || [];
-				for (const id of taken) state.selected.delete(Number(id));
-				// Someone else has them: show them taken now, the event
-				// stream tells held from sold.
-				apply(
-					taken
-						.map((id) => state.seats.get(Number(id)))
-						.filter((s) => s && s.status === 'available')
-						.map((s) => ({ id: s.id, status: 'held', held_until: null, mine: false })),
-				);
-				markTaken(taken);
+				showTaken(taken);
 				const rest = state.selected.size
 					? ' Your other seats are still selected.'
 					: ' Please choose other seats, or let us find the best available.';
@@ -518,6 +601,68 @@
 				showMessage('error', `Could not hold the seats (${r.status}).`);
 			}
 		});
+	}
+
+	// Seats someone else has just taken from the selection: shown taken now
+	// (the event stream tells held from sold) and ringed.
+	function showTaken(taken) {
+		for (const id of taken) state.selected.delete(Number(id));
+		apply(
+			taken
+				.map((id) => state.seats.get(Number(id)))
+				.filter((s) => s && s.status === 'available')
+				.map((s) => ({ id: s.id, status: 'held', held_until: null, mine: false })),
+		);
+		markTaken(taken);
+	}
+
+	// The cart with the add-on: one reserve_order of the seats (item 0, if
+	// any) and the add-on (the last item), all held or none.
+	async function holdCart(ids, extra) {
+		const items = ids.length ? [{ show_id: state.showId, seat_ids: ids }] : [];
+		items.push({ pool_id: state.addon.pool_id, quantity: extra });
+		const last = items.length - 1;
+		const r = await rpc('reserve_order', { items, idempotency_key: newKey() });
+		if (r.status === 'held') {
+			const until = Date.parse(r.held_until);
+			for (const id of ids) state.selected.delete(id);
+			state.addons.set(r.booking_ids[last], {
+				booking_id: r.booking_ids[last],
+				order_id: r.order_id,
+				quantity: extra,
+				status: 'held',
+				held_until: until,
+			});
+			$('addon-quantity').value = '0';
+			apply(ids.map((id) => ({ id, status: 'held', held_until: until, mine: true, booking_id: r.booking_ids[0], order_id: r.order_id })));
+			const what = ids.length ? `${describeSeats(ids)} and ${addonWords(extra)} are` : `${addonWords(extra)} is`;
+			showMessage('success', `${what} yours for now. Pay before the timer runs out.`);
+			refreshAddonLeft();
+			return;
+		}
+		// Nothing of the cart is held: say which items someone else has.
+		await refreshAddonLeft();
+		const why = [];
+		for (const u of r.unavailable || []) {
+			if (u.item === last) why.push(addonShort(u.status));
+			else if (u.seat_ids && u.seat_ids.length) {
+				showTaken(u.seat_ids);
+				why.push(takenWords(u.seat_ids));
+			}
+		}
+		if (!why.length) why.push(`the order could not be held (${r.status})`);
+		const rest = !state.selected.size
+			? ' Please choose other seats.'
+			: ` Your other ${state.selected.size === 1 ? 'seat is' : 'seats are'} still selected.`;
+		showMessage('conflict', `Sorry, ${why.join(', and ')}. Nothing in your cart was held.${rest}`);
+	}
+
+	// Why the add-on item failed, from its status and what is left now.
+	function addonShort(status) {
+		if (status === 'limit_exceeded') return `${state.addon.name} is limited to ${state.addon.max} per buyer`;
+		if (status === 'sold_out' && state.addonLeft) return `only ${state.addonLeft} × ${state.addon.name} ${state.addonLeft === 1 ? 'is' : 'are'} left`;
+		if (status === 'sold_out') return `${state.addon.name} is sold out`;
+		return `${state.addon.name} is not available (${status})`;
 	}
 
 	async function best() {
@@ -541,6 +686,11 @@
 		});
 	}
 
+	// A seat of mine as apply() takes it (its booking and order kept).
+	function mineAs(s) {
+		return { id: s.id, mine: true, booking_id: s.booking_id, order_id: s.order_id };
+	}
+
 	function heldBookings() {
 		return myBookings().filter((b) => b.status === 'held');
 	}
@@ -552,13 +702,19 @@
 			await new Promise((r) => setTimeout(r, 400));
 			let expired = 0;
 			for (const b of heldBookings()) {
-				const r = await rpc('confirm', { booking_id: b.booking_id });
+				const r =
+					b.order_id !== null
+						? await rpc('confirm_order', { order_id: b.order_id })
+						: await rpc('confirm', { booking_id: b.booking_id });
 				if (r.status === 'confirmed') {
-					apply(b.seats.map((s) => ({ id: s.id, status: 'sold', held_until: null, mine: true, booking_id: b.booking_id })));
+					for (const a of b.addons) Object.assign(a, { status: 'confirmed', held_until: null });
+					apply(b.seats.map((s) => ({ ...mineAs(s), status: 'sold', held_until: null })));
 				} else {
 					expired++;
+					for (const a of b.addons) state.addons.delete(a.booking_id);
 				}
 			}
+			refreshAddonLeft();
 			if (expired) showMessage('error', 'Your hold ran out and the seats were taken, so you have not been charged.');
 			else showMessage('success', 'Payment received. Enjoy the show!');
 		});
@@ -567,11 +723,16 @@
 	async function release() {
 		clearMessage();
 		await withBusy($('release'), async () => {
+			let addons = 0;
 			for (const b of heldBookings()) {
-				await rpc('release', { booking_id: b.booking_id });
+				if (b.order_id !== null) await rpc('release_order', { order_id: b.order_id });
+				else await rpc('release', { booking_id: b.booking_id });
+				for (const a of b.addons) state.addons.delete(a.booking_id);
+				addons += b.addons.length;
 				apply(b.seats.map((s) => ({ id: s.id, status: 'available', held_until: null, mine: false })));
 			}
-			showMessage('success', 'The seats were released.');
+			refreshAddonLeft();
+			showMessage('success', addons ? `Your seats and ${state.addon.name} were released.` : 'The seats were released.');
 		});
 	}
 
@@ -579,10 +740,14 @@
 		clearMessage();
 		await withBusy($('extend'), async () => {
 			for (const b of heldBookings()) {
-				const r = await rpc('extend_hold', { booking_id: b.booking_id });
+				const r =
+					b.order_id !== null
+						? await rpc('extend_order', { order_id: b.order_id })
+						: await rpc('extend_hold', { booking_id: b.booking_id });
 				if (r.status === 'held') {
 					const until = Date.parse(r.held_until);
-					apply(b.seats.map((s) => ({ id: s.id, status: 'held', held_until: until, mine: true, booking_id: b.booking_id })));
+					for (const a of b.addons) a.held_until = until;
+					apply(b.seats.map((s) => ({ ...mineAs(s), status: 'held', held_until: until })));
 				} else {
 					showMessage('error', 'Your hold had already run out and the seats were taken.');
 					return;
@@ -612,10 +777,45 @@
 			const data = JSON.parse(e.data);
 			state.clockOffset = data.now - Date.now();
 			apply(data.seats);
+			refreshAddonLeftSoon();
 		});
 		es.addEventListener('live', (e) => setLive(JSON.parse(e.data).connected));
 		es.addEventListener('error', () => setLive(false));
 		window.seatmapEvents = es;
+	}
+
+	// The add-on of the cart: its choice, how many are left, and the add-ons
+	// this buyer already has (held with seats in an order, or bought), which
+	// the seat map cannot show.
+	async function startAddon(addon) {
+		state.addon = addon;
+		$('addon-name').textContent = addon.name;
+		$('addon-price').textContent = typeof addon.price === 'number' ? `${money.format(addon.price)} each` : '';
+		const select = $('addon-quantity');
+		for (let n = 1; n <= addon.max; n++) {
+			const o = document.createElement('option');
+			o.value = String(n);
+			o.textContent = String(n);
+			select.append(o);
+		}
+		$('addon').hidden = false;
+		let mine = [];
+		try {
+			[mine] = await Promise.all([rpcGet('my_bookings'), refreshAddonLeft()]);
+		} catch (err) {
+			showMessage('error', `Your earlier ${addon.name} bookings could not be read: ${err.message}`);
+		}
+		for (const b of mine) {
+			const live = b.status === 'confirmed' || (b.status === 'held' && Date.parse(b.held_until) > Date.now());
+			if (Number(b.pool_id) !== Number(addon.pool_id) || !live) continue;
+			state.addons.set(b.booking_id, {
+				booking_id: b.booking_id,
+				order_id: b.order_id,
+				quantity: b.spots,
+				status: b.status,
+				held_until: b.held_until ? Date.parse(b.held_until) : null,
+			});
+		}
 	}
 
 	async function start() {
@@ -623,7 +823,12 @@
 		$('clear').addEventListener('click', () => {
 			const ids = [...state.selected];
 			state.selected.clear();
+			if (state.addon) $('addon-quantity').value = '0';
 			for (const id of ids) paint(state.seats.get(id));
+			renderPanel();
+		});
+		$('addon-quantity').addEventListener('change', () => {
+			clearTaken();
 			renderPanel();
 		});
 		$('best').addEventListener('click', best);
@@ -645,6 +850,7 @@
 		$('show-subtitle').textContent = show.subtitle || '';
 		$('venue').textContent = show.venue;
 		document.title = `${show.title} · Choose your seats · ${show.venue}`;
+		if (show.addon) await startAddon(show.addon);
 		connect();
 		setInterval(tick, 250);
 	}
