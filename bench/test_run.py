@@ -237,6 +237,28 @@ class SuiteReport(unittest.TestCase):
         self.assertTrue(s.verdict().ok)
         self.assertIn("W1 one hot pool, conditional-update: oversold 4 (informational)", s.peer_lines())
 
+    def test_checkout(self):
+        """W5: completed checkouts against the peer's; a partial order fails booking's run and the goal."""
+        s = Suite(None, settings(["w5"]), None, None)
+        b = suite_run("w5", tps=1500.0, processed=1500, purchases=1400)
+        p = suite_run("w5", "conditional-update", tps=900.0, processed=900, purchases=800)
+        b.verify.partial = p.verify.partial = 0
+        s.runs["w5", "booking"], s.runs["w5", "conditional-update"] = b, p
+        self.assertEqual([g.line for g in s.goals()],
+                         ["W5 checkout: booking 1.75x the best peer (conditional-update) in completed checkouts/s, "
+                          "partial orders 0 (goal >= 1.5x, 0 partial orders): MET"])
+        rows = s.rows([BY_KEY["w5"]])
+        self.assertEqual([r[2] for r in rows[1:]], ["1400", "800"])
+        self.assertIn("partial orders 0", rows[1][10])
+        self.assertTrue(s.verdict().ok)
+        b.verify.partial = 2
+        self.assertEqual(s.verdict().line, "suite: FAIL - W5 checkout: partial = 2")
+        self.assertIn("NOT MET", s.goals()[0].line)
+        b.verify.partial, p.verify.partial = 0, 1
+        self.assertTrue(s.verdict().ok)
+        self.assertIn("W5 checkout, conditional-update: partial orders 1 (informational)", s.peer_lines())
+        self.assertIn("NOT MET", s.goals()[0].line)
+
     def test_sold_out_must_sell_nothing(self):
         s = Suite(None, settings(["w1-soldout"]), None, None)
         s.runs["w1-soldout", "booking"] = suite_run("w1-soldout", sold=2, capacity=0)

@@ -27,6 +27,7 @@ from .sections import (SEATS_SIDES, Churn, SeatsRun, generated_line, pgbench_pro
 W1_CAPACITY = 100_000_000
 W2_POOLS = 10_000
 W2_CAPACITY = 10_000_000
+W5_SPREAD = 1_000  # W5's spread pools, beside its one hot pool
 PROXY_NODES = 2  # node databases behind the PL/Proxy database
 MAX_CLIENTS = 290  # max_connections is 300
 PGBOUNCER_PREPARED = (1, 21)  # the first PgBouncer to keep prepared statements in transaction mode
@@ -45,6 +46,9 @@ class Approach:
     extension: bool = False  # its runs decide the exit status
     max_tries: int = 0  # pgbench --max-tries (retries after serialization failures)
     note: str = ""  # said in every row of it
+    # What an extension's setup prints after "first last count" (W5: the
+    # show and its first seat), passed on as pgbench -D and verify -v.
+    setup_vars: tuple[str, ...] = ()
 
 
 FLOOR = Approach("floor", "floor.sql")
@@ -58,6 +62,13 @@ def peers(for_update_script: str, for_update_note: str) -> tuple[Approach, ...]:
             Approach("for-update", for_update_script, s, v, note=for_update_note),
             Approach("serializable", "serializable.sql", s, v, max_tries=10),
             Approach("optimistic", "optimistic.sql", s, v))
+
+
+# W5: one reserve_order per checkout against the best plain SQL of one transaction.
+CHECKOUT = (Approach("booking", "checkout-booking.sql", "checkout-booking-setup.sql", "checkout-booking-verify.sql",
+                     extension=True, note="reserve_order, hold_for NULL", setup_vars=("show", "first_seat")),
+            Approach("conditional-update", "checkout-conditional-update.sql", "checkout-peer-setup.sql",
+                     "checkout-peer-verify.sql", note="5 statements, rolled back on a miss"))
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,7 @@ class GoalSpec:
     goal: str
     shown: str
     zero_oversold: bool = False  # 0 oversold is part of the goal
+    zero_partial: bool = False  # 0 partial orders (booking's and the best peer's) is part of the goal
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,7 @@ class Workload:
     beside: Optional[Beside] = None
     reuse: str = ""  # seats or churn: that section's runs, not measured here
     goal: Optional[GoalSpec] = None
+    orders: bool = False  # purchases are orders of several items: partial orders are counted (and fail booking)
 
 
 def bouncer_workload(clients: int) -> Workload:
@@ -132,6 +145,10 @@ WORKLOADS = (
              goal=GoalSpec("beside", 0.7, ">= 70%", "{pct} of the tps at {clients} clients")),
     bouncer_workload(256),
     bouncer_workload(1000),
+    Workload("w5", "W5 checkout", CHECKOUT, W1_CAPACITY, 1 + W5_SPREAD, sharded=True, orders=True,
+             goal=GoalSpec("best-peer", 1.5, ">= 1.5x, 0 partial orders",
+                           "booking {r}x the best peer ({best}) in completed checkouts/s, partial orders {partial}",
+                           zero_oversold=True, zero_partial=True)),
     Workload("w3", "W3 seat holds", reuse="seats",
              goal=GoalSpec("seats", 1.2, ">= 1.2x", "booking {r}x the seed's conditional UPDATE")),
     Workload("w4", "W4 waitlist churn", reuse="churn"),
@@ -152,6 +169,7 @@ class SuiteVerify:
     capacity: Optional[int] = None
     shards: Optional[str] = None
     check_problems: Optional[int] = None
+    partial: Optional[int] = None  # orders not whole (W5)
 
     def add(self, node: SuiteVerify) -> SuiteVerify:
         """Two nodes' counts added up (a count missing on either stays missing)."""
@@ -159,7 +177,7 @@ class SuiteVerify:
             a, b = getattr(self, name), getattr(node, name)
             return None if a is None or b is None else a + b
 
-        summed = ("sold", "purchases", "oversold", "counter_oversold", "capacity", "check_problems")
+        summed = ("sold", "purchases", "oversold", "counter_oversold", "capacity", "check_problems", "partial")
         return SuiteVerify(**{name: plus(name) for name in summed}, counter_off=node.counter_off, shards=node.shards)
 
 
@@ -174,6 +192,7 @@ class SuiteRun:
     first_pool: int = 1
     last_pool: int = 1
     shards: Optional[int] = None
+    setup_vars: dict[str, int] = field(default_factory=dict)  # Approach.setup_vars' values
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -245,6 +264,7 @@ class Suite:
         args = ["--no-vacuum", "-c", str(clients), "-j", str(self.s.threads), "-T", str(seconds)]
         if a.extension:
             args += ["-D", f"first_pool={r.first_pool}", "-D", f"last_pool={r.last_pool}"]
+            args += [x for k, v in r.setup_vars.items() for x in ("-D", f"{k}={v}")]
         elif a.setup:
             args += ["-D", f"events={w.pools}"]
         if a.max_tries:
@@ -303,10 +323,12 @@ class Suite:
                     r.shards = 1
                     line = psql(db, *sizes, "-v", "shards=1", "-f", f"suite/{a.setup}")
             ids = [int(i) for i in (line or "").split() if i.isdigit()]
-            if len(ids) != 3 or ids[2] != w.pools or ids[1] - ids[0] + 1 != w.pools:
-                out.append(f"create_pool gave pool ids '{line}', expected {w.pools} consecutive ids\n")
+            if len(ids) != 3 + len(a.setup_vars) or ids[2] != w.pools or ids[1] - ids[0] + 1 != w.pools:
+                out.append(f"create_pool gave pool ids '{line}', expected {w.pools} consecutive ids"
+                           f"{''.join(' and ' + v for v in a.setup_vars)}\n")
                 return False
             r.first_pool, r.last_pool = int(ids[0]), int(ids[1])
+            r.setup_vars = dict(zip(a.setup_vars, ids[3:]))
             return True
         finally:
             setup_log.write_text("".join(out))
@@ -363,7 +385,8 @@ class Suite:
         a = r.approach
         args = ["-f", f"suite/{a.verify}"]
         if a.extension:
-            args = ["-v", f"first_pool={r.first_pool}", "-v", f"last_pool={r.last_pool}", *args]
+            args = ["-v", f"first_pool={r.first_pool}", "-v", f"last_pool={r.last_pool}",
+                    *[x for k, v in r.setup_vars.items() for x in ("-v", f"{k}={v}")], *args]
         total, errors = None, ""
         for d in self.proxy_nodes(db) if r.workload.route == "proxy" else [db]:
             pairs, err = verify_db(self.host, d, tag, *args)
@@ -412,6 +435,8 @@ class Suite:
             notes.append(f"sold {fmt(v.sold, missing='?')} of {fmt(v.capacity, missing='?')}")
             if v.counter_oversold != 0:
                 notes.append(f"counter oversold {fmt(v.counter_oversold, missing='?')}")
+            if w.orders:
+                notes.append(f"partial orders {fmt(v.partial, missing='?')}")
         if a.extension:
             notes += [f"shards {fmt(v.shards, missing='?')}", f"check() {fmt(v.check_problems, missing='?')}"]
             if any(not p.extension for p in w.approaches):
@@ -501,7 +526,7 @@ class Suite:
             g = w.goal
             if g is None:
                 continue
-            r, best, also, oversold = self.run(w.key), self.best_peer(w), True, None
+            r, best, also, oversold, partial = self.run(w.key), self.best_peer(w), True, None, None
             if g.against == "best-peer":
                 value = self.vs_best(r) if r else None
             elif g.against == "w0":
@@ -513,9 +538,13 @@ class Suite:
             if g.zero_oversold:
                 oversold = r.verify.oversold if r else None
                 also = oversold == 0 and r.verify.counter_oversold == 0
+            if g.zero_partial:
+                partial = r.verify.partial if r else None
+                also = also and partial == 0 and best is not None and best.verify.partial == 0
             clients = self.s.suite_clients
             shown = g.shown.format(r=fmt(value, ".2f"), pct=pct(value), best=best.approach.name if best else "",
-                                   clients=clients, oversold=fmt(oversold, missing="?"))
+                                   clients=clients, oversold=fmt(oversold, missing="?"),
+                                   partial=fmt(partial, missing="?"))
             goals.append(Goal(w.label, shown, g.goal.format(clients=clients), value, g.minimum, also))
         return goals
 
@@ -531,6 +560,8 @@ class Suite:
                 continue
             if r.verify.oversold:
                 lines.append(f"{label}, {a.name}: oversold {r.verify.oversold} (informational)")
+            if r.workload.orders and r.verify.partial:
+                lines.append(f"{label}, {a.name}: partial orders {r.verify.partial} (informational)")
             if r.problems:
                 lines.append(f"{label}, {a.name}: {'; '.join(r.problems)} (informational)")
         return lines + floor
@@ -542,15 +573,18 @@ class Suite:
         runs = [r for r in self.runs.values() if r.approach.extension]
         measured = [r for r in runs if r.measured]
         v = Verdict("suite", f"{len(measured)} extension runs, 0 oversold (rows and counters), booking.check() = 0, "
-                             "0 failed transactions")
+                             "0 failed transactions, 0 partial orders")
         for r in runs:
             label = r.workload.label
             if r.problems:
                 v.reasons.append(f"{label}: {'; '.join(r.problems)}")
             if not r.measured:
                 continue
-            for name, value in (("oversold", r.verify.oversold), ("counter_oversold", r.verify.counter_oversold),
-                                ("check_problems", r.verify.check_problems), ("failed", r.pgbench.failed or 0)):
+            checks = [("oversold", r.verify.oversold), ("counter_oversold", r.verify.counter_oversold),
+                      ("check_problems", r.verify.check_problems), ("failed", r.pgbench.failed or 0)]
+            if r.workload.orders:
+                checks.append(("partial", r.verify.partial))
+            for name, value in checks:
                 if value != 0:
                     v.reasons.append(f"{label}: {name} = {fmt(value, missing='')}")
             if r.workload.capacity == 0 and r.verify.sold != 0:
@@ -571,6 +605,8 @@ class Suite:
         ]
         if "w2-proxy" in s.workloads:
             lines.append(f"- W2 through PL/Proxy: W2's buyers (bench/suite/booking.sql, unchanged) against a database with the booking_proxy extension in front of {PROXY_NODES} node databases of the same cluster (each `booking.set_node(k, {PROXY_NODES})`, listed as partitions of `SERVER booking`: bench/suite/proxy-setup.sql); the {W2_POOLS} pools are created through the proxy, round robin over the nodes, and each proxy backend keeps one connection per node. Oversold, counters and booking.check() are read on every node and added up. The proxy and the nodes share one server, its {cores} cores and its WAL: this is the cost of the extra hop, not a scale-out (docs/cluster.md).")
+        if "w5" in s.workloads:
+            lines.append(f"- W5 checkout: each transaction one order of 2 ticket types, random(1,2) of the hot pool (the first, {s.shards} shards) and of one of {W5_SPREAD} spread pools, and 2 adjacent seats of a random row of a show of 1,000 rows of 100 seats (bench/suite/checkout-*.sql). booking: one booking.reserve_order call with hold_for => NULL, which confirms every item in that call: a purchase in one transaction, as the peer's (a hold + confirm_order would be two transactions, which the peer does not pay). conditional-update: BEGIN, a conditional UPDATE of the hot event row, then of the spread one (ascending ids: no deadlock), then the order row and the 2 seats WHERE free in one statement, COMMIT, or ROLLBACK at the first part that took nothing (pgbench \\if on counts). purchases/s: completed checkouts (orders with all their items) per second; missed: checkouts that took nothing (a seat was taken). partial orders (from the rows after the run): orders without all their items, and booking's live bookings outside an order; must be 0 for both. Goal (issue 21): booking at least 1.5x the peer's completed checkouts per second, 0 partial orders, 0 oversold.")
         bounced = [w for w in self.selected if w.route == "bouncer"]
         if bounced:
             version = ".".join(map(str, self.pgbouncer_version)) or "?"

@@ -37,6 +37,7 @@ shared_preload_libraries = 'booking'
 		    booking.create_resource(text, integer),
 		    booking.confirm_payment(text),
 		    booking.cancel(bigint),
+		    booking.cancel_order(bigint),
 		    booking.expire_holds(integer),
 		    booking.reconcile(bigint),
 		    booking.check(),
@@ -44,7 +45,8 @@ shared_preload_libraries = 'booking'
 		    booking.stats_reset(),
 		    booking.set_node(integer, integer)
 		  TO booking_proxy;
-		GRANT SELECT ON booking.pool_status, booking.bookings, booking.seats, booking.stats, booking.node_info
+		GRANT SELECT ON booking.pool_status, booking.bookings, booking.seats, booking.stats, booking.node_info,
+		                booking.orders
 		  TO booking_proxy;
 	});
 	push @node, $n;
@@ -87,14 +89,15 @@ my $signature = q{
 	                     'confirm', 'release', 'cancel', 'extend_hold', 'expire_holds', 'create_show', 'add_seats',
 	                     'reserve_seats', 'reserve_best_available', 'create_resource', 'reserve_slot',
 	                     'confirm_payment', 'availability', 'seat_map', 'check', 'reconcile', 'stats_reset',
-	                     'set_node', 'my_bookings')
+	                     'set_node', 'my_bookings', 'reserve_order', 'confirm_order', 'release_order',
+	                     'extend_order', 'cancel_order')
 	 ORDER BY 1;
 	SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod)
 	  FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 	 WHERE c.relnamespace = 'booking'::regnamespace
 	   AND c.relname IN ('pool_status', 'bookings', 'seats', 'stats', 'node_info', 'ticket_result',
 	                     'confirm_result', 'release_result', 'hold_result', 'register_result', 'promotion',
-	                     'seats_result', 'slot_result', 'pool_availability', 'my_booking')
+	                     'seats_result', 'slot_result', 'pool_availability', 'my_booking', 'order_result')
 	 ORDER BY 1, 2;
 	SELECT c.relname, has_table_privilege('public', c.oid, 'SELECT')
 	  FROM pg_class c
@@ -108,7 +111,7 @@ is($proxy->safe_psql('postgres', $signature), $node_signature,
 	'the proxy has the same functions, arguments, defaults, results, views and privileges');
 is($proxy->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_proc WHERE pronamespace = 'booking'::regnamespace AND NOT prosecdef
-	   AND proname NOT IN ('node_of', 'placement', 'partitions', 'nodes_for', 'claimed_holder')}),
+	   AND proname NOT IN ('node_of', 'placement', 'partitions', 'nodes_for', 'claimed_holder', 'order_node')}),
 	'0', 'every proxy function runs as the extension owner (one user mapping, callers need no node account)');
 
 # ------------------------------------------------------------ nodes
@@ -228,7 +231,8 @@ for my $call ("booking.release($u1)", "booking.release($u1, 'u1')", "booking.con
 	"booking.extend_hold($u1, 'u1')", q{booking.decrement_ticket(1, 1, 'u1')}, q{booking.register(1, 1, 'u1')},
 	q{booking.reserve_seats(1, ARRAY[39], 'u1')}, q{booking.reserve_best_available(1, 1, 'u1')},
 	q{booking.reserve_slot(1, '2031-01-01 09:00', '2031-01-01 10:00', 'u1')}, q{booking.seat_map(1, 'u1')},
-	q{booking.my_bookings('u1')})
+	q{booking.my_bookings('u1')}, q{booking.reserve_order('[{"pool_id": 1}]', 'u1')},
+	q{booking.confirm_order(1, 'u1')}, q{booking.release_order(1, 'u1')}, q{booking.extend_order(1, 'u1')})
 {
 	is(as_user('u2', "SELECT FROM $call"), 'PT403', "u2 through the proxy: $call is PT403");
 	is(as_user('anon', "SELECT FROM $call"), '42501', "anonymous through the proxy: $call is 42501");
@@ -241,6 +245,117 @@ is($proxy->safe_psql('postgres', q{
 	'and reads her bookings from every node in a READ ONLY transaction');
 is($proxy->safe_psql('postgres', "SELECT count(*) FROM booking.my_bookings('ann')"), '1',
 	'without request claims the proxy passes the holder as given');
+
+# ------------------------------------------------------------ orders through the proxy
+
+# An order goes to the node that holds all its items (pool 3, show 1 and
+# resource 1 are node 1's; pool 4, show 2 and resource 2 node 0's).
+sub node_state
+{
+	my ($n) = @_;
+	return $n->safe_psql('postgres', q{
+		SELECT (SELECT count(*) FROM booking.orders), (SELECT count(*) FROM booking.booking),
+		       (SELECT string_agg(format('%s=%s/%s', pool_id, confirmed, held), ' ' ORDER BY pool_id) FROM booking.pool_status),
+		       (SELECT count(*) FROM booking.seat WHERE booking_id IS NOT NULL)});
+}
+my $order = $proxy->safe_psql('postgres', q{
+	SELECT format('%s %s %s %s', order_id, status, array_to_string(booking_ids, ','), unavailable)
+	  FROM booking.reserve_order('[{"pool_id": 3, "quantity": 2}, {"show_id": 1, "seat_ids": [35, 37]},
+	                              {"resource_id": 1, "starts_at": "2031-02-01 09:00+00", "ends_at": "2031-02-01 10:00+00"}]',
+	                             'olga', '1 hour')});
+my ($oid, $ostatus, $obids, $ounav) = split / /, $order;
+my $ob1 = (split /,/, $obids)[0];
+is("$ostatus $ounav", 'held []', 'an order of a pool, seats and a slot of node 1 is held through the proxy');
+is(join(' ', map { $_ % 2 } $oid, split(/,/, $obids)), '1 1 1 1', 'the order and its three bookings are node 1\'s ids');
+is($node[1]->safe_psql('postgres', qq{
+	SELECT string_agg(format('%s:%s:%s', kind, status, held_until = (SELECT held_until FROM booking.booking WHERE booking_id = $ob1)), ' ' ORDER BY booking_id)
+	  FROM booking.booking WHERE order_id = $oid}),
+	'ticket:held:t seats:held:t slot:held:t', 'node 1 holds every item, all until the same time');
+is($node[0]->safe_psql('postgres', "SELECT count(*) FROM booking.booking WHERE order_id = $oid"), '0',
+	'node 0 has none of it');
+is($proxy->safe_psql('postgres', q{
+	SELECT string_agg(format('%s:%s:%s', seat_id, status, order_id), ' ' ORDER BY seat_id)
+	  FROM booking.seat_map(1, 'olga') WHERE seat_id IN (33, 35, 37)}),
+	"33:available: 35:held:$oid 37:held:$oid", 'seat_map through the proxy shows the order of the holder\'s seats');
+my $map_orders = q{SELECT string_agg(format('%s:%s:%s:%s:%s', seat_id, status, mine, booking_id, order_id), ' ' ORDER BY seat_id)
+                     FROM booking.seat_map(1, 'olga')};
+is($proxy->safe_psql('postgres', $map_orders), $node[1]->safe_psql('postgres', $map_orders),
+	'and is the node\'s own seat map, order_id included');
+is($proxy->safe_psql('postgres', q{SELECT string_agg(format('%s:%s', kind, order_id), ' ' ORDER BY booking_id) FROM booking.my_bookings('olga')}),
+	"ticket:$oid seats:$oid slot:$oid", 'my_bookings through the proxy shows the order of each booking');
+is($proxy->safe_psql('postgres', "SELECT count(*) FROM booking.bookings WHERE order_id = $oid"), '3',
+	'and so do the proxy\'s bookings view');
+
+# Items of two nodes: refused before any node is called, nothing changes.
+my @state = map { node_state($_) } @node;
+for my $items ('[{"pool_id": 3}, {"pool_id": 4}]', '[{"show_id": 2, "seat_ids": [2]}, {"pool_id": 1, "quantity": 1}]',
+	'[{"resource_id": 1, "starts_at": "2031-03-01 09:00+00", "ends_at": "2031-03-01 10:00+00"}, {"show_id": 2, "best_available": 1}]')
+{
+	is(sqlstate($proxy, qq{SELECT booking.reserve_order('$items', 'olga')}), '22023', "an order of two nodes is 22023: $items");
+}
+my (undef, undef, $cross) = $proxy->psql('postgres', q{SELECT booking.reserve_order('[{"pool_id": 3}, {"pool_id": 4}]', 'olga')});
+like($cross, qr/the items of an order must be on one node: item 0 \(pool_id 3\) is on node 1, item 1 \(pool_id 4\) on node 0/,
+	'the error names the items and their nodes');
+like($cross, qr/DETAIL:  An order is all or nothing only inside one database/, 'and says why (one node, one transaction)');
+is_deeply([ map { node_state($_) } @node ], \@state, 'nothing changed on either node');
+
+# The node's answers pass through: bad input, and an order that does not fit.
+is(sqlstate($proxy, q{SELECT booking.reserve_order('[]')}), '22023', 'an empty order is 22023 through the proxy');
+is(sqlstate($proxy, q{SELECT booking.reserve_order(NULL)}), '22004', 'NULL items are 22004 through the proxy');
+is(sqlstate($proxy, q{SELECT booking.reserve_order('[{"pool_id": "3"}]')}), '22023', 'a string id is 22023 through the proxy');
+is(sqlstate($proxy, q{SELECT booking.reserve_order('[{"show_id": 1, "seat_ids": [35]}]')}), '22004',
+	'a seat order without a holder is 22004 through the proxy');
+is($proxy->safe_psql('postgres', q{
+	SELECT format('%s %s %s', order_id IS NULL, status, unavailable)
+	  FROM booking.reserve_order('[{"pool_id": 4}, {"show_id": 2, "seat_ids": [36]}, {"pool_id": 6, "quantity": 1000}]', 'olga')}),
+	't sold_out [{"item": 2, "status": "sold_out"}]', 'an order that does not fit is sold_out, naming the item');
+is_deeply([ map { node_state($_) } @node ], \@state, 'and takes nothing');
+
+# confirm, release, extend and cancel, routed by the order id.
+is(sqlstate($proxy, "SELECT booking.confirm_order($oid, 'mallory')"), 'PT403', 'confirm_order of another holder is PT403');
+is(sqlstate($proxy, "SELECT booking.release($ob1, 'olga')"), 'PT409', 'an order\'s booking alone is PT409');
+is($proxy->safe_psql('postgres', "SELECT format('%s %s', booking_id, status) FROM booking.confirm_order($oid, 'olga')"),
+	"$oid confirmed", 'confirm_order through the proxy confirms the order');
+is($node[1]->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',') FROM booking.booking WHERE order_id = $oid"),
+	'confirmed', 'every item is confirmed on node 1');
+my $o0 = $proxy->safe_psql('postgres', q{
+	SELECT order_id FROM booking.reserve_order('[{"pool_id": 4, "quantity": 3}, {"show_id": 2, "seat_ids": [36, 38]}]',
+	                                           'olga', '1 hour', payment_ref => 'cs_order0')});
+is($o0 % 2, 0, 'an order of node 0\'s items is node 0\'s');
+is($proxy->safe_psql('postgres', "SELECT status FROM booking.extend_order($o0, 'olga', '2 hours')"), 'held',
+	'extend_order through the proxy');
+is($proxy->safe_psql('postgres', "SELECT format('%s %s %s', booking_id, status, released) FROM booking.release_order($o0, 'olga')"),
+	"$o0 released 5", 'release_order through the proxy gives back 3 spots and 2 seats');
+is($node[0]->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',') || ' ' || count(*) FROM booking.booking WHERE order_id = $o0"),
+	'released 2', 'every item is released on node 0');
+my $o2 = $proxy->safe_psql('postgres', q{
+	SELECT order_id FROM booking.reserve_order('[{"pool_id": 2}, {"pool_id": 8, "quantity": 2}]', 'olga', '1 hour',
+	                                           payment_ref => 'cs_order2')});
+is($proxy->safe_psql('postgres', q{SELECT format('%s %s', booking_id, status) FROM booking.confirm_payment('cs_order2')}),
+	"$o2 confirmed", 'confirm_payment through the proxy confirms the order carrying the reference');
+is($node[0]->safe_psql('postgres', "SELECT string_agg(DISTINCT status, ',') FROM booking.booking WHERE order_id = $o2"),
+	'confirmed', 'all its items');
+
+# Privileges: customers order, organisers cancel.
+is(sqlstate($proxy, q{SET ROLE buyer; SELECT booking.reserve_order('[{"pool_id": 4}]', 'bea', NULL)}), 'ok',
+	'a customer orders through the proxy');
+my $ob = $proxy->safe_psql('postgres', q{SET ROLE buyer; SELECT order_id FROM booking.reserve_order('[{"pool_id": 4}]', 'bea')});
+$ob = (split /\n/, $ob)[-1];
+for my $call ("booking.extend_order($ob, 'bea')", "booking.confirm_order($ob, 'bea')")
+{
+	is(sqlstate($proxy, "SET ROLE buyer; SELECT $call"), 'ok', "a customer may $call");
+}
+is(sqlstate($proxy, "SET ROLE buyer; SELECT booking.cancel_order($ob)"), '42501', 'but may not cancel_order');
+for my $helper (q{booking.order_node('[]')}, q{booking.reserve_order_on('[]', NULL, NULL, NULL, NULL)},
+	"booking.release_order_on($ob, NULL)", "booking.confirm_order_on($ob, NULL, NULL)",
+	"booking.extend_order_on($ob, NULL, NULL)")
+{
+	is(sqlstate($proxy, "SET ROLE buyer; SELECT $helper"), '42501', "nor call $helper");
+}
+is($proxy->safe_psql('postgres', "SELECT format('%s %s %s', booking_id, status, released) FROM booking.cancel_order($oid)"),
+	"$oid released 5", 'an organiser cancels a confirmed order through the proxy');
+is($node[1]->safe_psql('postgres', "SELECT count(*) FROM booking.booking WHERE order_id = $oid AND status IN ('held', 'confirmed')"),
+	'0', 'none of its items is left active');
 
 # A proxy call commits on its node when it returns: the caller's ROLLBACK
 # cannot undo it (docs/cluster.md).
@@ -395,7 +510,7 @@ is($proxy->safe_psql('postgres', q{
 	SELECT string_agg(p.proname, ',' ORDER BY p.proname)
 	  FROM pg_proc p
 	 WHERE p.pronamespace = 'booking'::regnamespace AND has_function_privilege('public', p.oid, 'EXECUTE')}),
-	'availability,confirm,decrement_ticket,extend_hold,my_bookings,node_of,register,release,reserve_best_available,reserve_seats,reserve_slot,seat_map',
+	'availability,confirm,confirm_order,decrement_ticket,extend_hold,extend_order,my_bookings,node_of,register,release,release_order,reserve_best_available,reserve_order,reserve_seats,reserve_slot,seat_map',
 	'PUBLIC executes the customer functions and node_of, nothing else');
 my ($rc, $out, $err) = $proxy->psql('postgres', q{SET ROLE regress_anon; SELECT * FROM booking.release_on(1, NULL)});
 like($err, qr/permission denied for function release_on/, 'regress_anon is refused release_on(id, NULL)');
