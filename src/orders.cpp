@@ -99,12 +99,11 @@ Statement order_by_key_sql("SELECT order_id FROM booking.orders"
 Statement order_by_payment_ref_sql("SELECT order_id FROM booking.orders WHERE payment_ref OPERATOR(pg_catalog.=) $1",
 								   {TEXTOID});
 
-Statement finish_order_sql("UPDATE booking.orders SET booking_ids = $2 WHERE order_id OPERATOR(pg_catalog.=) $1",
-						   {INT8OID, INT8ARRAYOID});
-
-Statement mark_items_sql("UPDATE booking.booking SET order_id = $1"
-						 " WHERE booking_id OPERATOR(pg_catalog.=) ANY ($2)",
-						 {INT8OID, INT8ARRAYOID});
+// The order's bookings carry its id; the order lists them in item order.
+Statement finish_order_sql(
+	"WITH items AS (UPDATE booking.booking SET order_id = $1 WHERE booking_id OPERATOR(pg_catalog.=) ANY ($2))"
+	" UPDATE booking.orders SET booking_ids = $2 WHERE order_id OPERATOR(pg_catalog.=) $1",
+	{INT8OID, INT8ARRAYOID});
 
 Statement set_order_payment_ref_sql(
 	"UPDATE booking.orders SET payment_ref = $2, updated_at = $3 WHERE order_id OPERATOR(pg_catalog.=) $1",
@@ -141,14 +140,155 @@ kind_name(Kind k)
 	return "?";
 }
 
+// One field of an item as the fast reader sees it.
+struct Field {
+	enum Type { Absent, Int, String, Array, Other } type = Absent;
+	int64_t number = 0;
+	JsonbValue *value = nullptr;
+};
+
+// A JSON number's digits as an int64 when they are what order_items()
+// accepts (an optional minus and 1 to 18 digits); false otherwise.
+bool
+integer_text(const char *t, int64_t *out)
+{
+	const char *p = t + (*t == '-');
+	int digits = 0;
+	int64_t v = 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		v = v * 10 + (*p - '0');
+	if (*p != '\0' || digits < 1 || digits > 18)
+		return false;
+	*out = *t == '-' ? -v : v;
+	return true;
+}
+
+Field
+classify(JsonbValue *v)
+{
+	Field f;
+	f.value = v;
+	if (!v)
+		return f;
+	if (v->type == jbvNumeric) {
+		const char *text = nullptr;
+		pg::guard([&] { text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric))); });
+		f.type = integer_text(text, &f.number) ? Field::Int : Field::Other;
+	} else if (v->type == jbvString)
+		f.type = Field::String;
+	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data))
+		f.type = Field::Array;
+	else
+		f.type = Field::Other;
+	return f;
+}
+
+Field
+field_of(JsonbContainer *object, const char *key)
+{
+	JsonbValue k;
+	k.type = jbvString;
+	k.val.string.val = const_cast<char *>(key);
+	k.val.string.len = int(strlen(key));
+	JsonbValue *v = nullptr;
+	pg::guard([&] { v = findJsonbValueFromContainer(object, JB_FOBJECT, &k); });
+	return classify(v);
+}
+
+// The items of the usual carts (spots of pools, seats, best-available
+// blocks, all fields well formed) read straight from the jsonb; nullopt for
+// anything else (a slot, a null, an unknown field, a bad value), which
+// order_items() then reads, and refuses with the message naming the item.
+std::optional<std::vector<Item>>
+fast_items(Datum datum)
+{
+	Jsonb *jb = nullptr;
+	pg::guard([&] { jb = DatumGetJsonbP(datum); });
+	if (JB_ROOT_IS_SCALAR(jb) || !JB_ROOT_IS_ARRAY(jb))
+		return std::nullopt;
+	uint32 n = JB_ROOT_COUNT(jb);
+	if (n == 0 || n > 100)
+		return std::nullopt;
+	std::vector<Item> out;
+	out.reserve(n);
+	for (uint32 i = 0; i < n; i++) {
+		JsonbValue *e = nullptr;
+		pg::guard([&] { e = getIthJsonbValueFromContainer(&jb->root, i); });
+		if (!e || e->type != jbvBinary || !JsonContainerIsObject(e->val.binary.data))
+			return std::nullopt;
+		JsonbContainer *object = e->val.binary.data;
+		Item item;
+		item.index = int32_t(i);
+		uint32 known;
+		if (Field pool = field_of(object, "pool_id"); pool.type != Field::Absent) {
+			Field quantity = field_of(object, "quantity");
+			if (pool.type != Field::Int || (quantity.type != Field::Absent && quantity.type != Field::Int))
+				return std::nullopt;
+			item.kind = Kind::Pool;
+			item.target = pool.number;
+			item.quantity = quantity.type == Field::Int ? int32_t(quantity.number) : 1;
+			if (quantity.type == Field::Int && (quantity.number < 1 || quantity.number > PG_INT32_MAX))
+				return std::nullopt;
+			known = 1 + (quantity.type != Field::Absent);
+		} else {
+			Field show = field_of(object, "show_id");
+			if (show.type != Field::Int || field_of(object, "resource_id").type != Field::Absent)
+				return std::nullopt;
+			item.target = show.number;
+			Field seats = field_of(object, "seat_ids");
+			Field best = field_of(object, "best_available");
+			if (seats.type == Field::Array) {
+				JsonbContainer *array = seats.value->val.binary.data;
+				uint32 count = JsonContainerSize(array);
+				if (count == 0)
+					return std::nullopt;
+				for (uint32 k = 0; k < count; k++) {
+					JsonbValue *v = nullptr;
+					pg::guard([&] { v = getIthJsonbValueFromContainer(array, k); });
+					Field seat = classify(v);
+					if (seat.type != Field::Int)
+						return std::nullopt;
+					item.seat_ids.push_back(seat.number);
+				}
+				std::sort(item.seat_ids.begin(), item.seat_ids.end());
+				item.kind = Kind::Seats;
+				item.quantity = int32_t(count);
+				known = 2;
+			} else if (seats.type == Field::Absent && best.type == Field::Int) {
+				if (best.number < 1 || best.number > PG_INT32_MAX)
+					return std::nullopt;
+				Field section = field_of(object, "section");
+				if (section.type == Field::String) {
+					const auto &str = section.value->val.string;
+					if (str.len > int(core::max_key_bytes))
+						return std::nullopt;
+					item.section = std::string(str.val, std::size_t(str.len));
+				} else if (section.type != Field::Absent)
+					return std::nullopt;
+				item.kind = Kind::Best;
+				item.quantity = int32_t(best.number);
+				known = 2 + (section.type != Field::Absent);
+			} else
+				return std::nullopt;
+		}
+		if (JsonContainerSize(object) != known)
+			return std::nullopt;  // an unknown field
+		out.push_back(std::move(item));
+	}
+	return out;
+}
+
 // The items, checked (booking.order_items) and their duplicates refused.
 std::vector<Item>
 read_items(Datum items)
 {
-	items_sql.run({pg::Param{JSONBOID, items, false}}, SPI_OK_SELECT);
 	std::vector<Item> out;
-	out.reserve(Statement::rows());
-	for (uint64_t r = 0; r < Statement::rows(); r++) {
+	std::optional<std::vector<Item>> fast = fast_items(items);
+	if (fast)
+		out = std::move(*fast);
+	else
+		items_sql.run({pg::Param{JSONBOID, items, false}}, SPI_OK_SELECT);
+	for (uint64_t r = 0; !fast && r < Statement::rows(); r++) {
 		pg::Row row = Statement::row(r);
 		Item i;
 		i.index = *row.int4(1);
@@ -203,8 +343,8 @@ read_roots(std::vector<Item> &items)
 	for (const Item &i : items)
 		if (i.kind == Kind::Pool)
 			ids.push_back(i.target);
-	if (ids.empty())
-		return;
+	if (ids.size() < 2)
+		return;	 // one pool: nothing to order it by
 	roots_sql.run({pg::int8_array_param(ids)}, SPI_OK_SELECT);
 	std::map<int64_t, int64_t> roots;
 	for (uint64_t r = 0; r < Statement::rows(); r++)
@@ -395,8 +535,7 @@ unavailable_entry(const Item &i, core::Status status, const std::vector<int64_t>
 // someone else has.
 void
 take_one(const Item &i, const std::optional<std::string> &holder, std::optional<TimestampTz> held_until,
-		 TimestampTz hold_end, TimestampTz now, std::optional<int64_t> &id, core::Status &status,
-		 std::vector<int64_t> &taken)
+		 TimestampTz now, std::optional<int64_t> &id, core::Status &status, std::vector<int64_t> &taken)
 {
 	switch (i.kind) {
 	case Kind::Pool: {
@@ -407,20 +546,20 @@ take_one(const Item &i, const std::optional<std::string> &holder, std::optional<
 		break;
 	}
 	case Kind::Seats: {
-		seats::Reservation r = seats::reserve(i.target, i.seat_ids, *holder, hold_end, now);
+		seats::Reservation r = seats::reserve(i.target, i.seat_ids, *holder, held_until, now);
 		status = r.status;
 		id = r.booking_id;
 		taken = r.unavailable;
 		break;
 	}
 	case Kind::Best: {
-		seats::Reservation r = seats::reserve_best(i.target, i.quantity, *holder, i.section, hold_end, now);
+		seats::Reservation r = seats::reserve_best(i.target, i.quantity, *holder, i.section, held_until, now);
 		status = r.status;
 		id = r.booking_id;
 		break;
 	}
 	case Kind::Slot: {
-		slots::SlotOutcome r = slots::reserve(i.target, i.starts_at, i.ends_at, *holder, hold_end, now);
+		slots::SlotOutcome r = slots::reserve(i.target, i.starts_at, i.ends_at, *holder, held_until, now);
 		status = r.status;
 		id = r.booking_id;
 		break;
@@ -439,8 +578,6 @@ take_items(std::vector<Item> items, const std::optional<std::string> &holder, st
 		order.push_back(&i);
 	std::sort(order.begin(), order.end(), [](const Item *a, const Item *b) { return lock_rank(*a) < lock_rank(*b); });
 
-	// Seats and slots are held (an outright purchase is confirmed below).
-	TimestampTz hold_end = held_until ? *held_until : now + USECS_PER_SEC * 60;
 	std::vector<std::optional<int64_t>> ids(items.size());
 	std::vector<std::tuple<int32_t, core::Status, std::string>> failed;
 	bool seats_locked = false;
@@ -449,15 +586,18 @@ take_items(std::vector<Item> items, const std::optional<std::string> &holder, st
 		core::Status status;
 		std::vector<int64_t> taken;
 		if (i->kind != Kind::Pool && !seats_locked) {
-			std::vector<int64_t> all;
-			for (const Item &s : items)
-				all.insert(all.end(), s.seat_ids.begin(), s.seat_ids.end());
-			std::sort(all.begin(), all.end());
-			seats::lock_seats(all);
+			// One seat item locks its seats in ascending order itself.
+			if (std::count_if(items.begin(), items.end(), [](const Item &s) { return !s.seat_ids.empty(); }) > 1) {
+				std::vector<int64_t> all;
+				for (const Item &s : items)
+					all.insert(all.end(), s.seat_ids.begin(), s.seat_ids.end());
+				std::sort(all.begin(), all.end());
+				seats::lock_seats(all);
+			}
 			seats_locked = true;
 		}
 		try {
-			take_one(*i, holder, held_until, hold_end, now, ids[i->index], status, taken);
+			take_one(*i, holder, held_until, now, ids[i->index], status, taken);
 		} catch (const Error &e) {
 			// A mistake of one item (an unknown show, a seat of another show)
 			// names the item.
@@ -640,18 +780,8 @@ reserve_order(FunctionCallInfo fcinfo)
 				out = take_items(std::move(items), holder, held_until, now);
 				if (!out.booking_ids.empty()) {
 					out.order_id = order_id;
-					mark_items_sql.run({pg::int8_param(order_id), pg::int8_array_param(out.booking_ids)},
-									   SPI_OK_UPDATE);
 					finish_order_sql.run({pg::int8_param(order_id), pg::int8_array_param(out.booking_ids)},
 										 SPI_OK_UPDATE);
-					if (!held_until) {
-						// Bought outright: seats and slots were held for the call.
-						Order o = find_order(*order_id, false);
-						for (const store::Booking &b : o.bookings)
-							if (b.status == core::Status::Held && bookings::confirm(b, now) != core::Status::Confirmed)
-								throw Error(SqlState::Internal,
-											"booking: item " + std::to_string(b.booking_id) + " of a purchase did not confirm");
-					}
 					sub.commit();
 				}
 			}

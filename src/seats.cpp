@@ -83,7 +83,8 @@ Statement insert_booking_sql(
 	"WITH held AS ("
 	"  INSERT INTO booking.booking (booking_id, kind, show_id, spots, status, holder, held_until, idempotency_key,"
 	"                               seat_ids, created_at, updated_at)"
-	"  VALUES (pg_catalog.nextval('booking.booking_id_seq'), 'seats', $1, pg_catalog.cardinality($2), 'held', $3, $4,"
+	"  VALUES (pg_catalog.nextval('booking.booking_id_seq'), 'seats', $1, pg_catalog.cardinality($2),"
+	"          CASE WHEN $4 IS NULL THEN 'confirmed' ELSE 'held' END, $3, $4,"
 	"          $5, $2, $6, $6)"
 	"  RETURNING booking_id"
 	"), assigned AS ("
@@ -188,7 +189,7 @@ repeat_of(int64_t show_id, const std::optional<std::string> &key, TimestampTz no
 
 // Record a hold of seats (already locked and free) for holder.
 Reservation
-hold_seats(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
+hold_seats(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, std::optional<TimestampTz> held_until,
 		   const std::optional<std::string> &key, TimestampTz now, std::optional<bool> notify = std::nullopt)
 {
 	insert_booking_sql.run({pg::int8_param(show_id), pg::int8_array_param(seat_ids), pg::text_param(holder),
@@ -199,7 +200,7 @@ hold_seats(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::str
 	if (*r.int8(2) != int64_t(seat_ids.size()))
 		throw Error(SqlState::Internal, "booking: hold " + std::to_string(id) + " did not get all its seats");
 	notify_changed(show_id, seat_ids, notify);
-	return {id, core::Status::Held, held_until, seat_ids, {}};
+	return {id, held_until ? core::Status::Held : core::Status::Confirmed, held_until, seat_ids, {}};
 }
 
 // One requested seat as read: its show and who has it.
@@ -301,7 +302,7 @@ scan_request(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::v
 // Take seat ids (sorted) for holder, all or none. A conflict seen in the
 // last committed state is answered before spi connects.
 Reservation
-reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
+reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, std::optional<TimestampTz> held_until,
 		const std::optional<std::string> &key, TimestampTz now, pg::LazySpi &spi)
 {
 	bool notify = false;
@@ -352,7 +353,7 @@ reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string
 // skipped, so concurrent buyers get different blocks without waiting.
 Reservation
 reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const std::optional<std::string> &section,
-			 TimestampTz held_until, const std::optional<std::string> &key, TimestampTz now)
+			 std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now)
 {
 	require_show(show_id);
 	if (auto repeat = repeat_of(show_id, key, now))
@@ -459,7 +460,7 @@ expire(const store::Booking &b, TimestampTz now)
 namespace seats {
 
 Reservation
-reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
+reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, std::optional<TimestampTz> held_until,
 		TimestampTz now)
 {
 	pg::LazySpi spi;
@@ -468,7 +469,7 @@ reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string
 
 Reservation
 reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const std::optional<std::string> &section,
-			 TimestampTz held_until, TimestampTz now)
+			 std::optional<TimestampTz> held_until, TimestampTz now)
 {
 	return booking::reserve_best(show_id, quantity, holder, section, held_until, std::nullopt, now);
 }

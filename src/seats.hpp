@@ -21,17 +21,19 @@ struct Reservation {
 };
 
 // Hold seat_ids (ascending, of show_id) for holder, all or none, as
-// reserve_seats does without an idempotency key: held, or conflict with
-// the seats someone else has. Inside an Spi scope.
+// reserve_seats does without an idempotency key: held (bought: confirmed,
+// when held_until is nullopt), or conflict with the seats someone else has.
+// Inside an Spi scope.
 Reservation
-reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder, TimestampTz held_until,
+reserve(int64_t show_id, const std::vector<int64_t> &seat_ids, const std::string &holder,
+		std::optional<TimestampTz> held_until,
 		TimestampTz now);
 
 // Hold quantity adjacent seats, as reserve_best_available does without an
 // idempotency key: held, or sold_out. Inside an Spi scope.
 Reservation
 reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const std::optional<std::string> &section,
-			 TimestampTz held_until, TimestampTz now);
+			 std::optional<TimestampTz> held_until, TimestampTz now);
 
 // Lock seats (ascending ids, so overlapping lockers never deadlock), for
 // a caller that goes on to change several bookings' seats.

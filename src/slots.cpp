@@ -51,7 +51,8 @@ Statement find_by_key_sql("SELECT " BOOKING_COLUMNS " FROM booking.booking"
 Statement insert_booking_sql(
 	"INSERT INTO booking.booking (booking_id, kind, resource_id, spots, status, holder, held_until, starts_at,"
 	"                             ends_at, payment_ref, idempotency_key, created_at, updated_at)"
-	" VALUES (pg_catalog.nextval('booking.booking_id_seq'), 'slot', $1, 1, 'held', $2, $3, $4, $5, $6, $7, $8, $8)"
+	" VALUES (pg_catalog.nextval('booking.booking_id_seq'), 'slot', $1, 1,"
+	"         CASE WHEN $3 IS NULL THEN 'confirmed' ELSE 'held' END, $2, $3, $4, $5, $6, $7, $8, $8)"
 	" RETURNING booking_id",
 	{INT8OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, TEXTOID, TIMESTAMPTZOID});
 
@@ -86,7 +87,7 @@ using slots::SlotOutcome;
 
 // Hold [starts, ends) on a resource for holder.
 SlotOutcome
-reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, TimestampTz held_until,
+reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, std::optional<TimestampTz> held_until,
 		const std::optional<std::string> &payment_ref, const std::optional<std::string> &key, TimestampTz now)
 {
 	int32_t capacity = lock_resource(resource_id);
@@ -110,7 +111,7 @@ reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::st
 	} catch (const pg::PgError &) {
 		store::rethrow_payment_ref_taken(payment_ref);
 	}
-	return {*Statement::row(0).int8(1), core::Status::Held, held_until};
+	return {*Statement::row(0).int8(1), held_until ? core::Status::Held : core::Status::Confirmed, held_until};
 }
 
 // The lock order of a slot booking's state change: its resource, then its row.
@@ -148,7 +149,7 @@ check_range(const std::optional<TimestampTz> &starts, const std::optional<Timest
 namespace slots {
 
 SlotOutcome
-reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, TimestampTz held_until,
+reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, std::optional<TimestampTz> held_until,
 		TimestampTz now)
 {
 	return booking::reserve(resource_id, starts, ends, holder, held_until, std::nullopt, std::nullopt, now);

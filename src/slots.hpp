@@ -19,10 +19,12 @@ struct SlotOutcome {
 };
 
 // Hold [starts, ends) on a resource for holder, as reserve_slot does
-// without a payment reference or idempotency key: held, or conflict.
+// without a payment reference or idempotency key: held (bought: confirmed,
+// when held_until is nullopt), or conflict.
 // Inside an Spi scope.
 SlotOutcome
-reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder, TimestampTz held_until,
+reserve(int64_t resource_id, TimestampTz starts, TimestampTz ends, const std::string &holder,
+		std::optional<TimestampTz> held_until,
 		TimestampTz now);
 
 // confirm for a slot booking (check_holder false for a payment webhook).
