@@ -133,6 +133,18 @@ SET ROLE regress_order_buyer;
 SELECT public.raised('SELECT booking.cancel_order(1)');
 SELECT status FROM booking.reserve_order('[{"pool_id": 4}]', 'gil');
 RESET ROLE;
+-- An order made without a holder is changed by an organiser only, as a
+-- booking without one: a customer who guesses its id may not (confirm_order,
+-- release_order and extend_order must see who called them, which SECURITY
+-- DEFINER hides).
+SELECT order_id AS anonymous FROM booking.reserve_order('[{"pool_id": 4}]', hold_for => '1 minute') \gset
+SET ROLE regress_order_buyer;
+SELECT public.raised(format('SELECT booking.release_order(%s)', :anonymous));
+SELECT public.raised(format('SELECT booking.confirm_order(%s)', :anonymous));
+SELECT public.raised(format('SELECT booking.extend_order(%s, hold_for => ''1 day'')', :anonymous));
+RESET ROLE;
+SELECT status, held_until = now() + interval '1 minute' AS unchanged FROM booking.bookings WHERE order_id = :anonymous;
+SELECT status, released FROM booking.release_order(:anonymous);   -- an organiser may
 
 -- A late payment confirms only if every item is still free; else the whole
 -- order is expired, once.
