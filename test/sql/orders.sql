@@ -198,4 +198,19 @@ SELECT public.raised('SELECT booking.release_order(999)');
 SELECT public.raised('SELECT booking.extend_order(1, ''ann'', NULL)');
 SELECT public.taken() = :'before' AS nothing_changed;
 
+-- A payment reference names one live hold, purchase or order: a single
+-- booking may not take the reference of a live order (confirm_payment would
+-- confirm the order and never it), and once the order is given back, its
+-- reference confirms the single booking that carries it now.
+SELECT order_id AS paid FROM booking.reserve_order('[{"pool_id": 4}]', 'kim', payment_ref => 'pay-shared') \gset
+SELECT public.raised(format('SELECT booking.reserve_slot(%s, ''2031-01-01 10:00+00'', ''2031-01-01 11:00+00'','
+                            ' ''lou'', payment_ref => ''pay-shared'')', :room));
+SELECT booking_id AS lou_ticket FROM booking.decrement_ticket(4, 1, 'lou', hold_for => '5 minutes') \gset
+SELECT public.raised(format('SELECT booking.confirm(%s, ''lou'', ''pay-shared'')', :lou_ticket));
+SELECT status FROM booking.release_order(:paid, 'kim');
+SELECT booking_id AS lou_slot FROM booking.reserve_slot(:room, '2031-01-01 10:00+00', '2031-01-01 11:00+00', 'lou',
+                                                        payment_ref => 'pay-shared') \gset
+SELECT booking_id = :lou_slot AS lou_slot, status FROM booking.confirm_payment('pay-shared');
+SELECT status FROM booking.bookings WHERE order_id = :paid;
+
 SELECT * FROM booking.check();
