@@ -531,8 +531,12 @@ confirm_locked(Order &o, const std::optional<std::string> &payment_ref, Timestam
 {
 	if (payment_ref && payment_ref != o.payment_ref) {
 		require_order_payment_ref_free(*payment_ref, o.order_id);
-		set_order_payment_ref_sql.run(
-			{pg::int8_param(o.order_id), pg::text_param(payment_ref), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
+		try {
+			set_order_payment_ref_sql.run(
+				{pg::int8_param(o.order_id), pg::text_param(payment_ref), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
+		} catch (const pg::PgError &) {
+			store::rethrow_payment_ref_taken(payment_ref);
+		}
 	}
 	bool all_confirmed = true;
 	for (const store::Booking &b : o.bookings) {
@@ -627,9 +631,17 @@ reserve_order(FunctionCallInfo fcinfo)
 				require_order_payment_ref_free(*payment_ref);
 			pg::SubTransaction sub;
 			std::optional<int64_t> order_id;
-			if (insert_order_sql.run({pg::text_param(holder), pg::text_param(payment_ref), pg::text_param(key),
-									  pg::timestamptz_param(now)},
-									 SPI_OK_INSERT_RETURNING) > 0)
+			uint64_t inserted = 0;
+			try {
+				inserted = insert_order_sql.run({pg::text_param(holder), pg::text_param(payment_ref),
+												 pg::text_param(key), pg::timestamptz_param(now)},
+												SPI_OK_INSERT_RETURNING);
+			} catch (const pg::PgError &) {
+				// Another order given the reference meanwhile (its commit was
+				// waited for): 22023, as for a single booking.
+				store::rethrow_payment_ref_taken(payment_ref);
+			}
+			if (inserted > 0)
 				order_id = *Statement::row(0).int8(1);
 			if (!order_id) {
 				// The same key's order committed while this one waited for it.
