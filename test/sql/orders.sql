@@ -189,6 +189,10 @@ SELECT public.raised(format('SELECT booking.reserve_order(%L, ''x'')', i)) AS er
 SELECT public.raised(format('SELECT booking.reserve_order(%L)', '[{"show_id": 1, "seat_ids": [3]}]'));
 SELECT public.raised(format('SELECT booking.reserve_order(%L, ''x'')',
                             (SELECT jsonb_agg(jsonb_build_object('pool_id', 3)) FROM generate_series(1, 101))));
+-- a seat item holds at most as many seats as reserve_seats does (10000)
+SELECT public.raised(format('SELECT booking.reserve_order(%L, ''x'')',
+                            (SELECT jsonb_build_array(jsonb_build_object('show_id', 1, 'seat_ids', jsonb_agg(g)))
+                               FROM generate_series(1, 10001) AS g)));
 SELECT public.raised('SELECT booking.reserve_order(''[{"pool_id": 3}]'', ''x'', hold_for => ''-1 minute'')');
 SELECT public.raised('SELECT booking.reserve_order(''[{"pool_id": 3}]'', repeat(''h'', 300))');
 SELECT public.raised('SELECT booking.reserve_order(''[{"pool_id": 3}]'', ''x'', payment_ref => ''pay-1'')');
