@@ -87,12 +87,12 @@ Statement roots_sql("SELECT pool_id, root_id FROM booking.pool WHERE pool_id OPE
 Statement insert_order_sql(
 	"INSERT INTO booking.orders (order_id, holder, payment_ref, idempotency_key, booking_ids, created_at, updated_at)"
 	" VALUES (pg_catalog.nextval('booking.order_id_seq'), $1, $2, $3, '{}', $4, $4)"
-	" ON CONFLICT ((COALESCE(holder, ''::text)), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+	" ON CONFLICT ((COALESCE(holder, ''::pg_catalog.text)), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 	" RETURNING order_id",
 	{TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID});
 
 Statement order_by_key_sql("SELECT order_id FROM booking.orders"
-						   " WHERE COALESCE(holder, ''::text) OPERATOR(pg_catalog.=) COALESCE($1, ''::text)"
+						   " WHERE COALESCE(holder, ''::pg_catalog.text) OPERATOR(pg_catalog.=) COALESCE($1, ''::pg_catalog.text)"
 						   "   AND idempotency_key OPERATOR(pg_catalog.=) $2",
 						   {TEXTOID, TEXTOID});
 
