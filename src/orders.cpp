@@ -160,12 +160,6 @@ read_items(Datum items)
 		if (i.kind == Kind::Seats) {
 			i.seat_ids = row.int8_array(5);
 			std::sort(i.seat_ids.begin(), i.seat_ids.end());
-			// The limit of reserve_seats (core::check_id_list).
-			if (i.seat_ids.size() > core::max_seats_per_booking)
-				throw Error(SqlState::InvalidParameterValue,
-							"item " + std::to_string(i.index) + ": \"seat_ids\" has " +
-								std::to_string(i.seat_ids.size()) + " elements, the limit is " +
-								std::to_string(core::max_seats_per_booking));
 		}
 		i.section = row.text(6);
 		if (i.kind == Kind::Slot) {
@@ -186,6 +180,11 @@ read_items(Datum items)
 								" is already item " + std::to_string(at->second),
 							"", "Ask for all the spots of a pool in one item.");
 		}
+		// The limit of reserve_seats (core::check_id_list).
+		if (i.seat_ids.size() > core::max_seats_per_booking)
+			throw Error(SqlState::InvalidParameterValue,
+						"item " + std::to_string(i.index) + ": \"seat_ids\" has " + std::to_string(i.seat_ids.size()) +
+							" elements, the limit is " + std::to_string(core::max_seats_per_booking));
 		for (std::size_t k = 0; k < i.seat_ids.size(); k++) {
 			int64_t seat = i.seat_ids[k];
 			if (i.seat_ids[k] < 1)
