@@ -208,9 +208,11 @@ SELECT public.taken() = :'before' AS nothing_changed;
 -- reference confirms the single booking that carries it now.
 SELECT order_id AS paid FROM booking.reserve_order('[{"pool_id": 4}]', 'kim', payment_ref => 'pay-shared') \gset
 SELECT public.raised(format('SELECT booking.reserve_slot(%s, ''2031-01-01 10:00+00'', ''2031-01-01 11:00+00'','
-                            ' ''lou'', payment_ref => ''pay-shared'')', :room));
+                            ' ''lou'', payment_ref => ''pay-shared'')', :room))
+       = format('22023: payment_ref pay-shared is already used by order %s', :paid) AS refused;
 SELECT booking_id AS lou_ticket FROM booking.decrement_ticket(4, 1, 'lou', hold_for => '5 minutes') \gset
-SELECT public.raised(format('SELECT booking.confirm(%s, ''lou'', ''pay-shared'')', :lou_ticket));
+SELECT public.raised(format('SELECT booking.confirm(%s, ''lou'', ''pay-shared'')', :lou_ticket))
+       = format('22023: payment_ref pay-shared is already used by order %s', :paid) AS refused;
 SELECT status FROM booking.release_order(:paid, 'kim');
 SELECT booking_id AS lou_slot FROM booking.reserve_slot(:room, '2031-01-01 10:00+00', '2031-01-01 11:00+00', 'lou',
                                                         payment_ref => 'pay-shared') \gset
