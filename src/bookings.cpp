@@ -266,16 +266,24 @@ confirm_payment(FunctionCallInfo fcinfo)
 	core::Status status;
 	{
 		pg::Spi spi;
-		// An order's reference confirms the whole order (booking_id: the order id).
-		if (auto order = orders::confirm_by_payment_ref(*payment_ref, now)) {
+		by_payment_ref_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
+		std::optional<store::Booking> found;
+		if (Statement::rows() > 0)
+			found = store::read_booking(Statement::row(0));
+		// An order's reference confirms the whole order (booking_id: the order
+		// id), unless the order was given back and a live booking carries the
+		// reference now (a reference is reused once its holder is gone).
+		bool live = found && (found->status == core::Status::Held || found->status == core::Status::Confirmed);
+		std::optional<std::pair<int64_t, core::Status>> order;
+		if (!live)
+			order = orders::confirm_by_payment_ref(*payment_ref, now);
+		if (order) {
 			std::tie(booking_id, status) = *order;
 		} else {
-			by_payment_ref_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT);
-			if (Statement::rows() == 0)
+			if (!found)
 				throw Error(SqlState::NotFound, "no booking carries payment_ref " + *payment_ref);
-			store::Booking found = store::read_booking(Statement::row(0));
-			booking_id = found.booking_id;
-			status = confirm_any(found, std::nullopt, false, std::nullopt, now);
+			booking_id = found->booking_id;
+			status = confirm_any(*found, std::nullopt, false, std::nullopt, now);
 		}
 	}
 	return pg::composite(fcinfo, {pg::int8_param(booking_id), pg::text_param(core::status_text(status))});

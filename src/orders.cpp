@@ -87,12 +87,12 @@ Statement roots_sql("SELECT pool_id, root_id FROM booking.pool WHERE pool_id OPE
 Statement insert_order_sql(
 	"INSERT INTO booking.orders (order_id, holder, payment_ref, idempotency_key, booking_ids, created_at, updated_at)"
 	" VALUES (pg_catalog.nextval('booking.order_id_seq'), $1, $2, $3, '{}', $4, $4)"
-	" ON CONFLICT ((COALESCE(holder, ''::text)), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+	" ON CONFLICT ((COALESCE(holder, ''::pg_catalog.text)), idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
 	" RETURNING order_id",
 	{TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID});
 
 Statement order_by_key_sql("SELECT order_id FROM booking.orders"
-						   " WHERE COALESCE(holder, ''::text) OPERATOR(pg_catalog.=) COALESCE($1, ''::text)"
+						   " WHERE COALESCE(holder, ''::pg_catalog.text) OPERATOR(pg_catalog.=) COALESCE($1, ''::pg_catalog.text)"
 						   "   AND idempotency_key OPERATOR(pg_catalog.=) $2",
 						   {TEXTOID, TEXTOID});
 
@@ -320,6 +320,11 @@ read_items(Datum items)
 								" is already item " + std::to_string(at->second),
 							"", "Ask for all the spots of a pool in one item.");
 		}
+		// The limit of reserve_seats (core::check_id_list).
+		if (i.seat_ids.size() > core::max_seats_per_booking)
+			throw Error(SqlState::InvalidParameterValue,
+						"item " + std::to_string(i.index) + ": \"seat_ids\" has " + std::to_string(i.seat_ids.size()) +
+							" elements, the limit is " + std::to_string(core::max_seats_per_booking));
 		for (std::size_t k = 0; k < i.seat_ids.size(); k++) {
 			int64_t seat = i.seat_ids[k];
 			if (i.seat_ids[k] < 1)
@@ -671,8 +676,12 @@ confirm_locked(Order &o, const std::optional<std::string> &payment_ref, Timestam
 {
 	if (payment_ref && payment_ref != o.payment_ref) {
 		require_order_payment_ref_free(*payment_ref, o.order_id);
-		set_order_payment_ref_sql.run(
-			{pg::int8_param(o.order_id), pg::text_param(payment_ref), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
+		try {
+			set_order_payment_ref_sql.run(
+				{pg::int8_param(o.order_id), pg::text_param(payment_ref), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
+		} catch (const pg::PgError &) {
+			store::rethrow_payment_ref_taken(payment_ref);
+		}
 	}
 	bool all_confirmed = true;
 	for (const store::Booking &b : o.bookings) {
@@ -767,9 +776,17 @@ reserve_order(FunctionCallInfo fcinfo)
 				require_order_payment_ref_free(*payment_ref);
 			pg::SubTransaction sub;
 			std::optional<int64_t> order_id;
-			if (insert_order_sql.run({pg::text_param(holder), pg::text_param(payment_ref), pg::text_param(key),
-									  pg::timestamptz_param(now)},
-									 SPI_OK_INSERT_RETURNING) > 0)
+			uint64_t inserted = 0;
+			try {
+				inserted = insert_order_sql.run({pg::text_param(holder), pg::text_param(payment_ref),
+												 pg::text_param(key), pg::timestamptz_param(now)},
+												SPI_OK_INSERT_RETURNING);
+			} catch (const pg::PgError &) {
+				// Another order given the reference meanwhile (its commit was
+				// waited for): 22023, as for a single booking.
+				store::rethrow_payment_ref_taken(payment_ref);
+			}
+			if (inserted > 0)
 				order_id = *Statement::row(0).int8(1);
 			if (!order_id) {
 				// The same key's order committed while this one waited for it.

@@ -555,6 +555,19 @@ int64_t
 expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
 	std::vector<store::Booking> candidates = store::lapsed_holds("seats", now, limit);
+	// Without skipping, every candidate's seats are locked at once in
+	// ascending order, as every caller that locks several seats does (an
+	// order's calls, reserve_seats): locked booking by booking in the order
+	// they lapsed, expire_holds would hold a seat of one while it waits for a
+	// seat of the next that such a caller holds, waiting for the first.
+	if (!skip_locked) {
+		std::vector<int64_t> all;
+		for (const store::Booking &b : candidates)
+			all.insert(all.end(), b.seat_ids.begin(), b.seat_ids.end());
+		std::sort(all.begin(), all.end());
+		all.erase(std::unique(all.begin(), all.end()), all.end());
+		lock_seats(all);
+	}
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();

@@ -15,6 +15,8 @@
 #include "pg/fmgr.hpp"
 #include "stats.hpp"
 
+#include <algorithm>
+
 namespace booking {
 
 namespace {
@@ -213,6 +215,12 @@ int64_t
 expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
 	std::vector<store::Booking> candidates = store::lapsed_holds("slot", now, limit);
+	// Resources in ascending id order, as an order's calls lock them: in the
+	// order the holds lapsed, expire_holds would hold one resource while it
+	// waits for another that an order holds, waiting for the first.
+	std::stable_sort(candidates.begin(), candidates.end(), [](const store::Booking &a, const store::Booking &b) {
+		return a.resource_id.value_or(0) < b.resource_id.value_or(0);
+	});
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();

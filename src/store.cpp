@@ -160,6 +160,14 @@ Statement payment_ref_owner_sql(
 	"   AND booking_id OPERATOR(pg_catalog.<>) $2",
 	{TEXTOID, INT8OID});
 
+// A live order (1.6: an item held or confirmed) carrying $1.
+Statement order_payment_ref_owner_sql(
+	"SELECT o.order_id FROM booking.orders o"
+	" WHERE o.payment_ref OPERATOR(pg_catalog.=) $1"
+	"   AND EXISTS (SELECT 1 FROM booking.booking b WHERE b.booking_id OPERATOR(pg_catalog.=) ANY (o.booking_ids)"
+	"                  AND b.status OPERATOR(pg_catalog.=) ANY (ARRAY['held', 'confirmed']))",
+	{TEXTOID});
+
 Statement set_status_sql(
 	"UPDATE booking.booking SET status = $2, held_until = $3, payment_ref = coalesce($4, payment_ref),"
 	"       updated_at = $5"
@@ -512,6 +520,13 @@ require_payment_ref_free(const std::string &payment_ref, int64_t except_booking_
 	if (Statement::rows() > 0)
 		throw Error(SqlState::InvalidParameterValue,
 					"payment_ref " + payment_ref + " is already used by booking " +
+						std::to_string(*Statement::row(0).int8(1)),
+					payment_ref_hint);
+	// An order's reference too: confirm_payment of it confirms the order.
+	if (has_orders() &&
+		order_payment_ref_owner_sql.run({pg::text_param(payment_ref)}, SPI_OK_SELECT) > 0)
+		throw Error(SqlState::InvalidParameterValue,
+					"payment_ref " + payment_ref + " is already used by order " +
 						std::to_string(*Statement::row(0).int8(1)),
 					payment_ref_hint);
 }

@@ -205,8 +205,9 @@ int64_t
 insert_ticket(int64_t pool_id, int32_t spots, core::Status status, const std::optional<std::string> &holder,
 			  std::optional<TimestampTz> held_until, const std::optional<std::string> &key, TimestampTz now);
 
-// 22023 when another live (held or confirmed) booking carries payment_ref:
-// a payment reference ties one hold or purchase to an outside checkout.
+// 22023 when another live (held or confirmed) booking, or a live order,
+// carries payment_ref: a payment reference ties one hold, purchase or order
+// to an outside checkout.
 void
 require_payment_ref_free(const std::string &payment_ref, int64_t except_booking_id = 0);
 

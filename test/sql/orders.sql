@@ -133,6 +133,18 @@ SET ROLE regress_order_buyer;
 SELECT public.raised('SELECT booking.cancel_order(1)');
 SELECT status FROM booking.reserve_order('[{"pool_id": 4}]', 'gil');
 RESET ROLE;
+-- An order made without a holder is changed by an organiser only, as a
+-- booking without one: a customer who guesses its id may not (confirm_order,
+-- release_order and extend_order must see who called them, which SECURITY
+-- DEFINER hides).
+SELECT order_id AS anonymous FROM booking.reserve_order('[{"pool_id": 4}]', hold_for => '1 minute') \gset
+SET ROLE regress_order_buyer;
+SELECT public.raised(format('SELECT booking.release_order(%s)', :anonymous));
+SELECT public.raised(format('SELECT booking.confirm_order(%s)', :anonymous));
+SELECT public.raised(format('SELECT booking.extend_order(%s, hold_for => ''1 day'')', :anonymous));
+RESET ROLE;
+SELECT status, held_until = now() + interval '1 minute' AS unchanged FROM booking.bookings WHERE order_id = :anonymous;
+SELECT status, released FROM booking.release_order(:anonymous);   -- an organiser may
 
 -- A late payment confirms only if every item is still free; else the whole
 -- order is expired, once.
@@ -177,6 +189,10 @@ SELECT public.raised(format('SELECT booking.reserve_order(%L, ''x'')', i)) AS er
 SELECT public.raised(format('SELECT booking.reserve_order(%L)', '[{"show_id": 1, "seat_ids": [3]}]'));
 SELECT public.raised(format('SELECT booking.reserve_order(%L, ''x'')',
                             (SELECT jsonb_agg(jsonb_build_object('pool_id', 3)) FROM generate_series(1, 101))));
+-- a seat item holds at most as many seats as reserve_seats does (10000)
+SELECT public.raised(format('SELECT booking.reserve_order(%L, ''x'')',
+                            (SELECT jsonb_build_array(jsonb_build_object('show_id', 1, 'seat_ids', jsonb_agg(g)))
+                               FROM generate_series(1, 10001) AS g)));
 SELECT public.raised('SELECT booking.reserve_order(''[{"pool_id": 3}]'', ''x'', hold_for => ''-1 minute'')');
 SELECT public.raised('SELECT booking.reserve_order(''[{"pool_id": 3}]'', repeat(''h'', 300))');
 SELECT public.raised('SELECT booking.reserve_order(''[{"pool_id": 3}]'', ''x'', payment_ref => ''pay-1'')');
@@ -185,5 +201,22 @@ SELECT public.raised('SELECT booking.confirm_order(999)');
 SELECT public.raised('SELECT booking.release_order(999)');
 SELECT public.raised('SELECT booking.extend_order(1, ''ann'', NULL)');
 SELECT public.taken() = :'before' AS nothing_changed;
+
+-- A payment reference names one live hold, purchase or order: a single
+-- booking may not take the reference of a live order (confirm_payment would
+-- confirm the order and never it), and once the order is given back, its
+-- reference confirms the single booking that carries it now.
+SELECT order_id AS paid FROM booking.reserve_order('[{"pool_id": 4}]', 'kim', payment_ref => 'pay-shared') \gset
+SELECT public.raised(format('SELECT booking.reserve_slot(%s, ''2031-01-01 10:00+00'', ''2031-01-01 11:00+00'','
+                            ' ''lou'', payment_ref => ''pay-shared'')', :room))
+       = format('22023: payment_ref pay-shared is already used by order %s', :paid) AS refused;
+SELECT booking_id AS lou_ticket FROM booking.decrement_ticket(4, 1, 'lou', hold_for => '5 minutes') \gset
+SELECT public.raised(format('SELECT booking.confirm(%s, ''lou'', ''pay-shared'')', :lou_ticket))
+       = format('22023: payment_ref pay-shared is already used by order %s', :paid) AS refused;
+SELECT status FROM booking.release_order(:paid, 'kim');
+SELECT booking_id AS lou_slot FROM booking.reserve_slot(:room, '2031-01-01 10:00+00', '2031-01-01 11:00+00', 'lou',
+                                                        payment_ref => 'pay-shared') \gset
+SELECT booking_id = :lou_slot AS lou_slot, status FROM booking.confirm_payment('pay-shared');
+SELECT status FROM booking.bookings WHERE order_id = :paid;
 
 SELECT * FROM booking.check();

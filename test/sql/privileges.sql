@@ -114,9 +114,10 @@ REVOKE CREATE ON SCHEMA public FROM regress_organiser;
 -- Customer functions are executable by PUBLIC, organiser functions are not;
 -- every function runs as the owner with a pinned search_path: SQL and
 -- PL/pgSQL ones with SET, C ones in their code (src/pg/spi.hpp; hostile.sql
--- shows a planted operator stays out). release, confirm and extend_hold are
--- SECURITY INVOKER and switch to the owner in their code, after noting who
--- called (src/pg/caller.hpp).
+-- shows a planted operator stays out). release, confirm and extend_hold (and
+-- release_order, confirm_order and extend_order) are SECURITY INVOKER and
+-- switch to the owner in their code, after noting who called
+-- (src/pg/caller.hpp).
 SELECT p.proname,
        has_function_privilege('regress_buyer', p.oid, 'EXECUTE') AS buyer_may_call,
        p.prosecdef AS security_definer,
