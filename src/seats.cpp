@@ -554,6 +554,18 @@ int64_t
 expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
 	std::vector<store::Booking> candidates = store::lapsed_holds("seats", now, limit);
+	if (!skip_locked) {
+		// Waiting for seats: every candidate's at once, ascending, as every
+		// buyer locks them. One booking after another, the seats of a later
+		// one may be below those of an earlier one, and a buyer (an order)
+		// holding the lower and waiting for the higher deadlocks with us.
+		std::vector<int64_t> all;
+		for (const store::Booking &b : candidates)
+			all.insert(all.end(), b.seat_ids.begin(), b.seat_ids.end());
+		std::sort(all.begin(), all.end());
+		all.erase(std::unique(all.begin(), all.end()), all.end());
+		lock_seats(all);
+	}
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();

@@ -15,6 +15,8 @@
 #include "pg/fmgr.hpp"
 #include "stats.hpp"
 
+#include <algorithm>
+
 namespace booking {
 
 namespace {
@@ -212,6 +214,12 @@ int64_t
 expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 {
 	std::vector<store::Booking> candidates = store::lapsed_holds("slot", now, limit);
+	// Resources in ascending id order, as every buyer locks them (an order
+	// holds several): in the order the holds lapsed, we could hold a higher
+	// one while waiting for a lower one that buyer holds.
+	std::stable_sort(candidates.begin(), candidates.end(), [](const store::Booking &a, const store::Booking &b) {
+		return *a.resource_id < *b.resource_id;
+	});
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();
