@@ -446,7 +446,7 @@ take_items(std::vector<Item> items, const std::optional<std::string> &holder, st
 	bool seats_locked = false;
 	for (Item *i : order) {
 		pg::check_for_interrupts();
-		core::Status status;
+		core::Status status = core::Status::Conflict;  // take_one sets it; g++ 14 cannot tell
 		std::vector<int64_t> taken;
 		if (i->kind != Kind::Pool && !seats_locked) {
 			std::vector<int64_t> all;
