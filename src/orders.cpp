@@ -588,7 +588,7 @@ take_items(std::vector<Item> items, const std::optional<std::string> &holder, st
 	bool seats_locked = false;
 	for (Item *i : order) {
 		pg::check_for_interrupts();
-		core::Status status;
+		core::Status status = core::Status::Conflict;  // take_one sets it; g++ 14 cannot tell
 		std::vector<int64_t> taken;
 		if (i->kind != Kind::Pool && !seats_locked) {
 			// One seat item locks its seats in ascending order itself.

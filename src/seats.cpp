@@ -114,6 +114,10 @@ Statement free_seats_sql("UPDATE booking.seat SET booking_id = NULL, held_until 
 						 {INT8OID});
 
 // Seats of booking $2 among $1 that are free for it now.
+Statement owned_sql("SELECT pg_catalog.count(*) FROM booking.seat"
+					" WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1) AND booking_id OPERATOR(pg_catalog.=) $2",
+					{INT8ARRAYOID, INT8OID});
+
 Statement free_for_sql(
 	"SELECT pg_catalog.count(*) FROM booking.seat"
 	" WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1)"
@@ -434,6 +438,16 @@ lock_booking(const store::Booking &found, const std::optional<std::string> &hold
 	return b;
 }
 
+// Whether a hold still has all its seats. Not so although it has not
+// lapsed at now: a buyer whose transaction began after the hold's end took
+// some while this call waited for their locks (this call's now is older).
+bool
+holds_all(const store::Booking &b)
+{
+	owned_sql.run({pg::int8_array_param(b.seat_ids), pg::int8_param(b.booking_id)}, SPI_OK_SELECT);
+	return *Statement::row(0).int8(1) == int64_t(b.seat_ids.size());
+}
+
 // Whether all of a booking's seats are free for it (its own, or free).
 bool
 free_for(const store::Booking &b, TimestampTz now)
@@ -491,7 +505,7 @@ confirm(const store::Booking &found, const std::optional<std::string> &holder,
 		return core::Status::Confirmed;
 	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "confirm");
-	if (b.status == core::Status::Held && !store::lapsed(b, now)) {
+	if (b.status == core::Status::Held && !store::lapsed(b, now) && holds_all(b)) {
 		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(std::nullopt)}, SPI_OK_UPDATE);
 	} else if (free_for(b, now)) {
 		// A late payment: sold all the same, the seats are still free.
@@ -534,7 +548,7 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 	store::Booking b = lock_booking(found, holder, true);
 	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "extend the hold of");
-	if (b.status == core::Status::Held && !store::lapsed(b, now)) {
+	if (b.status == core::Status::Held && !store::lapsed(b, now) && holds_all(b)) {
 		set_hold_end_sql.run({pg::int8_param(b.booking_id), pg::timestamptz_param(held_until)}, SPI_OK_UPDATE);
 	} else if (free_for(b, now)) {
 		// A buyer still at checkout after the hold lapsed: hold again.

@@ -168,12 +168,13 @@ confirm(const store::Booking &found, const std::optional<std::string> &holder, b
 	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "confirm");
 	// A late payment confirms all the same while the range is still free.
-	if (store::lapsed(b, now) || b.status == core::Status::Expired) {
-		if (!retake_free(b, capacity, now)) {
-			if (b.status == core::Status::Held)
-				store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
-			return core::Status::Expired;
-		}
+	// A hold not lapsed at now is checked too: a buyer whose transaction
+	// began after its end may have taken the range while this call waited
+	// for the resource (this call's now is older).
+	if (!retake_free(b, capacity, now)) {
+		if (b.status == core::Status::Held)
+			store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
+		return core::Status::Expired;
 	}
 	store::set_status(b.booking_id, core::Status::Confirmed, std::nullopt, payment_ref, now);
 	return core::Status::Confirmed;
@@ -202,7 +203,7 @@ extend(const store::Booking &found, const std::optional<std::string> &holder, Ti
 	store::Booking b = lock_booking(found, holder, true, &capacity);
 	if (b.status != core::Status::Held && b.status != core::Status::Expired)
 		store::state_conflict(b, "extend the hold of");
-	if ((store::lapsed(b, now) || b.status == core::Status::Expired) && !retake_free(b, capacity, now)) {
+	if (!retake_free(b, capacity, now)) {  // lapsed, or taken meanwhile: see confirm
 		if (b.status == core::Status::Held)
 			store::set_status(b.booking_id, core::Status::Expired, b.held_until, std::nullopt, now);
 		return {core::Status::Expired, b.held_until};

@@ -2,19 +2,27 @@
 # seat holds and waitlisted registrations busy while recording clients make
 # bookings whose acknowledgements they write down. A backend is killed with
 # SIGKILL three times (the postmaster then resets every backend and replays
-# WAL) and the server is stopped once with -m immediate. Afterwards:
+# WAL), the postmaster itself is killed with SIGKILL once, and the server is
+# stopped once with -m immediate. Recorders and buyers also place orders of
+# several items (issue 21). Afterwards:
 #   - every booking a recorder saw acknowledged is there, in that state or a
 #     later legal one (none lost);
 #   - a recorder's booking that was never acknowledged exists only if its
 #     statement was the one in flight when the connection died;
-#   - check() is empty, no pool is sold above its capacity, and the server
-#     takes a new booking at once.
+#   - every order a recorder saw acknowledged is whole: all its bookings
+#     exist with its order id and the acknowledged state; an order never
+#     acknowledged exists only if it was in flight, and then whole too; no
+#     order anywhere is partial (test/t/orders_invariants.sql);
+#   - check() is empty, nothing is sold twice, and the server takes a new
+#     booking at once.
 use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Cwd ();
+use File::Basename qw(dirname);
 use Time::HiRes qw(usleep);
 
 my $recorders = 4;
@@ -41,6 +49,8 @@ $node->safe_psql('postgres', q{
 	SELECT booking.add_seats(1, 'stalls', 'R' || r, 1, 50) FROM generate_series(1, 100) AS r;  -- seats 1..5000
 });
 
+$node->safe_psql('postgres', slurp_file(dirname(__FILE__) . '/orders_invariants.sql'));
+
 my $dir = $node->basedir;
 my $connstr = $node->connstr('postgres');
 
@@ -54,6 +64,11 @@ SELECT booking.release(t.booking_id, 'pg') FROM booking.decrement_ticket(:p, 1, 
 	'seats.sql' => q{\set r random(0, 99)
 \set k random(1, 49)
 SELECT booking.reserve_seats(1, ARRAY[:r * 50 + :k, :r * 50 + :k + 1]::bigint[], 'pg', '2 seconds');},
+	'orders.sql' => q{\set p random(2, 101)
+\set r random(0, 99)
+\set k random(1, 48)
+SELECT booking.reserve_order(jsonb_build_array(jsonb_build_object('show_id', 1, 'seat_ids', jsonb_build_array(:r * 50 + :k, :r * 50 + :k + 1)),
+       jsonb_build_object('pool_id', :p), jsonb_build_object('pool_id', 1, 'quantity', 2)), 'pg', '2 seconds');},
 	'classes.sql' => q{\set p random(102, 111)
 SELECT booking.register(:p, 1, 'pg');
 SELECT booking.release(b.booking_id, 'pg') FROM booking.booking AS b
@@ -73,7 +88,7 @@ print $lfh <<"EOS";
 # runs, so that the stop file ends the load within seconds).
 while [ ! -f $dir/stop ]; do
 	pgbench -n -c 8 -j 2 -T 5 -d "$connstr" -f $dir/hot.sql\@3 -f $dir/spread.sql\@3 \\
-		-f $dir/seats.sql\@2 -f $dir/classes.sql\@2 >>$dir/pgbench.out 2>&1
+		-f $dir/seats.sql\@2 -f $dir/classes.sql\@2 -f $dir/orders.sql\@2 >>$dir/pgbench.out 2>&1
 	sleep 0.2
 done
 EOS
@@ -104,7 +119,7 @@ while (!-e "$dir/stop") {
 		$n++;
 		my $key = "r$id-$n";
 		my $holder = "rec$id";
-		my $kind = $n % 4;
+		my $kind = $n % 5;
 		if ($kind == 0) {
 			push @plan, "$key:take";
 			push @sql, "SELECT booking_id AS bid, status AS st FROM booking.decrement_ticket(1, 1, '$holder', idempotency_key => '$key') \\gset",
@@ -126,6 +141,18 @@ while (!-e "$dir/stop") {
 				"\\else",
 				"\\echo ACK $key:confirm - skipped",
 				"\\endif";
+		} elsif ($kind == 4) {
+			# an order: a spread pool, the hot pool, two seats; held or bought
+			my $p = 2 + int(rand(100));
+			my $s = int(rand(100)) * 50 + 1 + int(rand(49));
+			my $t = $s + 1;
+			my $hold = $n % 2 ? "'1 hour'" : 'NULL';
+			push @plan, "$key:order";
+			push @sql, "SELECT coalesce(order_id, 0) AS oid, status AS st, coalesce(array_to_string(booking_ids, ','), '-') AS ids"
+				. " FROM booking.reserve_order(jsonb_build_array(jsonb_build_object('show_id', 1, 'seat_ids', jsonb_build_array($t, $s)),"
+				. " jsonb_build_object('pool_id', $p), jsonb_build_object('pool_id', 1, 'quantity', 2)), '$holder', $hold,"
+				. " idempotency_key => '$key') \\gset",
+				"\\echo ACK $key:order :oid :st :ids";
 		} else {
 			my $p = 102 + int(rand(10));
 			push @plan, "$key:take";
@@ -196,6 +223,29 @@ for my $round (1 .. 3) {
 }
 is($kills, 3, 'killed a booking backend with SIGKILL three times');
 
+# The postmaster itself killed with SIGKILL. Its backends notice and exit;
+# only then may a new postmaster start. Where nothing reaps the dead
+# postmaster (a container whose init does not), it stays a zombie whose pid
+# in postmaster.pid and in its socket's lock file still answers kill 0, so
+# those lock files are removed by hand, once no process of the old server
+# is left (a process of the server works in the data directory; a zombie
+# has no working directory).
+my $pgdata = Cwd::realpath($node->data_dir);
+$node->kill9;
+my $gone = 0;
+for (1 .. 300) {
+	my @left = grep { (readlink("/proc/$_/cwd") // '') eq $pgdata } map { m{(\d+)$} } glob('/proc/[0-9]*');
+	if (!@left) {
+		$gone = 1;
+		last;
+	}
+	usleep(100_000);
+}
+ok($gone, 'every process of the server exits after its postmaster was killed with SIGKILL');
+unlink "$pgdata/postmaster.pid", $node->host . '/.s.PGSQL.' . $node->port . '.lock' if $gone;
+$node->start;
+ok(wait_for_progress(), 'after the postmaster was killed, booking goes on');
+
 $node->stop('immediate');
 $node->start;
 ok(wait_for_progress(), 'after -m immediate and a restart, booking goes on');
@@ -217,8 +267,8 @@ my (%ack, %inflight, %sent);
 my $batches_died = 0;
 for my $id (1 .. $recorders) {
 	my $acks = -e "$dir/ack.$id" ? slurp_file("$dir/ack.$id") : '';
-	while ($acks =~ /^ACK (\S+) (\S*) ?(\S*)$/mg) {
-		$ack{$1} = [$2, $3];
+	while ($acks =~ /^ACK (\S+) (\S*) ?(\S*) ?(\S*)$/mg) {
+		$ack{$1} = [$2, $3, $4];
 	}
 	for my $line (split /\n/, slurp_file("$dir/plan.$id")) {
 		my (undef, undef, @steps) = split / /, $line;
@@ -241,7 +291,8 @@ is(join("\n", @unexpected), '', 'recorders saw no SQL error, only lost connectio
 
 my %row;   # idempotency key => [booking_id, status, kind]
 for my $line (split /\n/, $node->safe_psql('postgres', q{
-		SELECT idempotency_key, booking_id, status, kind FROM booking.booking WHERE holder LIKE 'rec%'})) {
+		SELECT idempotency_key, booking_id, status, kind FROM booking.booking
+		 WHERE holder LIKE 'rec%' AND order_id IS NULL})) {
 	my ($key, $bid, $status, $kind) = split /\|/, $line;
 	$row{$key} = [$bid, $status, $kind];
 }
@@ -262,7 +313,7 @@ my (@lost, @phantom, @wrong);
 for my $step (sort keys %ack) {
 	my ($key, $what) = split /:/, $step;
 	my ($bid, $st) = @{ $ack{$step} };
-	next if $st eq 'skipped';
+	next if $st eq 'skipped' || $what eq 'order';
 	if ($what eq 'take') {
 		if ($bid eq '' || $bid eq '0') {   # sold_out / conflict: nothing booked
 			push @phantom, "$step answered $st but a booking exists" if $row{$key};
@@ -298,6 +349,51 @@ for my $key (sort keys %row) {
 	}
 }
 is(join(', ', @phantom), '', 'nothing unacknowledged exists unless its commit was in flight');
+
+# Orders: an acknowledged one is whole, in its acknowledged state; one never
+# acknowledged exists only if it was in flight (and is then whole as well,
+# which partial_orders() checks with every other order).
+my %order;   # idempotency key => [order id, booking ids]
+for my $line (split /\n/, $node->safe_psql('postgres', q{
+		SELECT idempotency_key, order_id, array_to_string(booking_ids, ',') FROM booking.orders WHERE holder LIKE 'rec%'})) {
+	my ($key, $oid, $ids) = split /\|/, $line;
+	$order{$key} = [$oid, $ids];
+}
+my %items;   # order id => its bookings as "id:status,..."
+for my $line (split /\n/, $node->safe_psql('postgres', q{
+		SELECT order_id, string_agg(booking_id || ':' || status, ',' ORDER BY booking_id) FROM booking.booking
+		 WHERE holder LIKE 'rec%' AND order_id IS NOT NULL GROUP BY order_id})) {
+	my ($oid, $list) = split /\|/, $line;
+	$items{$oid} = $list;
+}
+my (@order_lost, @order_partial, @order_phantom);
+my $orders_acked = 0;
+for my $step (sort grep { /:order$/ } keys %ack) {
+	my ($key) = split /:/, $step;
+	my ($oid, $st, $ids) = @{ $ack{$step} };
+	if ($oid eq '0') {   # refused (sold_out, conflict): nothing of it exists
+		push @order_phantom, "$step answered $st but order $order{$key}[0] exists" if $order{$key};
+		next;
+	}
+	$orders_acked++;
+	if (!$order{$key} || $order{$key}[0] ne $oid || $order{$key}[1] ne $ids) {
+		push @order_lost, "$step (order $oid $st $ids)";
+		next;
+	}
+	my $whole = join ',', map { "$_:$st" } sort { $a <=> $b } split /,/, $ids;
+	push @order_partial, "$step acknowledged $st with bookings $ids, now " . ($items{$oid} // 'none')
+		unless ($items{$oid} // '') eq $whole;
+}
+for my $key (sort keys %order) {
+	push @order_phantom, "$key: order $order{$key}[0] exists but was neither acknowledged nor in flight"
+		unless exists $ack{"$key:order"} || $inflight{"$key:order"};
+}
+cmp_ok($orders_acked, '>', 10, "$orders_acked orders acknowledged");
+is(join(', ', @order_lost), '', 'no acknowledged order was lost');
+is(join(', ', @order_partial), '', 'every acknowledged order is whole: all its bookings, in its acknowledged state');
+is(join(', ', @order_phantom), '', 'no order exists unless acknowledged or in flight');
+is($node->safe_psql('postgres', 'SELECT * FROM partial_orders()'), '', 'no order is partial, the load\'s included');
+is($node->safe_psql('postgres', 'SELECT * FROM oversold()'), '', 'nothing is sold twice: pools, seats, slots');
 
 is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty after the crashes');
 is($node->safe_psql('postgres', q{
