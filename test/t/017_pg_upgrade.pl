@@ -77,7 +77,7 @@ my $summary = q{
 	  FROM booking.pool_shard;
 	SELECT string_agg(format('%s:%s', seat_id, status), ' ' ORDER BY seat_id) FROM booking.seats;
 	SELECT string_agg(format('%s=%s', sequencename, last_value), ' ' ORDER BY sequencename)
-	  FROM pg_sequences WHERE schemaname = 'booking';
+	  FROM pg_sequences WHERE schemaname = 'booking' AND last_value IS NOT NULL;
 	SELECT count(*) FROM booking.check();
 };
 my %before;
