@@ -445,8 +445,7 @@ lock_order_seats(const Order &o)
 	for (const store::Booking &b : o.bookings)
 		if (b.kind == "seats")
 			ids.insert(ids.end(), b.seat_ids.begin(), b.seat_ids.end());
-	std::sort(ids.begin(), ids.end());
-	seats::lock_seats(ids);
+	seats::lock_seats(std::move(ids));
 }
 
 // Run change on each of the order's bookings in lock order, the order's
@@ -596,8 +595,7 @@ take_items(std::vector<Item> items, const std::optional<std::string> &holder, st
 				std::vector<int64_t> all;
 				for (const Item &s : items)
 					all.insert(all.end(), s.seat_ids.begin(), s.seat_ids.end());
-				std::sort(all.begin(), all.end());
-				seats::lock_seats(all);
+				seats::lock_seats(std::move(all));
 			}
 			seats_locked = true;
 		}
@@ -648,13 +646,6 @@ order_result(FunctionCallInfo fcinfo, const OrderOutcome &o)
 								  pg::timestamptz_param(o.held_until),
 								  o.order_id ? pg::int8_array_param(o.booking_ids) : pg::Param{INT8ARRAYOID, 0, true},
 								  pg::Param{JSONBOID, unavailable, false}});
-}
-
-void
-check_text(const std::optional<std::string> &value, const char *argument)
-{
-	if (value)
-		core::check_length(value->size(), core::max_key_bytes, argument);
 }
 
 // 22023 when another order or a live booking carries payment_ref.
@@ -716,7 +707,7 @@ order_args(FunctionCallInfo fcinfo)
 	auto order_id = pg::arg_int8(fcinfo, 0);
 	auto holder = pg::holder_arg(fcinfo, 1, true);
 	core::require(order_id.has_value(), "order_id");
-	check_text(holder, "holder");
+	core::check_key(holder, "holder");
 	return {*order_id, holder};
 }
 
@@ -745,16 +736,15 @@ reserve_order(FunctionCallInfo fcinfo)
 	auto holder = pg::holder_arg(fcinfo, 1, true);
 	auto payment_ref = pg::arg_text(fcinfo, 3);
 	auto key = pg::arg_text(fcinfo, 4);
-	check_text(holder, "holder");
-	check_text(payment_ref, "payment_ref");
-	check_text(key, "idempotency_key");
+	core::check_key(holder, "holder");
+	core::check_key(payment_ref, "payment_ref");
+	core::check_key(key, "idempotency_key");
 	TimestampTz now = pg::transaction_now();
 	std::optional<TimestampTz> held_until = pg::arg_interval_end(fcinfo, 2, now);
 	if (held_until)
 		core::check_hold_end(*held_until, now, "hold_for");
-	Datum items_arg = PG_ARGISNULL(0) ? Datum(0) : PG_GETARG_DATUM(0);
-	if (PG_ARGISNULL(0))
-		core::require(false, "items");
+	core::require(!PG_ARGISNULL(0), "items");
+	Datum items_arg = PG_GETARG_DATUM(0);
 
 	OrderOutcome out;
 	{
@@ -818,7 +808,7 @@ confirm_order(FunctionCallInfo fcinfo)
 	pg::AsOwner as_owner(fcinfo);
 	auto [order_id, holder] = order_args(fcinfo);
 	auto payment_ref = pg::arg_text(fcinfo, 2);
-	check_text(payment_ref, "payment_ref");
+	core::check_key(payment_ref, "payment_ref");
 	TimestampTz now = pg::transaction_now();
 	core::Status status;
 	{

@@ -69,14 +69,6 @@ Statement lapsed_in_subtree_sql(
 	"   AND c.path OPERATOR(pg_catalog.@>) ARRAY[$1]",
 	{INT8OID, TIMESTAMPTZOID});
 
-// Raise 22023 when an optional text argument is too long.
-void
-check_key(const std::optional<std::string> &value, const char *argument)
-{
-	if (value)
-		core::check_length(value->size(), core::max_key_bytes, argument);
-}
-
 using fastbuy::TicketOutcome;
 
 TicketOutcome
@@ -242,8 +234,8 @@ decrement_ticket(FunctionCallInfo fcinfo)
 	core::require(pool_id.has_value(), "pool_id");
 	core::require(quantity.has_value(), "quantity");
 	core::check_positive(*quantity, "quantity");
-	check_key(holder, "holder");
-	check_key(key, "idempotency_key");
+	core::check_key(holder, "holder");
+	core::check_key(key, "idempotency_key");
 
 	TimestampTz now = pg::transaction_now();
 	std::optional<TimestampTz> held_until = pg::arg_interval_end(fcinfo, 3, now);

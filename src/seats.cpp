@@ -489,8 +489,10 @@ reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const
 }
 
 void
-lock_seats(const std::vector<int64_t> &seat_ids)
+lock_seats(std::vector<int64_t> seat_ids)
 {
+	std::sort(seat_ids.begin(), seat_ids.end());
+	seat_ids.erase(std::unique(seat_ids.begin(), seat_ids.end()), seat_ids.end());
 	if (!seat_ids.empty())
 		lock_seats_sql.run({pg::int8_array_param(seat_ids)}, SPI_OK_SELECT);
 }
@@ -578,9 +580,7 @@ expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 		std::vector<int64_t> all;
 		for (const store::Booking &b : candidates)
 			all.insert(all.end(), b.seat_ids.begin(), b.seat_ids.end());
-		std::sort(all.begin(), all.end());
-		all.erase(std::unique(all.begin(), all.end()), all.end());
-		lock_seats(all);
+		lock_seats(std::move(all));
 	}
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {

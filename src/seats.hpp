@@ -35,10 +35,10 @@ Reservation
 reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const std::optional<std::string> &section,
 			 std::optional<TimestampTz> held_until, TimestampTz now);
 
-// Lock seats (ascending ids, so overlapping lockers never deadlock), for
-// a caller that goes on to change several bookings' seats.
+// Lock seats in ascending id order (so overlapping lockers never
+// deadlock), for a caller that goes on to change several bookings' seats.
 void
-lock_seats(const std::vector<int64_t> &seat_ids);
+lock_seats(std::vector<int64_t> seat_ids);
 
 // confirm for a seat booking: its status after the call.
 core::Status

@@ -48,6 +48,13 @@ check_length(std::size_t bytes, std::size_t limit, const char *argument)
 }
 
 void
+check_key(const std::optional<std::string> &value, const char *argument)
+{
+	if (value)
+		check_length(value->size(), max_key_bytes, argument);
+}
+
+void
 check_id_list(const std::vector<int64_t> &ids, int ndims, bool has_null, const char *argument)
 {
 	std::string name(argument);

@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace booking::core {
@@ -37,6 +39,10 @@ check_shards(int64_t shards);
 // Raise 22023 when a text argument is longer than limit bytes.
 void
 check_length(std::size_t bytes, std::size_t limit, const char *argument);
+
+// The same for an optional holder, key or payment reference (max_key_bytes).
+void
+check_key(const std::optional<std::string> &value, const char *argument);
 
 // Most seats one booking may name.
 constexpr std::size_t max_seats_per_booking = 10000;
