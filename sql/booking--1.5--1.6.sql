@@ -599,3 +599,97 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- reconcile() locks the shards before the pool rows (a shard's SKIP LOCKED
+-- can wait for a buyer, which must then not be waiting for a pool row held
+-- here).
+CREATE OR REPLACE FUNCTION booking.reconcile(pool_id bigint DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    root bigint;
+    corrected integer;
+    busy bigint;
+    started timestamptz := clock_timestamp();
+BEGIN
+    IF reconcile.pool_id IS NOT NULL THEN
+        SELECT p.root_id INTO root FROM booking.pool p WHERE p.pool_id = reconcile.pool_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'pool % does not exist', reconcile.pool_id USING ERRCODE = 'PT404';
+        END IF;
+    END IF;
+    -- The shards first, then the pool rows in ascending id order (roots
+    -- before their descendants): a buyer takes on a shard before it may
+    -- want a pool row, and never waits for a shard, so nothing waits for
+    -- this call while it waits for a shard. SKIP LOCKED, again every
+    -- millisecond for at most deadlock_timeout, then 55P03. (SKIP LOCKED
+    -- can still wait for the next writer of a row whose writer has just
+    -- committed: holding no pool row yet, that wait closes no cycle.)
+    LOOP
+        SELECT count(*) - count(l.shard) INTO busy
+          FROM booking.pool_shard s JOIN booking.pool p ON p.pool_id = s.pool_id
+          LEFT JOIN (SELECT x.pool_id, x.shard FROM booking.pool_shard x JOIN booking.pool q ON q.pool_id = x.pool_id
+                      WHERE root IS NULL OR q.root_id = root
+                      ORDER BY x.pool_id, x.shard FOR NO KEY UPDATE OF x SKIP LOCKED) AS l
+                 ON l.pool_id = s.pool_id AND l.shard = s.shard
+         WHERE root IS NULL OR p.root_id = root;
+        EXIT WHEN busy = 0;
+        IF clock_timestamp() - started > current_setting('deadlock_timeout')::interval THEN
+            RAISE EXCEPTION '% shard rows are held by other open transactions', busy
+                USING ERRCODE = '55P03', HINT = 'Try again when they have ended.';
+        END IF;
+        PERFORM pg_sleep(0.001);
+    END LOOP;
+    PERFORM 1 FROM booking.pool p WHERE root IS NULL OR p.root_id = root ORDER BY p.pool_id FOR NO KEY UPDATE;
+    -- Pools whose counters (their row's plus their shards') differ from the rows.
+    WITH actual AS (SELECT * FROM booking.pool_usage(root)), shards AS (
+        SELECT ps.pool_id, sum(ps.confirmed)::integer AS confirmed, sum(ps.held)::integer AS held
+          FROM booking.pool_shard ps GROUP BY ps.pool_id
+    )
+    SELECT count(*) INTO corrected
+      FROM booking.pool p LEFT JOIN actual a ON a.pool_id = p.pool_id LEFT JOIN shards s ON s.pool_id = p.pool_id
+     WHERE (root IS NULL OR p.root_id = root)
+       AND (p.confirmed + coalesce(s.confirmed, 0), p.held + coalesce(s.held, 0), p.waitlisted)
+           IS DISTINCT FROM (coalesce(a.confirmed, 0), coalesce(a.held, 0), coalesce(a.waitlisted, 0));
+
+    -- Rows that oversell a pool are refused: no counter may say so (the
+    -- rows must be repaired first; booking.check() lists them).
+    PERFORM 1 FROM booking.pool_usage(root) a JOIN booking.pool p ON p.pool_id = a.pool_id
+      WHERE a.confirmed::bigint + a.held > p.capacity;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the rows of a pool oversell it: %', (
+            SELECT string_agg(format('pool %s: %s confirmed + %s held > capacity %s', p.pool_id, a.confirmed,
+                                     a.held, p.capacity), '; ' ORDER BY p.pool_id)
+              FROM booking.pool_usage(root) a JOIN booking.pool p ON p.pool_id = a.pool_id
+             WHERE a.confirmed::bigint + a.held > p.capacity)
+            USING ERRCODE = '23514', HINT = 'Repair the booking rows that booking.check() lists first.';
+    END IF;
+
+    -- Fold every shard back into its pool row, then write the counters from
+    -- the rows; buyers refill the shards on demand.
+    UPDATE booking.booking b SET shard = NULL
+      FROM booking.pool p
+     WHERE b.pool_id = p.pool_id AND b.shard IS NOT NULL AND (root IS NULL OR p.root_id = root);
+    UPDATE booking.pool_shard s SET budget = 0, confirmed = 0, held = 0, next_expiry = NULL
+      FROM booking.pool p
+     WHERE p.pool_id = s.pool_id AND (root IS NULL OR p.root_id = root)
+       AND (s.budget, s.confirmed, s.held) <> (0, 0, 0);
+    UPDATE booking.pool p SET sharded = 0, shards_drained = (p.shards > 1 AND p.parent_id IS NULL)
+     WHERE (p.sharded <> 0 OR p.shards_drained IS DISTINCT FROM (p.shards > 1 AND p.parent_id IS NULL))
+       AND (root IS NULL OR p.root_id = root);
+    WITH actual AS (SELECT * FROM booking.pool_usage(root))
+    UPDATE booking.pool p
+       SET confirmed = coalesce(a.confirmed, 0), held = coalesce(a.held, 0), waitlisted = coalesce(a.waitlisted, 0)
+      FROM booking.pool q LEFT JOIN actual a ON a.pool_id = q.pool_id
+     WHERE p.pool_id = q.pool_id AND (root IS NULL OR q.root_id = root)
+       AND (p.confirmed, p.held, p.waitlisted)
+           IS DISTINCT FROM (coalesce(a.confirmed, 0), coalesce(a.held, 0), coalesce(a.waitlisted, 0));
+    -- The earliest hold end of each tree, so read-time expiry sees every hold.
+    UPDATE booking.pool r
+       SET next_expiry = (SELECT min(b.held_until) FROM booking.booking b JOIN booking.pool c ON c.pool_id = b.pool_id
+                           WHERE c.root_id = r.pool_id AND b.status = 'held')
+     WHERE r.parent_id IS NULL AND (root IS NULL OR r.pool_id = root);
+    RETURN corrected;
+END
+$$;

@@ -1061,12 +1061,13 @@ BEGIN
             RAISE EXCEPTION 'pool % does not exist', reconcile.pool_id USING ERRCODE = 'PT404';
         END IF;
     END IF;
-    -- Lock in ascending id order (roots before their descendants), then the
-    -- shards. A buyer keeps the shard it took from locked to its commit and
-    -- may go on to want a pool row locked here: never wait for it in the
-    -- lock manager. SKIP LOCKED, again every millisecond for at most
-    -- deadlock_timeout, then 55P03.
-    PERFORM 1 FROM booking.pool p WHERE root IS NULL OR p.root_id = root ORDER BY p.pool_id FOR NO KEY UPDATE;
+    -- The shards first, then the pool rows in ascending id order (roots
+    -- before their descendants): a buyer takes on a shard before it may
+    -- want a pool row, and never waits for a shard, so nothing waits for
+    -- this call while it waits for a shard. SKIP LOCKED, again every
+    -- millisecond for at most deadlock_timeout, then 55P03. (SKIP LOCKED
+    -- can still wait for the next writer of a row whose writer has just
+    -- committed: holding no pool row yet, that wait closes no cycle.)
     LOOP
         SELECT count(*) - count(l.shard) INTO busy
           FROM booking.pool_shard s JOIN booking.pool p ON p.pool_id = s.pool_id
@@ -1082,6 +1083,7 @@ BEGIN
         END IF;
         PERFORM pg_sleep(0.001);
     END LOOP;
+    PERFORM 1 FROM booking.pool p WHERE root IS NULL OR p.root_id = root ORDER BY p.pool_id FOR NO KEY UPDATE;
     -- Pools whose counters (their row's plus their shards') differ from the rows.
     WITH actual AS (SELECT * FROM booking.pool_usage(root)), shards AS (
         SELECT ps.pool_id, sum(ps.confirmed)::integer AS confirmed, sum(ps.held)::integer AS held

@@ -29,11 +29,18 @@ using store::Peek;
 
 namespace {
 
-// One shard's take: lock, check, count and record in one statement. A
-// shard another transaction holds is skipped, not waited for (the EXISTS
-// locks the row, SKIP LOCKED, only when it has room: the row it locks is
-// the one the UPDATE writes). Its room check is core::room_for in the
-// shard's free budget, as decide_shard_take's.
+// One shard's take, when direct writes cannot stand in for the statement:
+// the shard's row if it has room (core::room_for in the shard's free
+// budget, as decide_shard_take's), to lock without waiting
+// (pg::lock_row_skip: a shard another transaction holds is skipped), then
+// take_shard_sql counts and records the take on the row now locked, its
+// room checked again on the version locked.
+Statement shard_room_sql(
+	"SELECT ctid FROM booking.pool_shard"
+	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) $2"
+	"   AND (budget OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held) OPERATOR(pg_catalog.>=) $3",
+	{INT8OID, INT4OID, INT4OID});
+
 Statement take_shard_sql(
 	"WITH taken AS ("
 	"  UPDATE booking.pool_shard"
@@ -42,11 +49,6 @@ Statement take_shard_sql(
 	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) $2"
 	"     AND (budget OPERATOR(pg_catalog.-) confirmed OPERATOR(pg_catalog.-) held)"
 	"         OPERATOR(pg_catalog.>=) ($3 OPERATOR(pg_catalog.+) $4)"
-	"     AND EXISTS (SELECT 1 FROM booking.pool_shard l"
-	"                  WHERE l.pool_id OPERATOR(pg_catalog.=) $1 AND l.shard OPERATOR(pg_catalog.=) $2"
-	"                    AND (l.budget OPERATOR(pg_catalog.-) l.confirmed OPERATOR(pg_catalog.-) l.held)"
-	"                        OPERATOR(pg_catalog.>=) ($3 OPERATOR(pg_catalog.+) $4)"
-	"                    FOR NO KEY UPDATE SKIP LOCKED)"
 	"  RETURNING confirmed OPERATOR(pg_catalog.+) held AS used"
 	"), recorded AS ("
 	"  INSERT INTO booking.booking (booking_id, kind, pool_id, spots, status, holder, held_until, shard,"
@@ -384,7 +386,8 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 			   std::optional<TimestampTz> hold_end, TimestampTz now, bool row_unread = false)
 {
 	// No subtransaction: a failed attempt holds no lock it did not write
-	// with, and a take that must not stand is written back. Nobody waits
+	// with (but in the statement path's rare case below), and a take that
+	// must not stand is written back. Nobody waits
 	// for a shard in the lock manager. A transaction that has no
 	// transaction id yet (every single-call buyer of a flash sale) finds its
 	// own shard busy mostly because another buyer is committing there: it
@@ -415,6 +418,15 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls, &booking_tid);
 			used = args.used;
 		} else {
+			if (shard_room_sql.run({pg::int8_param(pool_id), pg::int4_param(shard), pg::int4_param(spots)},
+								   SPI_OK_SELECT) == 0)
+				return std::nullopt;
+			pg::RowLock l = pg::lock_row_skip("pool_shard", Statement::row(0).tid(1));
+			if (l == pg::RowLock::Busy || l == pg::RowLock::Gone)
+				return std::nullopt;
+			// Locked: the UPDATE does not wait. (A newer version without
+			// room stays locked, unwritten, as SKIP LOCKED's recheck leaves
+			// a row: not worth a statement to avoid.)
 			uint64_t n = take_shard_sql.run(
 				{pg::int8_param(pool_id), pg::int4_param(shard), pg::int4_param(hold_end ? 0 : spots),
 				 pg::int4_param(hold_end ? spots : 0), pg::timestamptz_param(hold_end), pg::timestamptz_param(now),

@@ -15,6 +15,7 @@
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
 #include "pg/read.hpp"
+#include "pg/write.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
@@ -58,18 +59,35 @@ Statement lock_seats_sql(
 	" WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY seat_id FOR NO KEY UPDATE",
 	{INT8ARRAYOID});
 
-Statement lock_seats_skip_sql(
-	"SELECT seat_id FROM booking.seat WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1)"
-	" ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
-	{INT8ARRAYOID});
+// The same rows to lock without waiting (pg::lock_result_skip: SKIP
+// LOCKED without its wait).
+Statement seat_rows_sql(
+	"SELECT ctid FROM booking.seat WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY seat_id", {INT8ARRAYOID});
 
-// The same, for best-available: seats another buyer is taking are skipped.
-Statement try_lock_block_sql(
-	"SELECT seat_id FROM booking.seat"
+// For best-available: the seats of a block that are free (or whose hold
+// lapsed), to lock the same way; seats another buyer is taking are skipped.
+Statement open_seats_sql(
+	"SELECT ctid FROM booking.seat"
 	" WHERE seat_id OPERATOR(pg_catalog.=) ANY ($1)"
 	"   AND (booking_id IS NULL OR (held_until IS NOT NULL AND held_until OPERATOR(pg_catalog.<=) $2))"
-	" ORDER BY seat_id FOR NO KEY UPDATE SKIP LOCKED",
+	" ORDER BY seat_id",
 	{INT8ARRAYOID, TIMESTAMPTZOID});
+
+// Lock seats ids (ascending) if every one is free and no other transaction
+// holds any; a block with a seat taken or busy is left alone. A seat
+// changed by a commit since the look is checked again on its new version,
+// as SKIP LOCKED's recheck would.
+bool
+try_lock_free_seats(const std::vector<int64_t> &ids, TimestampTz now)
+{
+	if (open_seats_sql.run({pg::int8_array_param(ids), pg::timestamptz_param(now)}, SPI_OK_SELECT) < ids.size())
+		return false;
+	bool moved = false;
+	if (pg::lock_result_skip("seat", 1, &moved) < ids.size())
+		return false;
+	return !moved ||
+		   open_seats_sql.run({pg::int8_array_param(ids), pg::timestamptz_param(now)}, SPI_OK_SELECT) == ids.size();
+}
 
 Statement seat_map_sql(
 	"SELECT seat_id, section, row_label, number,"
@@ -381,9 +399,7 @@ reserve_best(int64_t show_id, int32_t quantity, const std::string &holder, const
 			pg::check_for_interrupts();
 			std::vector<int64_t> ids = block.seat_ids;
 			std::sort(ids.begin(), ids.end());
-			uint64_t locked =
-				try_lock_block_sql.run({pg::int8_array_param(ids), pg::timestamptz_param(now)}, SPI_OK_SELECT);
-			if (locked == ids.size())
+			if (try_lock_free_seats(ids, now))
 				return hold_seats(show_id, ids, holder, held_until, key, now);
 		}
 	}
@@ -585,8 +601,10 @@ expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();
-		if (skip_locked && lock_seats_skip_sql.run({pg::int8_array_param(found.seat_ids)}, SPI_OK_SELECT) <
-							   found.seat_ids.size())
+		bool moved;
+		if (skip_locked && (seat_rows_sql.run({pg::int8_array_param(found.seat_ids)}, SPI_OK_SELECT) <
+								found.seat_ids.size() ||
+							pg::lock_result_skip("seat", 1, &moved) < found.seat_ids.size()))
 			continue;  // a buyer is busy with these seats: next round
 		store::Booking b = lock_booking(found, std::nullopt, false);
 		if (!store::lapsed(b, now))

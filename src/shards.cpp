@@ -34,19 +34,13 @@ Statement shard_totals_sql(
 	"  FROM booking.pool_shard WHERE pool_id OPERATOR(pg_catalog.=) $1",
 	{INT8OID});
 
-// A sharded root's shards: lock those no other transaction holds (SKIP
-// LOCKED, ascending) and read every one, each busy one as last committed
-// with its xmax (the transaction that holds it, unless a MultiXact).
-Statement lock_shards_sql(
-	"WITH locked AS ("
-	"  SELECT shard, confirmed, held, budget, next_expiry FROM booking.pool_shard"
-	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 ORDER BY shard FOR NO KEY UPDATE SKIP LOCKED"
-	")"
-	"SELECT s.shard, l.shard IS NOT NULL, coalesce(l.confirmed, s.confirmed), coalesce(l.held, s.held),"
-	"       coalesce(l.budget, s.budget), CASE WHEN l.shard IS NULL THEN s.next_expiry ELSE l.next_expiry END,"
-	"       s.xmax::pg_catalog.text::bigint"
-	"  FROM booking.pool_shard s LEFT JOIN locked l ON l.shard OPERATOR(pg_catalog.=) s.shard"
-	" WHERE s.pool_id OPERATOR(pg_catalog.=) $1 ORDER BY s.shard",
+// A sharded root's shards, each as last committed with its xmax (the
+// transaction that holds it, unless a MultiXact) and its version, to lock
+// those no other transaction holds (pg::lock_row_skip: SKIP LOCKED without
+// its wait).
+Statement read_shards_sql(
+	"SELECT shard, confirmed, held, budget, next_expiry, xmax::pg_catalog.text::bigint, ctid"
+	"  FROM booking.pool_shard WHERE pool_id OPERATOR(pg_catalog.=) $1 ORDER BY shard",
 	{INT8OID});
 
 // Take the unused budgets of the shards this transaction holds ($5) back;
@@ -139,22 +133,26 @@ Statement detach_sql(
 	"  FROM old o WHERE p.pool_id OPERATOR(pg_catalog.=) o.pool_id",
 	{INT8OID});
 
+// The shards of a root that have a lapsed hold, to lock.
+Statement lapsed_shards_sql(
+	"SELECT s.shard, s.ctid FROM booking.pool_shard s"
+	" WHERE s.pool_id OPERATOR(pg_catalog.=) $1"
+	"   AND s.shard OPERATOR(pg_catalog.=) ANY (ARRAY("
+	"         SELECT b.shard FROM booking.booking b"
+	"          WHERE b.pool_id OPERATOR(pg_catalog.=) $1 AND b.shard IS NOT NULL"
+	"            AND b.status OPERATOR(pg_catalog.=) 'held' AND b.held_until OPERATOR(pg_catalog.<=) $2))"
+	" ORDER BY s.shard",
+	{INT8OID, TIMESTAMPTZOID});
+
 // The same for the lapsed holds of a tree, before they are expired, on the
-// shards no other transaction holds (SKIP LOCKED: only those with such a
-// hold are locked, and all of them written). Only a root has shards. A
-// hold on a busy shard stays held, and counted, until a later call.
+// shards ($3) this transaction locked (only those no other transaction
+// holds). Only a root has shards. A hold on a busy shard stays held, and
+// counted, until a later call.
 Statement detach_lapsed_sql(
-	"WITH lapsed AS ("
+	"WITH old AS ("
 	"  SELECT booking_id, shard, spots FROM booking.booking"
-	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard IS NOT NULL"
+	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) ANY ($3)"
 	"     AND status OPERATOR(pg_catalog.=) 'held' AND held_until OPERATOR(pg_catalog.<=) $2"
-	"), free AS ("
-	"  SELECT shard FROM booking.pool_shard"
-	"   WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.=) ANY (SELECT shard FROM lapsed)"
-	"   FOR NO KEY UPDATE SKIP LOCKED"
-	"), old AS ("
-	"  SELECT l.booking_id, l.shard, l.spots FROM lapsed l"
-	"   WHERE l.shard OPERATOR(pg_catalog.=) ANY (SELECT shard FROM free)"
 	"), moved AS ("
 	"  UPDATE booking.booking SET shard = NULL"
 	"   WHERE booking_id OPERATOR(pg_catalog.=) ANY (SELECT booking_id FROM old) RETURNING 1"
@@ -170,7 +168,7 @@ Statement detach_lapsed_sql(
 	"   SET held = p.held OPERATOR(pg_catalog.+) x.spots, sharded = p.sharded OPERATOR(pg_catalog.-) x.spots"
 	"  FROM (SELECT pg_catalog.sum(spots)::integer AS spots FROM old) AS x"
 	" WHERE p.pool_id OPERATOR(pg_catalog.=) $1 AND x.spots IS NOT NULL",
-	{INT8OID, TIMESTAMPTZOID});
+	{INT8OID, TIMESTAMPTZOID, INT4ARRAYOID});
 
 }  // namespace
 
@@ -191,25 +189,63 @@ void
 lock_shards(Chain &chain)
 {
 	int64_t root = chain.root_id();
-	uint64_t n = lock_shards_sql.run({pg::int8_param(root)}, SPI_OK_SELECT);
-	if (n == 0) {
+	struct Shard {
+		int32_t shard, confirmed, held, budget;
+		std::optional<TimestampTz> next_expiry;
+		int64_t xmax;
+		ItemPointerData tid;
+		bool locked;
+	};
+	auto read = [root] {
+		std::vector<Shard> rows;
+		read_shards_sql.run({pg::int8_param(root)}, SPI_OK_SELECT);
+		for (uint64_t i = 0; i < Statement::rows(); i++) {
+			pg::Row r = Statement::row(i);
+			rows.push_back({*r.int4(1), *r.int4(2), *r.int4(3), *r.int4(4), r.timestamptz(5), r.int8(6).value_or(0),
+							r.tid(7), false});
+		}
+		return rows;
+	};
+	std::vector<Shard> shards = read();
+	if (shards.empty()) {
 		chain.root_shards = 1;	// a sharded child pool keeps no shard rows
 		return;
+	}
+	// Ascending, never waiting; read again when a locked row had a newer
+	// version than the one read (its values are that version's).
+	std::vector<ItemPointerData> tids;
+	for (const Shard &s : shards)
+		tids.push_back(s.tid);
+	std::vector<pg::RowLock> locks(shards.size());
+	pg::lock_rows_skip("pool_shard", tids.data(), locks.data(), tids.size(), false);
+	bool moved = false;
+	for (std::size_t i = 0; i < shards.size(); i++) {
+		shards[i].locked = locks[i] == pg::RowLock::Locked || locks[i] == pg::RowLock::Moved;
+		moved |= locks[i] == pg::RowLock::Moved;
+	}
+	if (moved) {
+		std::vector<Shard> again = read();
+		for (Shard &s : shards)
+			for (const Shard &a : again)
+				if (s.locked && a.shard == s.shard) {
+					s.confirmed = a.confirmed;
+					s.held = a.held;
+					s.budget = a.budget;
+					s.next_expiry = a.next_expiry;
+				}
 	}
 	int64_t confirmed = 0, held = 0, sold_locked = 0, busy_budget = 0;
 	std::optional<TimestampTz> expiry;
 	chain.locked_shards.clear();
 	chain.busy_holders.clear();
 	chain.busy_free = chain.reclaimed = 0;
-	for (uint64_t i = 0; i < n; i++) {
-		pg::Row r = Statement::row(i);
-		int32_t shard = *r.int4(1), c = *r.int4(3), h = *r.int4(4), budget = *r.int4(5);
-		auto e = r.timestamptz(6);
-		if (e && (!expiry || *e < *expiry))
-			expiry = e;
+	for (const Shard &s : shards) {
+		int32_t c = s.confirmed, h = s.held, budget = s.budget;
+		if (s.next_expiry && (!expiry || *s.next_expiry < *expiry))
+			expiry = s.next_expiry;
 		confirmed += c;
-		if (*r.boolean(2)) {
-			chain.locked_shards.push_back(shard);
+		if (s.locked) {
+			chain.locked_shards.push_back(s.shard);
 			held += h;
 			sold_locked += int64_t(c) + h;
 			chain.reclaimed += std::max<int64_t>(int64_t(budget) - c - h, 0);
@@ -217,7 +253,7 @@ lock_shards(Chain &chain)
 			held += int64_t(budget) - c;
 			busy_budget += budget;
 			chain.busy_free += std::max<int64_t>(int64_t(budget) - c - h, 0);
-			chain.busy_holders.push_back(TransactionId(r.int8(7).value_or(0)));
+			chain.busy_holders.push_back(TransactionId(s.xmax));
 		}
 	}
 	(has_shards_drained() ? reclaim_sql : reclaim_11_sql)
@@ -325,7 +361,23 @@ detach_from_shard(Chain &chain, const Booking &b)
 void
 detach_lapsed(int64_t root_id, TimestampTz now)
 {
-	detach_lapsed_sql.run({pg::int8_param(root_id), pg::timestamptz_param(now)}, SPI_OK_UPDATE);
+	if (lapsed_shards_sql.run({pg::int8_param(root_id), pg::timestamptz_param(now)}, SPI_OK_SELECT) == 0)
+		return;
+	std::vector<int32_t> shards;
+	std::vector<ItemPointerData> tids;
+	for (uint64_t i = 0; i < Statement::rows(); i++) {
+		shards.push_back(*Statement::row(i).int4(1));
+		tids.push_back(Statement::row(i).tid(2));
+	}
+	std::vector<pg::RowLock> locks(tids.size());
+	pg::lock_rows_skip("pool_shard", tids.data(), locks.data(), tids.size(), false);
+	std::vector<int32_t> free;
+	for (std::size_t i = 0; i < shards.size(); i++)
+		if (locks[i] == pg::RowLock::Locked || locks[i] == pg::RowLock::Moved)
+			free.push_back(shards[i]);
+	if (!free.empty())
+		detach_lapsed_sql.run({pg::int8_param(root_id), pg::timestamptz_param(now), pg::int4_array_param(free)},
+							  SPI_OK_UPDATE);
 }
 
 }  // namespace booking::store

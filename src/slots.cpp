@@ -13,6 +13,7 @@
 #include "core/validate.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
+#include "pg/write.hpp"
 #include "stats.hpp"
 
 #include <algorithm>
@@ -28,9 +29,10 @@ Statement insert_resource_sql(
 	" VALUES (pg_catalog.nextval('booking.resource_id_seq'), $1, $2) RETURNING resource_id",
 	{TEXTOID, INT4OID});
 
-Statement lock_resource_skip_sql(
-	"SELECT capacity FROM booking.resource WHERE resource_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE SKIP LOCKED",
-	{INT8OID});
+// The resource's row, to lock without waiting (pg::lock_result_skip: SKIP
+// LOCKED without its wait).
+Statement resource_row_sql("SELECT ctid FROM booking.resource WHERE resource_id OPERATOR(pg_catalog.=) $1",
+						   {INT8OID});
 
 Statement lock_resource_sql(
 	"SELECT capacity FROM booking.resource WHERE resource_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", {INT8OID});
@@ -225,7 +227,9 @@ expire_lapsed(TimestampTz now, int64_t limit, bool skip_locked)
 	int64_t expired = 0;
 	for (const store::Booking &found : candidates) {
 		pg::check_for_interrupts();
-		if (skip_locked && lock_resource_skip_sql.run({pg::int8_param(*found.resource_id)}, SPI_OK_SELECT) == 0)
+		bool moved;
+		if (skip_locked && (resource_row_sql.run({pg::int8_param(*found.resource_id)}, SPI_OK_SELECT) == 0 ||
+							pg::lock_result_skip("resource", 1, &moved) == 0))
 			continue;  // a buyer is busy with this resource: next round
 		int32_t capacity;
 		store::Booking b = lock_booking(found, std::nullopt, false, &capacity);

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "pg/caller.hpp"
 #include "pg/read.hpp"
+#include "pg/write.hpp"
 #include "shards.hpp"
 #include "stats.hpp"
 
@@ -28,8 +29,9 @@ pg::KeyRead pool_row("pool", "pool_pkey",
 // Most pools have no parent: lock the one row with a plain index scan.
 Statement lock_one_sql(POOL_COLUMNS " WHERE pool_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE", {INT8OID});
 
-Statement lock_root_skip_sql(
-	"SELECT 1 FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE SKIP LOCKED", {INT8OID});
+// A root's row, to lock without waiting (pg::lock_result_skip: SKIP LOCKED
+// without its wait).
+Statement root_row_sql("SELECT ctid FROM booking.pool WHERE pool_id OPERATOR(pg_catalog.=) $1", {INT8OID});
 
 Statement lock_many_sql(POOL_COLUMNS " WHERE pool_id OPERATOR(pg_catalog.=) ANY ($1)"
 									" ORDER BY pool_id FOR NO KEY UPDATE",
@@ -287,7 +289,9 @@ has_orders()
 bool
 try_lock_root(int64_t root_id)
 {
-	return lock_root_skip_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT) == 1;
+	bool moved;
+	return root_row_sql.run({pg::int8_param(root_id)}, SPI_OK_SELECT) == 1 &&
+		   pg::lock_result_skip("pool", 1, &moved) == 1;
 }
 
 Chain

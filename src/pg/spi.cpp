@@ -297,6 +297,16 @@ Columns::text(int column) const
 	return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
+ItemPointerData
+Columns::tid(int column) const
+{
+	bool isnull;
+	Datum d = value(column, &isnull);
+	if (isnull)
+		throw Error(SqlState::Internal, "booking: result column " + std::to_string(column) + " is no row's ctid");
+	return *reinterpret_cast<const ItemPointerData *>(DatumGetPointer(d));
+}
+
 std::vector<int64_t>
 Columns::int8_array(int column) const
 {

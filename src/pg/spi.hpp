@@ -249,6 +249,8 @@ public:
 	Value<std::string> text(int column) const;
 	// A bigint[] column without NULL elements; empty when NULL.
 	std::vector<int64_t> int8_array(int column) const;
+	// A ctid column (never NULL).
+	ItemPointerData tid(int column) const;
 
 protected:
 	~Columns() = default;

@@ -31,6 +31,7 @@ extern "C" {
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 #include "storage/proc.h"
+#include "tcop/utility.h"
 #include "optimizer/optimizer.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
@@ -416,14 +417,104 @@ DirectTable::update_row(const Datum *key, Decide decide, void *arg, Wait wait, b
 // Lock the version at tid for an update (no key change), or say why not:
 // TM_WouldBlock while another transaction writes or locks it, TM_Updated or
 // TM_Deleted when one changed it and committed. Only TM_Ok leaves a lock.
+// flags 0: neither TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS, which makes
+// heap_lock_tuple follow the update chain and wait there (see
+// lock_row_skip()), nor FIND_LAST_VERSION: callers chase or read again.
 static TM_Result
-lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *tmfd)
+lock_without_waiting(Relation rel, ItemPointer tid, CommandId cid, TM_FailureData *tmfd,
+					 TupleTableSlot *slot = nullptr)
 {
-	TupleTableSlot *locked = table_slot_create(rel, nullptr);
+	TupleTableSlot *locked = slot ? slot : table_slot_create(rel, nullptr);
 	TM_Result result = table_tuple_lock(rel, tid, GetActiveSnapshot(), locked, cid, LockTupleNoKeyExclusive,
 										LockWaitSkip, 0, tmfd);
-	ExecDropSingleTupleTableSlot(locked);
+	if (!slot)
+		ExecDropSingleTupleTableSlot(locked);
 	return result;
+}
+
+void
+lock_rows_skip(const char *table, const ItemPointerData *tids, RowLock *out, std::size_t n, bool stop)
+{
+	guard([table, tids, out, n, stop] {
+		Oid relid = get_relname_relid(table, get_namespace_oid("booking", false));
+		if (!OidIsValid(relid))
+			elog(ERROR, "booking: table booking.%s does not exist", table);
+		if (!ActiveSnapshotSet())
+			elog(ERROR, "booking: locking a row of booking.%s needs an active snapshot", table);
+		PreventCommandIfReadOnly("SELECT FOR NO KEY UPDATE");
+		PreventCommandIfParallelMode("SELECT FOR NO KEY UPDATE");
+		AclResult acl = pg_class_aclcheck(relid, GetUserId(), ACL_UPDATE);
+		if (acl != ACLCHECK_OK)
+			aclcheck_error(acl, OBJECT_TABLE, table);
+		Relation rel = table_open(relid, RowShareLock);
+		TupleTableSlot *slot = table_slot_create(rel, nullptr);
+		CommandId cid = GetCurrentCommandId(true);
+		for (std::size_t i = 0; i < n; i++)
+			out[i] = RowLock::Busy;
+		for (std::size_t i = 0; i < n; i++) {
+			ItemPointerData tid = tids[i];
+			RowLock result = RowLock::Locked;
+			for (;;) {
+				CHECK_FOR_INTERRUPTS();
+				TM_FailureData tmfd;
+				TM_Result r = lock_without_waiting(rel, &tid, cid, &tmfd, slot);
+				if (r == TM_Ok)
+					break;
+				if (r == TM_WouldBlock) {
+					result = RowLock::Busy;
+					break;
+				}
+				// Changed by a commit the transaction's snapshot does not
+				// see: as FOR UPDATE under REPEATABLE READ.
+				if ((r == TM_Updated || r == TM_Deleted) && IsolationUsesXactSnapshot())
+					ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+									errmsg("could not serialize access due to concurrent update")));
+				if (r == TM_Updated && !ItemPointerEquals(&tmfd.ctid, &tid) &&
+					!ItemPointerIndicatesMovedPartitions(&tmfd.ctid)) {
+					tid = tmfd.ctid;  // a committed update: its newer version
+					result = RowLock::Moved;
+					continue;
+				}
+				// Deleted, or (TM_SelfModified) changed by this very command:
+				// not locked, as ExecLockRows skips it.
+				if (r == TM_Deleted || r == TM_Updated || r == TM_SelfModified) {
+					result = RowLock::Gone;
+					break;
+				}
+				elog(ERROR, "booking: unexpected result %d locking a row of booking.%s", int(r), table);
+			}
+			out[i] = result;
+			if (stop && (result == RowLock::Busy || result == RowLock::Gone))
+				break;
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+	});
+}
+
+RowLock
+lock_row_skip(const char *table, ItemPointerData tid)
+{
+	RowLock out;
+	lock_rows_skip(table, &tid, &out, 1, true);
+	return out;
+}
+
+uint64_t
+lock_result_skip(const char *table, int column, bool *moved)
+{
+	*moved = false;
+	std::vector<ItemPointerData> tids;
+	for (uint64_t i = 0; i < Statement::rows(); i++)
+		tids.push_back(Statement::row(i).tid(column));
+	std::vector<RowLock> out(tids.size());
+	lock_rows_skip(table, tids.data(), out.data(), tids.size(), true);
+	for (std::size_t i = 0; i < out.size(); i++) {
+		if (out[i] == RowLock::Busy || out[i] == RowLock::Gone)
+			return i;
+		*moved |= out[i] == RowLock::Moved;
+	}
+	return out.size();
 }
 
 bool

@@ -32,6 +32,7 @@
 
 #include "pg/spi.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 
@@ -43,6 +44,39 @@ namespace booking::pg {
 // holds, and would only end once the poll had run out.
 bool
 xact_waits_for_lock(TransactionId xid);
+
+// FOR NO KEY UPDATE SKIP LOCKED of one row, without the wait SKIP LOCKED
+// can still make. When the version a statement's SKIP LOCKED (or NOWAIT)
+// reaches was being updated by a transaction that ends just then, the
+// lock goes on down the row's update chain (heap_lock_updated_tuple) and
+// waits in the lock manager, whatever the wait policy, for the transaction
+// updating a later version: the hot row's next writer, which may want a
+// row the caller holds. On a sharded pool that closed a cycle about once in
+// ten runs of test/t/019_orders_load.pl: a buyer wrote a shard and waited
+// for the pool row, whose holder waited for the buyer inside the SKIP
+// LOCKED of lock_shards. This locks the version at tid without following
+// updates, and when a committed update made a newer one, that one
+// (EvalPlanQual's chase), never waiting: Busy while another transaction
+// writes or locks the version to lock, Gone when the row was deleted,
+// Moved when the version locked is newer than tid (a new snapshot reads
+// it). Checks what the statement would: the table's UPDATE privilege and
+// a transaction that may write.
+enum class RowLock { Locked, Moved, Busy, Gone };
+
+RowLock
+lock_row_skip(const char *table, ItemPointerData tid);
+
+// The same for n rows, in order (out: each one's; Busy for those not
+// tried): the table is looked up, checked and opened once. With stop, the
+// first busy or gone row ends it.
+void
+lock_rows_skip(const char *table, const ItemPointerData *tids, RowLock *out, std::size_t n, bool stop);
+
+// lock_row_skip() of the rows of the last result, in result order, whose
+// ctid is column: how many were locked before the first busy or gone row
+// (every one when that is rows()), and whether any had a newer version.
+uint64_t
+lock_result_skip(const char *table, int column, bool *moved);
 
 class DirectTable {
 public:
