@@ -205,6 +205,20 @@ sub wait_for_progress {
 	return 0;
 }
 
+# Until the server answers again after a crash. poll_query_until gives
+# psql its query on stdin: a psql refused during recovery may exit before
+# IPC::Run has written it, and the write then dies with EPIPE ("ack Broken
+# pipe", seen once in CI), so that death is one more try.
+sub server_back {
+	for (1 .. 20) {
+		my $back = eval { $node->poll_query_until('postgres', 'SELECT true') };
+		return 1 if $back;
+		note("poll_query_until: $@") if $@;
+		usleep(100_000);
+	}
+	return 0;
+}
+
 ok(wait_for_progress(), 'recorders are booking under load');
 my $kills = 0;
 for my $round (1 .. 3) {
@@ -218,7 +232,7 @@ for my $round (1 .. 3) {
 	}
 	# The postmaster resets every backend and replays WAL; wait until it
 	# accepts connections again, and until work flows again.
-	$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
+	server_back() or die 'server did not come back';
 	wait_for_progress();
 }
 is($kills, 3, 'killed a booking backend with SIGKILL three times');
