@@ -224,6 +224,22 @@ class SuiteReport(unittest.TestCase):
         self.assertEqual(rows[2][1:10], ["4600", "4600", "1.00", "2.00", "0", "0", "-", "0.12", "0"])
         self.assertIn("vs 64 clients direct 0.92", rows[2][10])
 
+    def test_extended_beside_bouncer(self):
+        """w1-extended: W1 direct with -M extended, in the PgBouncer table beside W1."""
+        s = Suite(None, settings(("w0", "w1", "w1-extended", "w1-bouncer-256")), None, None)
+        w = BY_KEY["w1-extended"]
+        self.assertEqual((w.mode, w.route), ("extended", "direct"))
+        for r in (suite_run("w0", "floor", tps=40000.0), suite_run("w1", tps=5000.0),
+                  suite_run("w1-extended", tps=3600.0), suite_run("w1-bouncer-256", tps=3000.0)):
+            s.runs[r.workload.key, r.approach.name] = r
+        sections = dict(s.sections())
+        self.assertEqual([w.key for w in sections["W1 via PgBouncer"]], ["w1-extended", "w1-bouncer-256"])
+        rows = s.rows(sections["W1 via PgBouncer"])
+        self.assertEqual([r[0] for r in rows], ["approach", "booking, 64 clients direct", "booking, -M extended, direct",
+                                                "booking via PgBouncer, 256 clients"])
+        self.assertIn("vs -M prepared 0.72", rows[2][10])
+        self.assertNotIn("W1 with -M extended", [g.label for g in s.goals()])
+
     def test_oversell_fails(self):
         s = self.make(oversold=3)
         v = s.verdict()

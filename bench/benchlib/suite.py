@@ -107,6 +107,7 @@ class Workload:
     clients: Optional[int] = None  # None: BENCH_SUITE_CLIENTS
     seconds: Optional[int] = None  # pgbench -T; None: BENCH_SUITE_SECONDS
     route: str = "direct"  # direct, proxy (PL/Proxy in front of nodes) or bouncer (PgBouncer)
+    mode: str = "prepared"  # pgbench -M of a direct run (through PgBouncer: what it allows)
     section: str = ""  # heading when not the label; consecutive workloads with one heading share a table
     beside: Optional[Beside] = None
     reuse: str = ""  # seats or churn: that section's runs, not measured here
@@ -143,6 +144,12 @@ WORKLOADS = (
              W1_CAPACITY, sharded=True, clients=256,
              beside=Beside("w1", "booking, {clients} clients", "booking, 256 clients", "vs {clients} clients"),
              goal=GoalSpec("beside", 0.7, ">= 70%", "{pct} of the tps at {clients} clients")),
+    # W1 direct as PgBouncer before 1.21 has its clients send it (-M extended:
+    # every call parsed and planned again): how much of W1 via PgBouncer
+    # that costs, apart from PgBouncer's own share of the cores.
+    Workload("w1-extended", "W1 with -M extended", (BOOKING,), W1_CAPACITY, sharded=True, mode="extended",
+             section="W1 via PgBouncer",
+             beside=Beside("w1", "booking, {clients} clients direct", "booking, -M extended, direct", "vs -M prepared")),
     bouncer_workload(256),
     bouncer_workload(1000),
     Workload("w5", "W5 checkout", CHECKOUT, W1_CAPACITY, 1 + W5_SPREAD, sharded=True, orders=True,
@@ -250,7 +257,7 @@ class Suite:
 
     def run_one(self, w: Workload, a: Approach, clients: int) -> SuiteRun:
         """Fresh database, setup, CHECKPOINT, pgbench -T, verify."""
-        r = SuiteRun(w, a, clients)
+        r = SuiteRun(w, a, clients, mode=w.mode)
         tag, db = f"suite-{w.key}-{a.name}", f"suite_{w.key}_{a.name}".replace("-", "_")
         seconds = w.seconds or self.s.suite_seconds
         log(f"suite, {w.label}, {a.name}: {clients} clients for {seconds} s")
@@ -275,6 +282,8 @@ class Suite:
             if r.pgbench is None:
                 return r
         else:
+            if r.mode != "prepared":
+                r.notes.append(f"-M {r.mode}")
             r.pgbench = self.host.pgbench(tag, db, ["-M", r.mode, *args])
         r.problems += pgbench_problems(r.pgbench, failed_too=False)
         if r.pgbench.tps is None or r.pgbench.processed is None:
