@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Unit tests of bench/run's pure parts: pgbench output and logs, ratios,
-goals, verdicts (an oversell fails the run), tables, settings, exit status.
+"""Unit tests of bench/run's and bench/compare's pure parts: pgbench output
+and logs, ratios, goals, verdicts (an oversell fails the run), tables,
+settings, exit status, before against after.
 No cluster, no process.
 
     /usr/bin/python3 bench/test_run.py          # unittest's report
@@ -23,9 +24,9 @@ from benchlib import core  # noqa: E402
 from benchlib.core import Goal, Pgbench, add_txlog_stats, markdown_table, parse_pgbench_output, ratio, text_table  # noqa: E402
 from benchlib.sections import (  # noqa: E402
     FLASH_APPROACHES, Churn, ChurnVerify, FlashRun, FlashVerify, SeatsRun, SeatsVerify, SEATS_SIDES, churn_verdict,
-    flash_verdict, seats_verdict)
-from benchlib.suite import BY_KEY, Suite, SuiteRun, SuiteVerify, WORKLOAD_KEYS  # noqa: E402
-from benchlib import versions  # noqa: E402
+    flash_summary, flash_verdict, seats_verdict)
+from benchlib.suite import BY_KEY, Suite, SuiteRun, SuiteVerify, WORKLOAD_KEYS, cpu_notes  # noqa: E402
+from benchlib import compare, versions  # noqa: E402
 
 
 def load_run():
@@ -367,6 +368,79 @@ class Versions(unittest.TestCase):
         rows, flagged = versions.table({"15": self.summary("15.20", 40000, 4000, 0.10), "18": None})
         self.assertIn("not measured", rows[-1][6])
         self.assertEqual(flagged, [])
+
+
+class Compare(unittest.TestCase):
+    """bench/compare: what one run measured, medians, and when a workload is slower."""
+
+    @staticmethod
+    def run_figures(w1_tps, w1_peer, w4_tps, w0=40000.0):
+        return compare.suite_figures({"w0": w0, "workloads": {
+            "w1": {"label": "W1 one hot pool", "tps": w1_tps, "vs_peer": w1_peer, "vs_w0": round(w1_tps / w0, 2)},
+            "w4": {"label": "W4 waitlist churn", "tps": w4_tps, "vs_peer": None, "vs_w0": 0.02},
+            "w5": {"label": "W5 checkout", "tps": None, "vs_peer": None, "vs_w0": None}}})
+
+    def test_order_alternates(self):
+        self.assertEqual(compare.order(3), ["before", "after", "after", "before", "before", "after"])
+
+    def test_figures(self):
+        f = self.run_figures(4000.0, 5.0, 800.0)
+        self.assertEqual(f["w1"]["norm"], 5.0)
+        self.assertEqual(f["w1"]["by"], "vs best peer")
+        # Without a peer: against W0, not rounded to two decimals (0.02).
+        self.assertAlmostEqual(f["w4"]["norm"], 0.02)
+        self.assertEqual(f["w4"]["by"], "vs W0")
+        self.assertNotIn("w5", f)
+        self.assertEqual(f["w0"]["tps"], 40000.0)
+
+    def test_flash_peer_that_oversold_is_not_the_peer(self):
+        f = compare.flash_figures({"approaches": {
+            "booking": {"extension": True, "tps": 600.0, "oversold": 0},
+            "check-then-update": {"extension": False, "tps": 900.0, "oversold": 501},
+            "for-update": {"extension": False, "tps": 300.0, "oversold": 0},
+            "conditional-update": {"extension": False, "tps": 400.0, "oversold": 0}}})
+        self.assertEqual(f["flash-booking"]["norm"], 1.5)
+        self.assertNotIn("flash-booking-sharded", f)
+
+    def test_slower_only_when_both_fell(self):
+        before = [self.run_figures(4000.0, 5.0, 800.0), self.run_figures(4200.0, 5.2, 820.0),
+                  self.run_figures(9000.0, 9.0, 810.0)]
+        # W1: tps down to 0.5 but so was the machine (its peer): not slower.
+        # W4: tps down to 0.5 and against W0 as much: slower.
+        after = [self.run_figures(2000.0, 5.0, 400.0), self.run_figures(2100.0, 5.1, 410.0),
+                 self.run_figures(2200.0, 5.3, 420.0)]
+        rows, slower = compare.table(before, after)
+        by = {r[0]: r for r in rows[1:]}
+        self.assertEqual(by["W1 one hot pool"][1:4], ["4200", "2100", "0.50"])  # medians, not means
+        self.assertEqual(by["W1 one hot pool"][-1], "ok")
+        self.assertEqual(by["W4 waitlist churn"][-1], "SLOWER")
+        self.assertEqual(by["W0 floor (no extension)"][-1], "the machine")
+        self.assertEqual(len(slower), 1)
+        self.assertIn("W4 waitlist churn: 0.51 of the tps before", slower[0])
+
+    def test_not_measured_on_one_side(self):
+        before = [{"w5": {"label": "W5 checkout", "tps": None, "norm": None, "by": "vs best peer"}}]
+        after = [{"w5": {"label": "W5 checkout", "tps": 300.0, "norm": 2.0, "by": "vs best peer"}}]
+        rows, slower = compare.table(before, after)
+        self.assertEqual(rows[1][-1], "not measured before")
+        self.assertEqual(slower, [])
+
+    def test_flash_summary(self):
+        done = flash_run(2000)
+        done.verify.last_sale_epoch, done.pgbench.start = 112.5, 100.0
+        short = flash_run(1900, name="booking-sharded")
+        short.verify.last_sale_epoch, short.pgbench.start = 130.0, 100.0
+        s = flash_summary([done, short])["approaches"]
+        self.assertEqual(s["booking"], {"extension": True, "tps": 10.0, "oversold": 0, "sold_out_s": 12.5})
+        self.assertIsNone(s["booking-sharded"]["sold_out_s"])  # never sold out
+
+    def test_cpu_notes(self):
+        with mock.patch("os.sched_getaffinity", return_value={0, 1}):
+            # 10 s on 2 cores, 90% busy: 18 CPU s; pgbench 4, PgBouncer 5, the rest 9 for 30,000 transactions.
+            self.assertEqual(cpu_notes(10.0, 0.9, 4.0, 5.0, 30000),
+                             ["machine busy 90%", "pgbench 20%", "PgBouncer 25%", "the rest 300 us CPU per transaction"])
+            self.assertEqual(cpu_notes(10.0, 0.9, 4.0, None, 0), ["machine busy 90%", "pgbench 20%"])
+            self.assertEqual(cpu_notes(0.0, 0.9, 4.0, None, 10), [])
 
 
 class TapResult(unittest.TextTestResult):

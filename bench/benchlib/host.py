@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -170,6 +171,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores so far, from /proc/stat: busy is
+    everything but idle and iowait; (0, 0) without /proc."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0.0
+    return float(sum(values) - values[3] - values[4]), float(sum(values))
+
+
+def children_cpu() -> float:
+    """CPU seconds of the child processes waited for so far (pgbench, run
+    through the user switch, among them)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def pgbouncer_path() -> Optional[str]:
     """Debian installs it in /usr/sbin, which a plain user's PATH may lack."""
     return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
@@ -234,6 +252,15 @@ log_disconnections = 0
             self.stop()
         logfile = self.dir / "pgbouncer.log"
         return "pgbouncer did not start: " + (logfile.read_text(errors="replace").strip().splitlines() or [""])[-1]
+
+    def cpu_seconds(self) -> Optional[float]:
+        """CPU time (user + system) the PgBouncer process has used so far."""
+        try:
+            pid = int((self.dir / "pgbouncer.pid").read_text().strip())
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return None
 
     def stop(self) -> None:
         pidfile = self.dir / "pgbouncer.pid"

@@ -7,6 +7,7 @@ bench/results/) and judged."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,9 +218,28 @@ def flash_sale(host: Host, s) -> bool:
     for line in lines:
         report += ["", f"**{line}**"]
     write_report(s.results, report)
+    Path(json_beside(s.results)).write_text(json.dumps(flash_summary(runs), indent=1) + "\n")
     print(f"report: {s.results}")
     print("\n".join(lines), flush=True)
     return all(v.ok for v in verdicts)
+
+
+def json_beside(report: str) -> str:
+    """flashsale.json beside flashsale.md."""
+    return (report[:-3] if report.endswith(".md") else report) + ".json"
+
+
+def flash_summary(runs: list[FlashRun]) -> dict:
+    """Per approach: tps, oversold, seconds to sell out; for bench/compare."""
+    out = {}
+    for r in runs:
+        run, v = r.pgbench, r.verify
+        sold_out = None
+        if run is not None and v.last_sale_epoch is not None and run.start is not None and v.sold == r.capacity:
+            sold_out = round(v.last_sale_epoch - run.start, 2)
+        out[r.approach.name] = {"extension": r.approach.extension, "tps": None if run is None else run.tps,
+                                "oversold": r.oversold, "sold_out_s": sold_out}
+    return {"approaches": out}
 
 
 # ================================================================ the waitlist churn

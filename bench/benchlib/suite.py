@@ -15,12 +15,13 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
 from .core import Goal, Pgbench, Verdict, fmt, from_pairs, markdown_table, not_measured, pct, ratio, text_table
-from .host import Bouncer, Host, log, pgbouncer_path, pgbouncer_version, show_log
+from .host import Bouncer, Host, children_cpu, log, machine_cpu, pgbouncer_path, pgbouncer_version, show_log
 from .sections import (SEATS_SIDES, Churn, SeatsRun, generated_line, pgbench_problems, seats_ratio, verify_db,
                        write_report)
 
@@ -30,6 +31,9 @@ W2_CAPACITY = 10_000_000
 W5_SPREAD = 1_000  # W5's spread pools, beside its one hot pool
 PROXY_NODES = 2  # node databases behind the PL/Proxy database
 MAX_CLIENTS = 290  # max_connections is 300
+# The direct runs the PgBouncer runs are compared with: how busy the
+# machine was, beside the share PgBouncer's own process takes there.
+BUSY_SHOWN = ("w1", "w1-extended")
 PGBOUNCER_PREPARED = (1, 21)  # the first PgBouncer to keep prepared statements in transaction mode
 
 # ---------------------------------------------------------------- declarations
@@ -284,7 +288,10 @@ class Suite:
         else:
             if r.mode != "prepared":
                 r.notes.append(f"-M {r.mode}")
+            start = machine_cpu(), children_cpu(), time.monotonic()
             r.pgbench = self.host.pgbench(tag, db, ["-M", r.mode, *args])
+            if a.extension and w.key in BUSY_SHOWN:
+                r.notes += cpu_notes(*cpu_since(start), None, r.pgbench.processed)
         r.problems += pgbench_problems(r.pgbench, failed_too=False)
         if r.pgbench.tps is None or r.pgbench.processed is None:
             r.problems.append("no pgbench result")
@@ -378,7 +385,11 @@ class Suite:
             if why:
                 r.problems.append(why)
                 return
+            bouncer0, start = bouncer.cpu_seconds(), (machine_cpu(), children_cpu(), time.monotonic())
             r.pgbench = self.host.pgbench(tag, db, [*bouncer.conninfo(), "-M", r.mode, *args], nofile=True)
+            bouncer1 = bouncer.cpu_seconds()
+            used = None if bouncer0 is None or bouncer1 is None else bouncer1 - bouncer0
+            r.notes += cpu_notes(*cpu_since(start), used, r.pgbench.processed)
             # The server connections PgBouncer opened (it keeps them open after the run).
             servers = self.host.psql("postgres", "-At", "-c", "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                      f"'{db}' AND backend_type = 'client backend'").stdout.strip() or "?"
@@ -699,8 +710,8 @@ plot for [i=1:words(titles)] '{dat}' using 1:($3 == i ? $2 : 1/0) with boxes tit
 
     def summary(self) -> dict:
         """The extension's figures per workload, for bench/run's table of
-        PostgreSQL versions (suite.json beside the report): tps, vs best peer
-        (or vs the seed in W3) and vs W0."""
+        PostgreSQL versions and bench/compare (suite.json beside the report):
+        tps, vs best peer (or vs the seed in W3; none in W4) and vs W0."""
         w0 = self.tps("w0", "floor")
         out: dict = {"server": self.host.server_version(), "w0": w0, "workloads": {}}
         for w in self.selected:
@@ -708,8 +719,10 @@ plot for [i=1:words(titles)] '{dat}' using 1:($3 == i ? $2 : 1/0) with boxes tit
                 b = (self.seats or {}).get("booking")
                 tps = b.tps if b and b.measured else None
                 vs_peer = self.seats_ratio()
-            elif w.reuse:
-                continue
+            elif w.reuse == "churn":
+                c = self.churn
+                tps = c.tps if c and c.measured else None
+                vs_peer = None
             else:
                 r = self.run(w.key)
                 if r is None:
@@ -746,6 +759,34 @@ plot for [i=1:words(titles)] '{dat}' using 1:($3 == i ? $2 : 1/0) with boxes tit
             print(f"chart: {chart}")
         print(verdict.line, flush=True)
         return verdict.ok
+
+
+def cpu_since(start: tuple[tuple[float, float], float, float]) -> tuple[float, float, float]:
+    """(seconds, machine busy fraction, CPU seconds of waited children)
+    since start = (machine_cpu(), children_cpu(), time.monotonic())."""
+    (busy0, total0), children0, t0 = start
+    busy1, total1 = machine_cpu()
+    busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
+    return time.monotonic() - t0, busy, children_cpu() - children0
+
+
+def cpu_notes(seconds: float, busy: float, client: float, bouncer: Optional[float],
+              transactions: Optional[int]) -> list[str]:
+    """Where the cores went during a run: the machine's busy share, pgbench's
+    and PgBouncer's own, and what is left (the server, and anything else on
+    the machine) per transaction: that figure is what the extension and
+    PostgreSQL cost, whichever route the calls took."""
+    cores = len(os.sched_getaffinity(0))
+    if seconds <= 0 or busy <= 0:
+        return []
+    capacity = seconds * cores
+    notes = [f"machine busy {busy:.0%}", f"pgbench {client / capacity:.0%}"]
+    if bouncer is not None:
+        notes.append(f"PgBouncer {bouncer / capacity:.0%}")
+    if transactions:
+        rest = busy * capacity - client - (bouncer or 0)
+        notes.append(f"the rest {rest * 1e6 / transactions:.0f} us CPU per transaction")
+    return notes
 
 
 def summary_path(results: str) -> str:
