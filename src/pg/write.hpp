@@ -39,9 +39,10 @@
 namespace booking::pg {
 
 // Whether the transaction xid (in progress, top level) is asleep in the
-// lock manager right now. A poll for a holder's end gives up on one that
-// is: it may be waiting for a row the poller (or one queued behind it)
-// holds, and would only end once the poll had run out.
+// lock manager right now, for a lock that can close a cycle (not a
+// relation's extension lock or a page lock). A poll for a holder's end
+// gives up on one that is: it may be waiting for a row the poller (or one
+// queued behind it) holds, and would only end once the poll had run out.
 bool
 xact_waits_for_lock(TransactionId xid);
 
