@@ -40,7 +40,7 @@ namespace booking::pg {
 
 // Whether the transaction xid (in progress, top level) is asleep in the
 // lock manager right now, for a lock that can close a cycle (not a
-// relation's extension lock or a page lock). A poll for a holder's end
+// relation's extension lock). A poll for a holder's end
 // gives up on one that is: it may be waiting for a row the poller (or one
 // queued behind it) holds, and would only end once the poll had run out.
 bool
