@@ -382,8 +382,9 @@ struct ShardTake {
 };
 
 std::optional<ShardTake>
-try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::optional<std::string> &holder,
-			   std::optional<TimestampTz> hold_end, TimestampTz now, bool row_unread = false)
+try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
+			   const std::optional<std::string> &holder, std::optional<TimestampTz> hold_end, TimestampTz now,
+			   bool row_unread = false)
 {
 	// No subtransaction: a failed attempt holds no lock it did not write
 	// with (but in the statement path's rare case below), and a take that
@@ -418,6 +419,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls, &booking_tid);
 			used = args.used;
 		} else {
+			spi.connect();
 			if (shard_room_sql.run({pg::int8_param(pool_id), pg::int4_param(shard), pg::int4_param(spots)},
 								   SPI_OK_SELECT) == 0)
 				return std::nullopt;
@@ -472,6 +474,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 				known.reset();
 		}
 		if (!known) {
+			spi.connect();
 			if (tally::fillable(pool_id))
 				fill_tallies(pool_id, shard);
 			free_elsewhere_sql.run({pg::int8_param(pool_id), pg::int4_param(shard)}, SPI_OK_SELECT);
@@ -488,6 +491,7 @@ try_take_shard(int64_t pool_id, int32_t shards, int32_t spots, const std::option
 		return taken;
 	}
 	// Busy or dry: another shard with room, skipping busy ones too.
+	spi.connect();
 	free_shards_sql.run({pg::int8_param(pool_id), pg::int4_param(mine), pg::int4_param(spots), pg::int4_param(shards)},
 						SPI_OK_SELECT);
 	std::vector<int32_t> others;
@@ -631,8 +635,7 @@ buy(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std
 	// the general path anyway.
 	bool shard_tried = false;
 	if (auto shards = write_first ? shard_hint(pool_id) : std::nullopt; shards && store::has_shards_drained()) {
-		spi.connect();
-		if (auto taken = try_take_shard(pool_id, *shards, quantity, holder, held_until, now, true))
+		if (auto taken = try_take_shard(spi, pool_id, *shards, quantity, holder, held_until, now, true))
 			return TicketOutcome{taken->booking_id, taken_status(held_until), taken->remaining, held_until};
 		set_shard_hint(pool_id, std::nullopt);
 		shard_tried = true;
@@ -656,7 +659,8 @@ buy(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std
 			sold_out::remember(pool_id, generation, remaining, peek.next_expiry);
 			return TicketOutcome{std::nullopt, core::Status::SoldOut, remaining, std::nullopt};
 		}
-		spi.connect();
+		// Connected only when a statement runs (the takes connect): a direct
+		// write needs neither SPI nor the pinned search_path.
 		core::Status status = taken_status(held_until);
 		// A shard's free budget was handed out while nobody waited, and is
 		// taken back before anyone waits or a hold is settled: taking from it
@@ -665,7 +669,7 @@ buy(pg::LazySpi &spi, int64_t pool_id, int32_t quantity, const std::optional<std
 		if (peek.shards > 1) {
 			// Drained shards have nothing to give.
 			if (!peek.drained && !shard_tried)
-				if (auto taken = try_take_shard(pool_id, peek.shards, quantity, holder, held_until, now)) {
+				if (auto taken = try_take_shard(spi, pool_id, peek.shards, quantity, holder, held_until, now)) {
 					if (store::has_shards_drained())
 						set_shard_hint(pool_id, peek.shards);
 					return TicketOutcome{taken->booking_id, status, taken->remaining, held_until};
