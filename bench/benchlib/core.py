@@ -133,6 +133,11 @@ def from_pairs(cls: type[T], pairs: dict[str, str]) -> T:
 # ---------------------------------------------------------------- ratios, goals, verdicts
 
 
+def beside(report: str, suffix: str) -> str:
+    """A file next to a Markdown report: suite.md -> suite.json, suite.png."""
+    return (report[:-3] if report.endswith(".md") else report) + suffix
+
+
 def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     """a / b rounded to two decimals as shown; None when either is missing or b is 0."""
     if a is None or b is None or b == 0:

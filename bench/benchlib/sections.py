@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .core import (Pgbench, Verdict, expect_zero, fmt, from_pairs, markdown_table, not_measured, parse_expanded,
+from .core import (Pgbench, Verdict, beside, expect_zero, fmt, from_pairs, markdown_table, not_measured, parse_expanded,
                    parse_pairs, ratio, text_table)
 from .host import Host, log
 
@@ -218,15 +218,10 @@ def flash_sale(host: Host, s) -> bool:
     for line in lines:
         report += ["", f"**{line}**"]
     write_report(s.results, report)
-    Path(json_beside(s.results)).write_text(json.dumps(flash_summary(runs), indent=1) + "\n")
+    Path(beside(s.results, ".json")).write_text(json.dumps(flash_summary(runs), indent=1) + "\n")
     print(f"report: {s.results}")
     print("\n".join(lines), flush=True)
     return all(v.ok for v in verdicts)
-
-
-def json_beside(report: str) -> str:
-    """flashsale.json beside flashsale.md."""
-    return (report[:-3] if report.endswith(".md") else report) + ".json"
 
 
 def flash_summary(runs: list[FlashRun]) -> dict:

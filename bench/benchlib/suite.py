@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .core import Goal, Pgbench, Verdict, fmt, from_pairs, markdown_table, not_measured, pct, ratio, text_table
+from .core import Goal, Pgbench, Verdict, beside, fmt, from_pairs, markdown_table, not_measured, pct, ratio, text_table
 from .host import Bouncer, Host, children_cpu, log, machine_cpu, pgbouncer_path, pgbouncer_version, show_log
 from .sections import (SEATS_SIDES, Churn, SeatsRun, generated_line, pgbench_problems, seats_ratio, verify_db,
                        write_report)
@@ -288,9 +288,10 @@ class Suite:
         else:
             if r.mode != "prepared":
                 r.notes.append(f"-M {r.mode}")
-            start = machine_cpu(), children_cpu(), time.monotonic()
+            shown = a.extension and w.key in BUSY_SHOWN
+            start = (machine_cpu(), children_cpu(), time.monotonic()) if shown else None
             r.pgbench = self.host.pgbench(tag, db, ["-M", r.mode, *args])
-            if a.extension and w.key in BUSY_SHOWN:
+            if start:
                 r.notes += cpu_notes(*cpu_since(start), None, r.pgbench.processed)
         r.problems += pgbench_problems(r.pgbench, failed_too=False)
         if r.pgbench.tps is None or r.pgbench.processed is None:
@@ -791,7 +792,7 @@ def cpu_notes(seconds: float, busy: float, client: float, bouncer: Optional[floa
 
 def summary_path(results: str) -> str:
     """suite.json beside suite.md."""
-    return (results[:-3] if results.endswith(".md") else results) + ".json"
+    return beside(results, ".json")
 
 
 def suite(host: Host, s, seats: Optional[dict[str, SeatsRun]], churn: Optional[Churn]) -> bool:

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from .core import fmt, markdown_table, ratio, text_table
+from .core import beside, fmt, markdown_table, ratio, text_table
 
 KNOWN = ("15", "17", "18")  # test/pgroot knows the roots of 17 and 18
 COMPARED = ("w1", "w1-soldout", "w2", "w3")  # the rows of the table (issue 20)
@@ -100,9 +100,8 @@ def run_in_root(tree: Path, v: str) -> int:
 
 def summary_of(tree: Path, v: str, here: str, suite_results: str) -> Optional[dict]:
     """The suite summary (suite.json) a version's run wrote, or None."""
-    base = suite_results[:-3] if suite_results.endswith(".md") else suite_results
     if v == here:
-        path = Path(base + ".json")
+        path = Path(beside(suite_results, ".json"))
         path = path if path.is_absolute() else tree / path
     else:
         path = tree / "bench" / "results" / f"pg-{v}" / "suite.json"
