@@ -26,7 +26,7 @@ from benchlib.sections import (  # noqa: E402
     FLASH_APPROACHES, Churn, ChurnVerify, FlashRun, FlashVerify, SeatsRun, SeatsVerify, SEATS_SIDES, churn_verdict,
     flash_summary, flash_verdict, seats_verdict)
 from benchlib.suite import BY_KEY, Suite, SuiteRun, SuiteVerify, WORKLOAD_KEYS, cpu_notes  # noqa: E402
-from benchlib import compare, versions  # noqa: E402
+from benchlib import compare, host, versions  # noqa: E402
 
 
 def load_run():
@@ -210,9 +210,11 @@ class SuiteReport(unittest.TestCase):
         """suite.json: what the table of versions compares."""
         s = self.make()
         s.host = SimpleNamespace(server_version=lambda: "15.20")
+        s.run("w1").server_us = 151.0
         sm = s.summary()
         self.assertEqual((sm["server"], sm["w0"]), ("15.20", 40000.0))
-        self.assertEqual(sm["workloads"]["w1"], {"label": "W1 one hot pool", "tps": 5000.0, "vs_peer": 7.14, "vs_w0": 0.12})
+        self.assertEqual(sm["workloads"]["w1"], {"label": "W1 one hot pool", "tps": 5000.0, "vs_peer": 7.14, "vs_w0": 0.12,
+                                                 "server_us": 151.0})
         self.assertIsNone(sm["workloads"]["w1-256"]["vs_peer"])
 
     def test_bouncer_section(self):
@@ -418,6 +420,35 @@ class Compare(unittest.TestCase):
         self.assertEqual(len(slower), 1)
         self.assertIn("W4 waitlist churn: 0.51 of the tps before", slower[0])
 
+    def test_server_cpu_beside(self):
+        def run(tps, peer, cpu):
+            f = self.run_figures(tps, peer, 800.0)
+            f["w1"]["cpu"] = cpu
+            return f
+        before = [run(4000.0, 5.0, 200.0), run(3000.0, 4.0, 220.0)]
+        after = [run(2000.0, 2.5, 300.0), run(1800.0, 2.0, 320.0)]
+        rows, slower = compare.table(before, after)
+        self.assertEqual(rows[0][8:11], ["server us/tx before", "after", "after/before"])
+        w1 = {r[0]: r for r in rows[1:]}["W1 one hot pool"]
+        self.assertEqual(w1[8:], ["210", "310", "1.48", "SLOWER"])
+        self.assertIn("server CPU per transaction 1.48 of before", slower[0])
+        # Not measured (a PgBouncer run, an older report): shown as missing.
+        self.assertEqual({r[0]: r for r in rows[1:]}["W4 waitlist churn"][8:11], ["-", "-", "-"])
+
+    def test_server_cpu_read(self):
+        s = compare.suite_figures({"w0": 40000.0, "w0_server_us": 20.0, "workloads": {
+            "w1": {"label": "W1", "tps": 4000.0, "vs_peer": 5.0, "vs_w0": 0.1, "server_us": 150.0}}})
+        self.assertEqual((s["w0"]["cpu"], s["w1"]["cpu"]), (20.0, 150.0))
+        f = compare.flash_figures({"approaches": {
+            "booking": {"extension": True, "tps": 600.0, "oversold": 0, "server_us": 900.0},
+            "for-update": {"extension": False, "tps": 300.0, "oversold": 0, "server_us": 700.0}}})
+        self.assertEqual(f["flash-booking"]["cpu"], 900.0)
+        # /proc/PID/stat: the reaped children's user and system ticks, a name with spaces and parentheses.
+        stat = "4242 (postgres (x) y) S 1 4242 4242 0 -1 4194560 100 200 0 0 7 3 250 150 20 0 1 0"
+        with mock.patch("os.sysconf", return_value=100):
+            self.assertEqual(host.stat_cpu(stat), 0.1)
+            self.assertEqual(host.stat_cpu(stat, reaped=True), 4.0)
+
     def test_not_measured_on_one_side(self):
         before = [{"w5": {"label": "W5 checkout", "tps": None, "norm": None, "by": "vs best peer"}}]
         after = [{"w5": {"label": "W5 checkout", "tps": 300.0, "norm": 2.0, "by": "vs best peer"}}]
@@ -431,7 +462,10 @@ class Compare(unittest.TestCase):
         short = flash_run(1900, name="booking-sharded")
         short.verify.last_sale_epoch, short.pgbench.start = 130.0, 100.0
         s = flash_summary([done, short])["approaches"]
-        self.assertEqual(s["booking"], {"extension": True, "tps": 10.0, "oversold": 0, "sold_out_s": 12.5})
+        done.server_us = 812.0
+        s = flash_summary([done, short])["approaches"]
+        self.assertEqual(s["booking"], {"extension": True, "tps": 10.0, "oversold": 0, "sold_out_s": 12.5,
+                                        "server_us": 812.0})
         self.assertIsNone(s["booking-sharded"]["sold_out_s"])  # never sold out
 
     def test_cpu_notes(self):

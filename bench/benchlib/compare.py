@@ -4,7 +4,11 @@ before against after. Each run is judged by two figures: the extension's
 tps, and the same tps against what the machine gave in that very run (its
 ratio to the best plain-SQL peer, or to the W0 floor where a workload has
 no peer). The machine is shared and noisy, so a workload is called slower
-only when both fell by more than 10%, medians of alternated rounds."""
+only when both fell by more than 10%, medians of alternated rounds. Beside
+them, the server's CPU per transaction (its backends' user and system time,
+as the postmaster reaped them, over the transactions): what the calls cost,
+whatever else the machine ran meanwhile; it does not see time spent
+waiting."""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ def flash_figures(summary: dict) -> dict[str, dict]:
         a = approaches.get(name)
         if a and a.get("tps") is not None:
             out[key] = {"label": label, "tps": a["tps"], "norm": a["tps"] / best if best else None,
-                        "by": "vs best peer"}
+                        "by": "vs best peer", "cpu": a.get("server_us")}
     return out
 
 
@@ -40,14 +44,15 @@ def suite_figures(summary: dict) -> dict[str, dict]:
     """Every workload of one suite: tps, and vs best peer (vs W0 without a peer)."""
     out = {}
     if summary.get("w0") is not None:
-        out["w0"] = {"label": "W0 floor (no extension)", "tps": summary["w0"], "norm": None, "by": "-"}
+        out["w0"] = {"label": "W0 floor (no extension)", "tps": summary["w0"], "norm": None, "by": "-",
+                     "cpu": summary.get("w0_server_us")}
     for key, w in summary.get("workloads", {}).items():
         if w.get("tps") is None:
             continue
         peer, w0 = w.get("vs_peer"), summary.get("w0")
         out[key] = {"label": w["label"], "tps": w["tps"],
                     "norm": peer if peer is not None else (w["tps"] / w0 if w0 else None),
-                    "by": "vs best peer" if peer is not None else "vs W0"}
+                    "by": "vs best peer" if peer is not None else "vs W0", "cpu": w.get("server_us")}
     return out
 
 
@@ -71,7 +76,7 @@ def table(before: list[dict[str, dict]], after: list[dict[str, dict]]) -> tuple[
     """Rows (header first) of every workload either side measured, medians
     over the rounds, and the lines naming a workload slower after."""
     rows = [["workload", "tps before", "tps after", "after/before", "normalised by", "before", "after",
-             "after/before", "verdict"]]
+             "after/before", "server us/tx before", "after", "after/before", "verdict"]]
     slower = []
     keys = list(dict.fromkeys(k for run in before + after for k in run))
     for key in keys:
@@ -79,18 +84,20 @@ def table(before: list[dict[str, dict]], after: list[dict[str, dict]]) -> tuple[
         by = next(run[key]["by"] for run in before + after if key in run)
         tb, ta = (median([run.get(key, {}).get("tps") for run in side]) for side in (before, after))
         nb, na = (median([run.get(key, {}).get("norm") for run in side]) for side in (before, after))
-        rt, rn = ratio(ta, tb), ratio(na, nb)
+        cb, ca = (median([run.get(key, {}).get("cpu") for run in side]) for side in (before, after))
+        rt, rn, rc = ratio(ta, tb), ratio(na, nb), ratio(ca, cb)
         if tb is None or ta is None:
             verdict = "not measured " + ("before" if tb is None else "after")
         elif key == "w0":
             verdict = "the machine"  # no extension in it: how much the machine moved
         elif rt < SLOWER and (rn is None or rn < SLOWER):
             verdict = "SLOWER"
-            slower.append(f"{label}: {rt:.2f} of the tps before" + (f", {rn:.2f} {by}" if rn is not None else ""))
+            slower.append(f"{label}: {rt:.2f} of the tps before" + (f", {rn:.2f} {by}" if rn is not None else "") +
+                          (f"; server CPU per transaction {rc:.2f} of before" if rc is not None else ""))
         else:
             verdict = "ok"
         rows.append([label, fmt(tb, ".0f"), fmt(ta, ".0f"), fmt(rt, ".2f"), by, fmt(nb, ".3g"), fmt(na, ".3g"),
-                     fmt(rn, ".2f"), verdict])
+                     fmt(rn, ".2f"), fmt(cb, ".0f"), fmt(ca, ".0f"), fmt(rc, ".2f"), verdict])
     return rows, slower
 
 

@@ -150,6 +150,35 @@ class Host:
         r = self.psql("postgres", "-At", "-c", "SHOW server_version")
         return r.stdout.strip() if r.returncode == 0 and r.stdout.strip() else "15"
 
+    def server_cpu(self) -> Optional[float]:
+        """CPU seconds (user + system) of the cluster's processes that have
+        ended so far: the postmaster's reaped children, every backend among
+        them once its client has gone. None without /proc."""
+        try:
+            pid = int((self.work / "data" / "postmaster.pid").read_text().split()[0])
+            return stat_cpu(Path(f"/proc/{pid}/stat").read_text(), reaped=True)
+        except (OSError, ValueError, IndexError, TypeError):
+            return None
+
+    def server_us(self, start: Optional[float], transactions: Optional[int]) -> Optional[float]:
+        """The server's CPU per transaction, in microseconds, since start
+        (server_cpu()), read once no client backend is left (up to 10 s):
+        what the calls cost the server, whatever else the machine ran
+        meanwhile. None when it cannot tell."""
+        if start is None or not transactions:
+            return None
+        left = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        for _ in range(100):
+            r = self.psql("postgres", "-At", "-c", left)
+            if r.returncode == 0 and r.stdout.strip() == "0":
+                break
+            time.sleep(0.1)
+        else:
+            return None
+        time.sleep(0.2)  # the postmaster reaps the last ones
+        end = self.server_cpu()
+        return None if end is None else (end - start) * 1e6 / transactions
+
     def pgbench(self, tag: str, db: str, args: Sequence[str], nofile: bool = False) -> Pgbench:
         """pgbench -l args db (connection options in args go first), output
         in TAG.pgbench.log, logs txlog-TAG.*; the summary and percentiles."""
@@ -179,6 +208,15 @@ def machine_cpu() -> tuple[float, float]:
     except (OSError, ValueError, IndexError):
         return 0.0, 0.0
     return float(sum(values) - values[3] - values[4]), float(sum(values))
+
+
+def stat_cpu(stat: str, reaped: bool = False) -> float:
+    """CPU seconds (user + system) in a /proc/PID/stat line: the process's
+    own (fields 14 and 15), or its waited-for children's (reaped: 16 and
+    17). The name in parentheses may hold spaces."""
+    fields = stat.rsplit(")", 1)[1].split()
+    first = 13 if reaped else 11
+    return (int(fields[first]) + int(fields[first + 1])) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu() -> float:
@@ -257,8 +295,7 @@ log_disconnections = 0
         """CPU time (user + system) the PgBouncer process has used so far."""
         try:
             pid = int((self.dir / "pgbouncer.pid").read_text().strip())
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return stat_cpu(Path(f"/proc/{pid}/stat").read_text())
         except (OSError, ValueError, IndexError):
             return None
 

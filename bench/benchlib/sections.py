@@ -110,6 +110,7 @@ class FlashRun:
     pgbench: Optional[Pgbench] = None
     verify: FlashVerify = field(default_factory=FlashVerify)
     problems: list[str] = field(default_factory=list)
+    server_us: Optional[float] = None  # the server's CPU per transaction
 
     @property
     def oversold(self) -> Optional[int]:
@@ -160,10 +161,12 @@ def run_flash_approach(host: Host, s, a: FlashApproach) -> FlashRun:
         return result
     host.checkpoint(db)
     sleep_us = s.naive_sleep_ms * 1000 if a.naive else 0
+    server = host.server_cpu()
     run = host.pgbench(a.name, db, ["-n", "-M", "prepared", "-c", str(s.clients), "-j", str(s.threads),
                                     "-t", str(s.tx_per_client), "-D", f"pool={pool}", "-D", f"sleep_us={sleep_us}",
                                     "-f", f"flashsale/{a.script}"])
     result.pgbench = run
+    result.server_us = host.server_us(server, run.processed)
     result.problems += pgbench_problems(run, failed_too=False)
     pairs, _ = verify_db(host, db, a.name, "-v", f"pool={pool}", "-f", f"flashsale/{a.verify}")
     result.verify = from_pairs(FlashVerify, pairs)
@@ -225,7 +228,8 @@ def flash_sale(host: Host, s) -> bool:
 
 
 def flash_summary(runs: list[FlashRun]) -> dict:
-    """Per approach: tps, oversold, seconds to sell out; for bench/compare."""
+    """Per approach: tps, oversold, seconds to sell out, the server's CPU per
+    transaction; for bench/compare."""
     out = {}
     for r in runs:
         run, v = r.pgbench, r.verify
@@ -233,7 +237,7 @@ def flash_summary(runs: list[FlashRun]) -> dict:
         if run is not None and v.last_sale_epoch is not None and run.start is not None and v.sold == r.capacity:
             sold_out = round(v.last_sale_epoch - run.start, 2)
         out[r.approach.name] = {"extension": r.approach.extension, "tps": None if run is None else run.tps,
-                                "oversold": r.oversold, "sold_out_s": sold_out}
+                                "oversold": r.oversold, "sold_out_s": sold_out, "server_us": r.server_us}
     return {"approaches": out}
 
 

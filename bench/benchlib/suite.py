@@ -206,6 +206,7 @@ class SuiteRun:
     setup_vars: dict[str, int] = field(default_factory=dict)  # Approach.setup_vars' values
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    server_us: Optional[float] = None  # the server's CPU per transaction (direct and proxy runs)
 
     @property
     def measured(self) -> bool:
@@ -290,9 +291,13 @@ class Suite:
                 r.notes.append(f"-M {r.mode}")
             shown = a.extension and w.key in BUSY_SHOWN
             start = (machine_cpu(), children_cpu(), time.monotonic()) if shown else None
+            server = self.host.server_cpu()
             r.pgbench = self.host.pgbench(tag, db, ["-M", r.mode, *args])
             if start:
                 r.notes += cpu_notes(*cpu_since(start), None, r.pgbench.processed)
+            r.server_us = self.host.server_us(server, r.pgbench.processed)
+            if a.extension and r.server_us is not None:
+                r.notes.append(f"server {r.server_us:.0f} us CPU per transaction")
         r.problems += pgbench_problems(r.pgbench, failed_too=False)
         if r.pgbench.tps is None or r.pgbench.processed is None:
             r.problems.append("no pgbench result")
@@ -712,25 +717,30 @@ plot for [i=1:words(titles)] '{dat}' using 1:($3 == i ? $2 : 1/0) with boxes tit
     def summary(self) -> dict:
         """The extension's figures per workload, for bench/run's table of
         PostgreSQL versions and bench/compare (suite.json beside the report):
-        tps, vs best peer (or vs the seed in W3; none in W4) and vs W0."""
+        tps, vs best peer (or vs the seed in W3; none in W4), vs W0 and the
+        server's CPU per transaction (not for W3 and W4, nor via PgBouncer)."""
         w0 = self.tps("w0", "floor")
-        out: dict = {"server": self.host.server_version(), "w0": w0, "workloads": {}}
+        floor = self.run("w0", "floor")
+        out: dict = {"server": self.host.server_version(), "w0": w0, "w0_server_us": floor.server_us if floor else None,
+                     "workloads": {}}
         for w in self.selected:
             if w.reuse == "seats":
                 b = (self.seats or {}).get("booking")
                 tps = b.tps if b and b.measured else None
-                vs_peer = self.seats_ratio()
+                vs_peer, server_us = self.seats_ratio(), None
             elif w.reuse == "churn":
                 c = self.churn
                 tps = c.tps if c and c.measured else None
-                vs_peer = None
+                vs_peer, server_us = None, None
             else:
                 r = self.run(w.key)
                 if r is None:
                     continue
                 tps = r.tps
                 vs_peer = self.vs_best(r) if any(not a.extension for a in w.approaches) else None
-            out["workloads"][w.key] = {"label": w.label, "tps": tps, "vs_peer": vs_peer, "vs_w0": ratio(tps, w0)}
+                server_us = r.server_us
+            out["workloads"][w.key] = {"label": w.label, "tps": tps, "vs_peer": vs_peer, "vs_w0": ratio(tps, w0),
+                                       "server_us": server_us}
         return out
 
     def report(self) -> bool:
