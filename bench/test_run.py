@@ -449,6 +449,27 @@ class Compare(unittest.TestCase):
             self.assertEqual(host.stat_cpu(stat), 0.1)
             self.assertEqual(host.stat_cpu(stat, reaped=True), 4.0)
 
+    def test_server_us(self):
+        h = host.Host(Path("/nonexistent"), "/usr/bin", False)
+        # Nothing to divide: no start, no transactions.
+        self.assertIsNone(h.server_us(None, 100))
+        self.assertIsNone(h.server_us(1.0, 0))
+        done = SimpleNamespace(returncode=0, stdout="0\n")
+        busy = SimpleNamespace(returncode=0, stdout="3\n")
+        with mock.patch("time.sleep"):
+            # Read once the clients are gone and the figure stopped moving
+            # (the last backends reaped): 4.0 -> 5.5 -> 5.5 s.
+            with mock.patch.object(h, "psql", side_effect=[busy, done]), \
+                    mock.patch.object(h, "server_cpu", side_effect=[4.0, 5.5, 5.5]):
+                self.assertEqual(h.server_us(2.5, 20000), 150.0)
+            # Clients never gone: no figure.
+            with mock.patch.object(h, "psql", return_value=busy):
+                self.assertIsNone(h.settled_server_cpu())
+            # Never settles: no figure.
+            with mock.patch.object(h, "psql", return_value=done), \
+                    mock.patch.object(h, "server_cpu", side_effect=[float(i) for i in range(30)]):
+                self.assertIsNone(h.settled_server_cpu())
+
     def test_not_measured_on_one_side(self):
         before = [{"w5": {"label": "W5 checkout", "tps": None, "norm": None, "by": "vs best peer"}}]
         after = [{"w5": {"label": "W5 checkout", "tps": 300.0, "norm": 2.0, "by": "vs best peer"}}]

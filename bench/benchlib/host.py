@@ -160,13 +160,12 @@ class Host:
         except (OSError, ValueError, IndexError, TypeError):
             return None
 
-    def server_us(self, start: Optional[float], transactions: Optional[int]) -> Optional[float]:
-        """The server's CPU per transaction, in microseconds, since start
-        (server_cpu()), read once no client backend is left (up to 10 s):
-        what the calls cost the server, whatever else the machine ran
-        meanwhile. None when it cannot tell."""
-        if start is None or not transactions:
-            return None
+    def settled_server_cpu(self) -> Optional[float]:
+        """server_cpu() once no client backend is left (up to 10 s) and the
+        postmaster has reaped them all: the figure unchanged over 0.2 s. A
+        run's start and end are read so, so that neither a set-up's psql nor
+        the run's last backends fall on the wrong side. None when it cannot
+        tell."""
         left = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
         for _ in range(100):
             r = self.psql("postgres", "-At", "-c", left)
@@ -175,8 +174,25 @@ class Host:
             time.sleep(0.1)
         else:
             return None
-        time.sleep(0.2)  # the postmaster reaps the last ones
-        end = self.server_cpu()
+        last = self.server_cpu()
+        for _ in range(25):
+            time.sleep(0.2)
+            now = self.server_cpu()
+            if now is None or now == last:
+                return now
+            last = now
+        return None
+
+    def server_us(self, start: Optional[float], transactions: Optional[int]) -> Optional[float]:
+        """The server's CPU per transaction, in microseconds, since start
+        (settled_server_cpu()): what the calls cost the server, whatever
+        else the machine ran meanwhile. It counts every server process that
+        ended in between (each client's backend from its start, an
+        autovacuum worker) and divides by the successful transactions. None
+        when it cannot tell."""
+        if start is None or not transactions:
+            return None
+        end = self.settled_server_cpu()
         return None if end is None else (end - start) * 1e6 / transactions
 
     def pgbench(self, tag: str, db: str, args: Sequence[str], nofile: bool = False) -> Pgbench:

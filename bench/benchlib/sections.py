@@ -161,7 +161,7 @@ def run_flash_approach(host: Host, s, a: FlashApproach) -> FlashRun:
         return result
     host.checkpoint(db)
     sleep_us = s.naive_sleep_ms * 1000 if a.naive else 0
-    server = host.server_cpu()
+    server = host.settled_server_cpu()
     run = host.pgbench(a.name, db, ["-n", "-M", "prepared", "-c", str(s.clients), "-j", str(s.threads),
                                     "-t", str(s.tx_per_client), "-D", f"pool={pool}", "-D", f"sleep_us={sleep_us}",
                                     "-f", f"flashsale/{a.script}"])

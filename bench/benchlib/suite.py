@@ -291,7 +291,7 @@ class Suite:
                 r.notes.append(f"-M {r.mode}")
             shown = a.extension and w.key in BUSY_SHOWN
             start = (machine_cpu(), children_cpu(), time.monotonic()) if shown else None
-            server = self.host.server_cpu()
+            server = self.host.settled_server_cpu()
             r.pgbench = self.host.pgbench(tag, db, ["-M", r.mode, *args])
             if start:
                 r.notes += cpu_notes(*cpu_since(start), None, r.pgbench.processed)
