@@ -482,7 +482,6 @@ class Compare(unittest.TestCase):
         done.verify.last_sale_epoch, done.pgbench.start = 112.5, 100.0
         short = flash_run(1900, name="booking-sharded")
         short.verify.last_sale_epoch, short.pgbench.start = 130.0, 100.0
-        s = flash_summary([done, short])["approaches"]
         done.server_us = 812.0
         s = flash_summary([done, short])["approaches"]
         self.assertEqual(s["booking"], {"extension": True, "tps": 10.0, "oversold": 0, "sold_out_s": 12.5,

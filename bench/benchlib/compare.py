@@ -5,10 +5,8 @@ tps, and the same tps against what the machine gave in that very run (its
 ratio to the best plain-SQL peer, or to the W0 floor where a workload has
 no peer). The machine is shared and noisy, so a workload is called slower
 only when both fell by more than 10%, medians of alternated rounds. Beside
-them, the server's CPU per transaction (its backends' user and system time,
-as the postmaster reaped them, over the transactions): what the calls cost,
-whatever else the machine ran meanwhile; it does not see time spent
-waiting."""
+them, the medians of the server's CPU per transaction (host.Host.server_us),
+which the verdict does not use: it does not see time spent waiting."""
 
 from __future__ import annotations
 
