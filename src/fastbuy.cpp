@@ -20,6 +20,7 @@
 
 extern "C" {
 #include "access/xact.h"
+#include "utils/snapmgr.h"
 }
 
 namespace booking::fastbuy {
@@ -75,11 +76,10 @@ Statement free_elsewhere_sql(
 	{INT8OID, INT4OID});
 
 // The other shards' totals for their tallies (tally::fill), with the
-// versions' xmin and xmax and the statement snapshot's xmin (an xid8).
+// versions' xmin and xmax.
 Statement shard_fill_sql(
 	"SELECT shard, confirmed OPERATOR(pg_catalog.+) held, xmin::pg_catalog.text::bigint,"
-	"       xmax::pg_catalog.text::bigint,"
-	"       pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())::pg_catalog.text::bigint"
+	"       xmax::pg_catalog.text::bigint"
 	"  FROM booking.pool_shard"
 	" WHERE pool_id OPERATOR(pg_catalog.=) $1 AND shard OPERATOR(pg_catalog.<>) $2",
 	{INT8OID, INT4OID});
@@ -310,24 +310,52 @@ fits_shard_take(const Peek &row, int32_t shards, TimestampTz now)
 	return row.shards == shards && !row.drained && store::needs_no_settling(row, now);
 }
 
+// A snapshot taken now, registered until the object goes.
+class TakenSnapshot {
+public:
+	TakenSnapshot() : snapshot_(pg::guard([] { return RegisterSnapshot(GetLatestSnapshot()); })) {}
+	~TakenSnapshot()
+	{
+		Snapshot snapshot = snapshot_;
+		auto unregister = [snapshot] { UnregisterSnapshot(snapshot); };
+		if (ErrorData *error = pg::catch_pg_error(unregister))
+			FreeErrorData(error);
+	}
+	TakenSnapshot(const TakenSnapshot &) = delete;
+	TakenSnapshot &operator=(const TakenSnapshot &) = delete;
+
+	// xid had ended (committed, aborted or only locked) when it was taken.
+	bool
+	ended(TransactionId xid) const
+	{
+		return pg::guard([this, xid] { return !XidInMVCCSnapshot(xid, snapshot_); });
+	}
+
+private:
+	Snapshot snapshot_;
+};
+
 // Publish the other shards' tallies from their rows (tally::fill): read
 // without a lock, so only rows whose version is the newest as of the
-// snapshot and not this transaction's own. A version is the newest when it
-// has no xmax, or one that ended before the snapshot (below its xmin): an
-// updater that had committed then would have made a newer version the
-// visible one, so that xmax only locked (or aborted).
+// statement's snapshot and not this transaction's own. A version is the
+// newest when it has no xmax, or one that had ended when a snapshot taken
+// before the statement's was: an updater that had committed then would
+// have made a newer version the visible one, so that xmax only locked (or
+// aborted). (Compared with the snapshot itself, not its xmin: among a
+// flash sale's hundreds of buyers the oldest running transaction is often
+// older than a pool-wide call's lock, and an xmin test then left those
+// shards unfilled, so every take summed the rows again.)
 void
 fill_tallies(int64_t pool_id, int32_t except)
 {
-	uint64_t epoch = tally::fill_epoch();  // before the statement's snapshot
+	uint64_t epoch = tally::fill_epoch();  // before the snapshots
+	TakenSnapshot before;
 	uint64_t rows = shard_fill_sql.run({pg::int8_param(pool_id), pg::int4_param(except)}, SPI_OK_SELECT);
 	for (uint64_t i = 0; i < rows; i++) {
 		pg::Row r = Statement::row(i);
 		auto xmin = TransactionId(*r.int8(3));
 		auto xmax = TransactionId(*r.int8(4));
-		auto horizon = TransactionId(uint64_t(*r.int8(5)) & 0xFFFFFFFFu);
-		bool newest = xmax == InvalidTransactionId ||
-					  (TransactionIdIsNormal(xmax) && TransactionIdPrecedes(xmax, horizon));
+		bool newest = xmax == InvalidTransactionId || (TransactionIdIsNormal(xmax) && before.ended(xmax));
 		if (!newest || pg::guard([xmin] { return TransactionIdIsCurrentTransactionId(xmin); }))
 			continue;
 		tally::fill(pool_id, epoch, *r.int4(1), *r.int4(2));

@@ -75,8 +75,8 @@ unchanged(const Reading &reading) noexcept;
 // 256-shard pool bought from by 64 buyers has 192 of them): when this is
 // true, a take that had to sum the rows reads the other shards' rows and
 // reports with fill() each one whose version is the newest as of its
-// snapshot (no xmax, or one that ended before the snapshot: a lock) and is
-// not this transaction's own. At most once per pool and epoch in a backend.
+// snapshot (no xmax, or one that had ended when a snapshot taken before
+// the read's was: a lock, or an abort) and is not this transaction's own. At most once per pool and epoch in a backend.
 // (A MultiXact xmax, which only a user's foreign key to pool_shard could
 // make, is taken for a transaction id: at worst a stale tally, which only
 // `remaining` reads.)
