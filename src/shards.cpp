@@ -328,6 +328,13 @@ refill_shards(const Chain &chain)
 {
 	if (chain.root_shards <= 1 || chain.pools.front().waitlisted > 0 || chain.locked_shards.empty())
 		return;
+	// The root's free spots as last counted (before the caller's take, so
+	// never fewer than the row has now): fewer than the statement hands out
+	// (as many as the pool has shards; before 1.2, one) and it is not run,
+	// as it would read every shard row for nothing. At the end of a flash
+	// sale every take of the pool-wide path comes here.
+	if (core::available(chain.pools.front()) < (has_shards_drained() ? chain.root_shards : 1))
+		return;
 	(has_shards_drained() ? refill_sql : refill_11_sql)
 		.run({pg::int8_param(chain.root_id()), pg::int4_param(chain.root_shards),
 			  pg::int4_array_param(chain.locked_shards)},
