@@ -4,7 +4,9 @@
 #include "bodies.hpp"
 #include "pg/boundary.hpp"
 #include "pg/claims.hpp"
+#include "pg/write.hpp"
 
+#include "shmem.hpp"
 #include "sold_out.hpp"
 #include "stats.hpp"
 #include "tally.hpp"
@@ -27,6 +29,9 @@ _PG_init(void)
 	booking::stats::init(preloaded);
 	booking::sold_out::init(preloaded);
 	booking::tally::init(preloaded);
+	if (preloaded)
+		booking::shmem::add({"booking statement writers", booking::pg::statement_writers_size(), nullptr,
+							 booking::pg::statement_writers_attach});
 }
 
 #define BOOKING_ENTRY(name)                                    \

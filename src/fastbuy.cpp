@@ -416,13 +416,14 @@ try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
 {
 	// No subtransaction: a failed attempt holds no lock it did not write
 	// with (but in the statement path's rare case below), and a take that
-	// must not stand is written back. Nobody waits
-	// for a shard in the lock manager. A transaction that has no
-	// transaction id yet (every single-call buyer of a flash sale) finds its
-	// own shard busy mostly because another buyer is committing there: it
-	// polls for that buyer's end (Queue, bounded by deadlock_timeout)
-	// instead of piling onto other shards and then the pool row. A
-	// transaction of several calls skips a busy shard at once.
+	// must not stand is written back. A transaction that has no
+	// transaction id yet (every single-call buyer of a flash sale) holds no
+	// lock, and finds its own shard busy mostly because another buyer is
+	// committing there: it waits for that buyer's end (Queue: in the lock
+	// manager for a holder that ends with its statement, else polling; at
+	// most deadlock_timeout in all) instead of piling onto other shards and
+	// then the pool row. A transaction of several calls skips a busy shard
+	// at once: it may hold what the holder goes on to wait for.
 	int32_t mine = first_shard(pool_id, shards);
 	bool may_wait = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 	TicketNulls nulls(holder, hold_end, true);
@@ -444,6 +445,10 @@ try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
 			if (shard_writes.update_by_key({Int64GetDatum(pool_id), Int32GetDatum(shard)}, decide_shard_take, &args,
 										   wait) != pg::DirectTable::Update::Done)
 				return std::nullopt;
+			// Marked at once: a buyer that meets this take holds nothing yet,
+			// and waits for it in the lock manager when it is marked (a
+			// single-call buy holds the shard only until its statement ends).
+			pg::note_statement_writer();
 			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls, &booking_tid);
 			used = args.used;
 		} else {
@@ -465,6 +470,7 @@ try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
 				SPI_OK_SELECT);
 			if (n == 0)
 				return std::nullopt;
+			pg::note_statement_writer();
 			pg::Row r = Statement::row(0);
 			booking_id = *r.int8(1);
 			used = *r.int4(2);

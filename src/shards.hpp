@@ -1,5 +1,5 @@
 // The shard rows of a sharded root pool (src/shards.cpp), in the store's
-// lock protocol (store.hpp): nobody waits for a shard row in the lock
+// lock protocol (store.hpp): nothing here waits for a shard row in the lock
 // manager.
 #pragma once
 

@@ -10,7 +10,7 @@ namespace booking::shmem {
 
 namespace {
 
-constexpr int max_parts = 4;
+constexpr int max_parts = 8;
 Part parts[max_parts];
 int nparts = 0;
 

@@ -46,6 +46,20 @@ namespace booking::pg {
 bool
 xact_waits_for_lock(TransactionId xid);
 
+// Transactions that hold what they write only until the statement now
+// running ends: implicit ones (no BEGIN), as every single-call buyer's is.
+// note_statement_writer() records the current (sub)transaction id as one,
+// in a small shared table (a slot per id modulo its size, overwritten on
+// a collision: a lost entry only makes Queue poll for that holder instead;
+// a stale one names a transaction that has ended, which no row waits for).
+// Without shared memory (booking not preloaded) nothing is recorded.
+Size
+statement_writers_size() noexcept;
+void
+statement_writers_attach(void *memory, bool found) noexcept;
+void
+note_statement_writer() noexcept;
+
 // FOR NO KEY UPDATE SKIP LOCKED of one row, without the wait SKIP LOCKED
 // can still make. When the version a statement's SKIP LOCKED (or NOWAIT)
 // reaches was being updated by a transaction that ends just then, the
@@ -130,12 +144,16 @@ public:
 	// locking the row. Block: wait for it, as an UPDATE does, and on a
 	// concurrent commit lock the newest version and decide again (its
 	// EvalPlanQual): a row refused then stays locked, as an UPDATE's. Skip:
-	// give up at once (Busy, as SKIP LOCKED skips it). Queue: poll, outside
-	// the lock manager, for that transaction to end (at most
-	// deadlock_timeout, else Busy) without queueing for the row or locking
-	// it, then read the row again. With Skip and Queue a refused or skipped
-	// row is never left locked. A row this transaction locked itself is no
-	// one else's and is written.
+	// give up at once (Busy, as SKIP LOCKED skips it). Queue: wait for that
+	// transaction to end without queueing for the row or locking it, then
+	// read the row again; for at most deadlock_timeout in all, else Busy.
+	// The wait is in the lock manager (for its transaction id, as an
+	// UPDATE's) when the holder ends with its statement
+	// (note_statement_writer), else a poll outside it. Only for a caller
+	// that holds no row lock (one that has written nothing): nobody waits
+	// for it, so the wait closes no cycle. With Skip and Queue a refused or
+	// skipped row is never left locked. A row this transaction locked
+	// itself is no one else's and is written.
 	enum class Wait { Block, Skip, Queue };
 
 	// UPDATE ... WHERE (the key index's columns) = key, under READ
