@@ -495,6 +495,8 @@ try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
 														std::to_string(pool_id));
 				booking_writes.remove_inserted(booking_tid);
 				tally::took(pool_id, shard, args.used);
+				// On its way to the pool row, which it may wait for.
+				pg::forget_statement_writer();
 				misfit = true;
 				return std::nullopt;
 			}

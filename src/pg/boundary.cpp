@@ -1,6 +1,7 @@
 #include "pg/boundary.hpp"
 
 #include "core/error.hpp"
+#include "pg/write.hpp"
 
 #include <cstring>
 #include <new>
@@ -77,6 +78,9 @@ run_detached(Datum (*body)(void *), void *arg)
 	Datum result = 0;
 
 	error_context = CurrentMemoryContext;
+	// A take marked as ending with its statement (pg/write.hpp) is so no
+	// longer once another call runs: that one may wait for locks.
+	forget_statement_writer();
 	try {
 		result = body(arg);
 	} catch (const PgError &e) {

@@ -575,13 +575,29 @@ statement_writers_attach(void *memory, bool found) noexcept
 			pg_atomic_init_u32(&statement_writers[i], InvalidTransactionId);
 }
 
+// The id this backend last recorded, until it takes it back.
+static TransactionId noted_xid = InvalidTransactionId;
+
 void
 note_statement_writer() noexcept
 {
 	TransactionId xid = GetCurrentTransactionIdIfAny();
 	if (statement_writers == nullptr || !TransactionIdIsNormal(xid) || IsTransactionBlock())
 		return;
+	forget_statement_writer();
 	pg_atomic_write_u32(&statement_writers[xid % statement_writer_slots], xid);
+	noted_xid = xid;
+}
+
+void
+forget_statement_writer() noexcept
+{
+	if (!TransactionIdIsValid(noted_xid))
+		return;
+	uint32 expected = noted_xid;
+	(void) pg_atomic_compare_exchange_u32(&statement_writers[noted_xid % statement_writer_slots], &expected,
+										  InvalidTransactionId);
+	noted_xid = InvalidTransactionId;
 }
 
 // Poll, outside the lock manager, for a transaction to end: true when it
@@ -615,12 +631,18 @@ await_end(TransactionId xid, int64_t *deadline)
 }
 
 // Wait in the lock manager, as an UPDATE does, for a holder that ends with
-// its statement, unless the caller's whole wait (*deadline, as await_end()
-// sets it) is over. Woken at the holder's end, not by polls: a flash sale's
-// buyers sharing a shard each met another's take about once a purchase,
-// and polling for it cost the server a fifth more CPU per purchase than
-// this wait (bench/README.md). The caller holds no row lock (Queue's
-// rule), so nobody waits for it and the wait closes no cycle.
+// its statement and is not itself asleep in the lock manager, unless the
+// caller's whole wait (*deadline, as await_end() sets it) is over. Woken at
+// the holder's end, not by polls: a flash sale's buyers sharing a shard
+// each met another's take about once a purchase, and polling for it cost
+// the server a fifth more CPU per purchase than this wait
+// (bench/README.md). The caller holds no row lock (Queue's rule), so no
+// call of the library waits for it and the wait closes no cycle among
+// them. Like an UPDATE's, the wait lasts until the holder ends: a holder
+// that goes on to wait for a lock after the wait began (its statement's
+// own code, or user code around the call) is waited for all the same, and
+// a caller that holds a lock of its own (an advisory lock, LOCK TABLE) is
+// in PostgreSQL's deadlock detection as any UPDATE is.
 static bool
 await_statement(TransactionId xid, Relation rel, ItemPointer tid, int64_t *deadline)
 {
@@ -724,8 +746,9 @@ DirectTable::write_found(Relation rel, TupleTableSlot *slot, const Datum *key, D
 			if (wait == Wait::Queue) {
 				TransactionId holder = single_holder(slot);
 				if (TransactionIdIsNormal(holder) && !TransactionIdIsCurrentTransactionId(holder) &&
-					(ends_with_statement(holder) ? await_statement(holder, rel, &tid, &queue_deadline_)
-												 : await_end(holder, &queue_deadline_))) {
+					(ends_with_statement(holder) && !xact_waits_for_lock(holder)
+						 ? await_statement(holder, rel, &tid, &queue_deadline_)
+						 : await_end(holder, &queue_deadline_))) {
 					*again = true;
 					return Update::Missing;
 				}

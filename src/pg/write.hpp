@@ -46,19 +46,25 @@ namespace booking::pg {
 bool
 xact_waits_for_lock(TransactionId xid);
 
-// Transactions that hold what they write only until the statement now
-// running ends: implicit ones (no BEGIN), as every single-call buyer's is.
-// note_statement_writer() records the current (sub)transaction id as one,
-// in a small shared table (a slot per id modulo its size, overwritten on
-// a collision: a lost entry only makes Queue poll for that holder instead;
-// a stale one names a transaction that has ended, which no row waits for).
-// Without shared memory (booking not preloaded) nothing is recorded.
+// Takes whose transaction ends with the call's statement and waits for
+// nothing more before it commits: a single-call buy in an implicit
+// transaction (no BEGIN). note_statement_writer(), after such a take,
+// records the current (sub)transaction id in a small shared table (a slot
+// per id modulo its size, overwritten on a collision: a lost entry only
+// makes Queue poll for that holder instead; a stale one names a
+// transaction that has ended, which no row waits for).
+// forget_statement_writer() takes the entry back: every SQL-callable body
+// calls it first (pg::run), as a later call of the same transaction may
+// wait for locks, and so does a take written back on its way to the pool
+// row. Without shared memory (booking not preloaded) nothing is recorded.
 Size
 statement_writers_size() noexcept;
 void
 statement_writers_attach(void *memory, bool found) noexcept;
 void
 note_statement_writer() noexcept;
+void
+forget_statement_writer() noexcept;
 
 // FOR NO KEY UPDATE SKIP LOCKED of one row, without the wait SKIP LOCKED
 // can still make. When the version a statement's SKIP LOCKED (or NOWAIT)
@@ -146,12 +152,13 @@ public:
 	// EvalPlanQual): a row refused then stays locked, as an UPDATE's. Skip:
 	// give up at once (Busy, as SKIP LOCKED skips it). Queue: wait for that
 	// transaction to end without queueing for the row or locking it, then
-	// read the row again; for at most deadlock_timeout in all, else Busy.
-	// The wait is in the lock manager (for its transaction id, as an
-	// UPDATE's) when the holder ends with its statement
-	// (note_statement_writer), else a poll outside it. Only for a caller
-	// that holds no row lock (one that has written nothing): nobody waits
-	// for it, so the wait closes no cycle. With Skip and Queue a refused or
+	// read the row again; Busy once deadlock_timeout has passed since the
+	// first wait began. The wait is in the lock manager (for its
+	// transaction id, as an UPDATE's, until that ends) when the holder ends
+	// with its statement (note_statement_writer) and waits for no lock
+	// itself, else a poll outside it. Only for a caller that holds no row
+	// lock (one that has written nothing): no call of the library waits for
+	// it, so the wait closes no cycle among them. With Skip and Queue a refused or
 	// skipped row is never left locked. A row this transaction locked
 	// itself is no one else's and is written.
 	enum class Wait { Block, Skip, Queue };

@@ -140,6 +140,43 @@ $old->query_safe('COMMIT');
 $old->quit;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty');
 
+# A single-call buyer whose own shard is held by a transaction that ends
+# with its statement (here a DO block: it bought on both shards of pool 2,
+# its second call marking it again, and then sleeps, waiting for no lock)
+# waits for it in the lock manager, as an UPDATE would, on its transaction
+# id, and then buys the spot it left. (Before, it polled for
+# deadlock_timeout, shown as an extension wait, counted the holder's
+# budgets as taken and answered sold_out.)
+$node->safe_psql('postgres', q{SELECT booking.create_pool(4, 'statement holder', shards => 2)});
+my $holder = $node->background_psql('postgres');
+$holder->query_until(qr/started/, q{\echo started
+DO $$
+BEGIN
+	PERFORM booking.decrement_ticket(2, 2);
+	PERFORM booking.decrement_ticket(2, 1);
+	PERFORM pg_sleep(4);
+END
+$$;
+});
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE query LIKE '%decrement_ticket(2, 2)%' AND wait_event = 'PgSleep'})
+  or die 'the holder never slept';
+my $buyer = $node->background_psql('postgres');
+$buyer->query_safe(q{SET deadlock_timeout = '30s'});
+$buyer->query_until(qr/buying/, q{\echo buying
+SELECT 'bought ' || status FROM booking.decrement_ticket(2, 1);
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE query LIKE 'SELECT ''bought%' AND wait_event_type = 'Lock' AND wait_event = 'transactionid'}),
+	'the buyer waits in the lock manager for a holder that ends with its statement');
+like($buyer->query_until(qr/bought/, ''), qr/bought confirmed/, 'and buys the spot the holder left');
+$holder->quit;
+$buyer->quit;
+is($node->safe_psql('postgres', 'SELECT confirmed, available FROM booking.availability(2)'), '4|0',
+	'pool 2: all four spots sold once');
+
 # Shard takes write the shard row and the booking directly (pg/write.hpp):
 # every index of the tables they write holds exactly the rows' entries.
 $node->safe_psql('postgres', 'CREATE EXTENSION amcheck');
