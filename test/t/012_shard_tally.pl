@@ -114,7 +114,13 @@ sub scans_of_2400_takes
 	note("$name: shard row scans by 2400 takes: " . ($after - $before));
 	return $after - $before;
 }
-cmp_ok(scans_of_2400_takes('idle shards', '008_take'), '<', 2400 * 1.25, 'takes read the shard rows about once each');
+# Without the tallies every take would also scan the rows for the sum (two
+# scans a take, 4800). A take that meets another buyer's on its shard reads
+# the row again once that one has ended: 24 buyers on 32 shards by backend
+# number mostly meet nobody (2400 in five runs of six here), but one run
+# on a busy machine counted 3774. Hence the bound.
+my $bound = 2400 * 1.75;
+cmp_ok(scans_of_2400_takes('idle shards', '008_take'), '<', $bound, 'takes read the shard rows about once each');
 
 # The same when the idle shards' newest versions carry the lock of a
 # transaction that committed while an older one is still open (a flash
@@ -134,7 +140,7 @@ $node->safe_psql('postgres', q{
 	BEGIN;
 	SELECT shard FROM booking.pool_shard WHERE pool_id = 1 FOR NO KEY UPDATE;
 	COMMIT;});
-cmp_ok(scans_of_2400_takes('locked shards', '009_take_locked'), '<', 2400 * 1.25,
+cmp_ok(scans_of_2400_takes('locked shards', '009_take_locked'), '<', $bound,
 	'takes read the shard rows about once each, also behind an old transaction');
 $old->query_safe('COMMIT');
 $old->quit;
