@@ -29,9 +29,11 @@ _PG_init(void)
 	booking::stats::init(preloaded);
 	booking::sold_out::init(preloaded);
 	booking::tally::init(preloaded);
-	if (preloaded)
+	if (preloaded) {
 		booking::shmem::add({"booking statement writers", booking::pg::statement_writers_size(), nullptr,
 							 booking::pg::statement_writers_attach});
+		booking::pg::statement_writers_init();
+	}
 }
 
 #define BOOKING_ENTRY(name)                                    \

@@ -420,10 +420,10 @@ try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
 	// transaction id yet (every single-call buyer of a flash sale) holds no
 	// lock, and finds its own shard busy mostly because another buyer is
 	// committing there: it waits for that buyer's end (Queue: in the lock
-	// manager for a holder that ends with its statement, else polling; at
-	// most deadlock_timeout in all) instead of piling onto other shards and
-	// then the pool row. A transaction of several calls skips a busy shard
-	// at once: it may hold what the holder goes on to wait for.
+	// manager for a single-call buy, as an UPDATE waits; else polling for at
+	// most deadlock_timeout) instead of piling onto other shards and then
+	// the pool row. A transaction that has written skips a busy shard at
+	// once: it may hold what the holder goes on to wait for.
 	int32_t mine = first_shard(pool_id, shards);
 	bool may_wait = !TransactionIdIsValid(GetTopTransactionIdIfAny());
 	TicketNulls nulls(holder, hold_end, true);

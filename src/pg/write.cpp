@@ -582,7 +582,8 @@ void
 note_statement_writer() noexcept
 {
 	TransactionId xid = GetCurrentTransactionIdIfAny();
-	if (statement_writers == nullptr || !TransactionIdIsNormal(xid) || IsTransactionBlock())
+	if (statement_writers == nullptr || !TransactionIdIsNormal(xid) || IsTransactionBlock() ||
+		GetCurrentTransactionNestLevel() != 1)
 		return;
 	forget_statement_writer();
 	pg_atomic_write_u32(&statement_writers[xid % statement_writer_slots], xid);
@@ -598,6 +599,19 @@ forget_statement_writer() noexcept
 	(void) pg_atomic_compare_exchange_u32(&statement_writers[noted_xid % statement_writer_slots], &expected,
 										  InvalidTransactionId);
 	noted_xid = InvalidTransactionId;
+}
+
+static void
+forget_at_end(XactEvent event, void *) noexcept
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+		forget_statement_writer();
+}
+
+void
+statement_writers_init()
+{
+	RegisterXactCallback(forget_at_end, nullptr);
 }
 
 // Poll, outside the lock manager, for a transaction to end: true when it

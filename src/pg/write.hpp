@@ -46,21 +46,28 @@ namespace booking::pg {
 bool
 xact_waits_for_lock(TransactionId xid);
 
-// Takes whose transaction ends with the call's statement and waits for
-// nothing more before it commits: a single-call buy in an implicit
-// transaction (no BEGIN). note_statement_writer(), after such a take,
-// records the current (sub)transaction id in a small shared table (a slot
-// per id modulo its size, overwritten on a collision: a lost entry only
-// makes Queue poll for that holder instead; a stale one names a
-// transaction that has ended, which no row waits for).
-// forget_statement_writer() takes the entry back: every SQL-callable body
-// calls it first (pg::run), as a later call of the same transaction may
-// wait for locks, and so does a take written back on its way to the pool
-// row. Without shared memory (booking not preloaded) nothing is recorded.
+// Takes made by the last call of a transaction that ends with its
+// statement: a single-call buy in an implicit transaction (no BEGIN), at
+// the top level (not in a subtransaction: an order's items, a PL/pgSQL
+// EXCEPTION block). note_statement_writer(), after such a take, records
+// the transaction id in a small shared table (a slot per id modulo its
+// size, overwritten on a collision: a lost entry only makes Queue poll for
+// that holder instead). forget_statement_writer() takes the entry back:
+// every SQL-callable body calls it first (pg::run), as a later call of the
+// same transaction may wait for locks; so does a take written back on its
+// way to the pool row, and the transaction's end. What runs after the call
+// in the same statement or transaction (user code around it, the next
+// statements of a batch sent before one Sync) is not the library's: a
+// buyer that waits for such a holder waits as an UPDATE would. Without
+// shared memory (booking not preloaded) nothing is recorded.
 Size
 statement_writers_size() noexcept;
 void
 statement_writers_attach(void *memory, bool found) noexcept;
+// The transaction callback that takes an entry back at the end (only
+// when preloaded).
+void
+statement_writers_init();
 void
 note_statement_writer() noexcept;
 void

@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('shard_tally');
 $node->init;
@@ -146,42 +147,65 @@ $old->query_safe('COMMIT');
 $old->quit;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty');
 
-# A single-call buyer whose own shard is held by a transaction that ends
-# with its statement (here a DO block: it bought on both shards of pool 2,
-# its second call marking it again, and then sleeps, waiting for no lock)
-# waits for it in the lock manager, as an UPDATE would, on its transaction
-# id, and then buys the spot it left. (Before, it polled for
-# deadlock_timeout, shown as an extension wait, counted the holder's
-# budgets as taken and answered sold_out.)
-$node->safe_psql('postgres', q{SELECT booking.create_pool(4, 'statement holder', shards => 2)});
-my $holder = $node->background_psql('postgres');
-$holder->query_until(qr/started/, q{\echo started
-DO $$
+# A single-call buyer whose own shard is held by another single-call buy
+# (here a DO block, an implicit transaction: it bought on both shards, its
+# second call marking it again, and then runs on, waiting for no lock,
+# until the test lets it go) waits for it in the lock manager, as an UPDATE
+# would, on its transaction id, and then buys the spot it left. When the
+# holder has made another call since (any call of the library takes the
+# mark back: it may wait for locks), the buyer polls instead (an extension
+# wait). Either way it buys once the holder has ended.
+$node->safe_psql('postgres', 'CREATE TABLE go_flag (phase integer)');
+
+# Whether $sql answers t within $seconds.
+sub within
+{
+	my ($seconds, $sql) = @_;
+	for (1 .. $seconds * 10)
+	{
+		return 1 if $node->safe_psql('postgres', $sql) eq 't';
+		usleep(100_000);
+	}
+	return 0;
+}
+
+sub statement_holder
+{
+	my ($phase, $pool, $other_call, $wait_type, $name) = @_;
+	$node->safe_psql('postgres', "SELECT booking.create_pool(4, 'holder $phase', shards => 2)");
+	my $holder = $node->background_psql('postgres');
+	$holder->query_until(qr/started/, qq{\\echo started
+DO \$\$
 BEGIN
-	PERFORM booking.decrement_ticket(2, 2);
-	PERFORM booking.decrement_ticket(2, 1);
-	PERFORM pg_sleep(4);
+	PERFORM booking.decrement_ticket($pool, 2);
+	PERFORM booking.decrement_ticket($pool, 1);
+	$other_call
+	WHILE NOT EXISTS (SELECT FROM go_flag WHERE phase = $phase) LOOP
+		PERFORM pg_sleep(0.01);
+	END LOOP;
 END
-$$;
+\$\$;
 });
-$node->poll_query_until('postgres', q{
-	SELECT count(*) = 1 FROM pg_stat_activity
-	 WHERE query LIKE '%decrement_ticket(2, 2)%' AND wait_event = 'PgSleep'})
-  or die 'the holder never slept';
-my $buyer = $node->background_psql('postgres');
-$buyer->query_safe(q{SET deadlock_timeout = '30s'});
-$buyer->query_until(qr/buying/, q{\echo buying
-SELECT 'bought ' || status FROM booking.decrement_ticket(2, 1);
+	ok(within(60, qq{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE query LIKE '%decrement_ticket($pool, 2)%' AND wait_event = 'PgSleep'}),
+		"$name: the holder has taken and runs on");
+	my $buyer = $node->background_psql('postgres');
+	$buyer->query_safe(q{SET deadlock_timeout = '60s'});
+	$buyer->query_until(qr/buying/, qq{\\echo buying
+SELECT 'bought ' || status FROM booking.decrement_ticket($pool, 1);
 });
-ok($node->poll_query_until('postgres', q{
-	SELECT count(*) = 1 FROM pg_stat_activity
-	 WHERE query LIKE 'SELECT ''bought%' AND wait_event_type = 'Lock' AND wait_event = 'transactionid'}),
-	'the buyer waits in the lock manager for a holder that ends with its statement');
-like($buyer->query_until(qr/bought/, ''), qr/bought confirmed/, 'and buys the spot the holder left');
-$holder->quit;
-$buyer->quit;
-is($node->safe_psql('postgres', 'SELECT confirmed, available FROM booking.availability(2)'), '4|0',
-	'pool 2: all four spots sold once');
+	ok(within(30, qq{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE query LIKE 'SELECT ''bought%' AND wait_event_type = '$wait_type'}),
+		"$name: the buyer waits ($wait_type)");
+	$node->safe_psql('postgres', "INSERT INTO go_flag VALUES ($phase)");
+	like($buyer->query_until(qr/bought/, ''), qr/bought confirmed/, "$name: and buys the spot the holder left");
+	$holder->quit;
+	$buyer->quit;
+	is($node->safe_psql('postgres', "SELECT confirmed, available FROM booking.availability($pool)"), '4|0',
+		"$name: all four spots sold once");
+}
+statement_holder(1, 2, '', 'Lock', 'single-call holder');
+statement_holder(2, 3, 'PERFORM booking.availability(3);', 'Extension', 'holder that made another call');
 
 # Shard takes write the shard row and the booking directly (pg/write.hpp):
 # every index of the tables they write holds exactly the rows' entries.
