@@ -549,6 +549,9 @@ namespace {
 constexpr uint32 statement_writer_slots = 4096;
 pg_atomic_uint32 *statement_writers = nullptr;
 
+// The id this backend last recorded, until it takes it back.
+TransactionId noted_xid = InvalidTransactionId;
+
 // The transaction xid (a holder met in the row's xmax) ends with its
 // statement, as far as the table knows.
 bool
@@ -575,9 +578,6 @@ statement_writers_attach(void *memory, bool found) noexcept
 			pg_atomic_init_u32(&statement_writers[i], InvalidTransactionId);
 }
 
-// The id this backend last recorded, until it takes it back.
-static TransactionId noted_xid = InvalidTransactionId;
-
 void
 note_statement_writer() noexcept
 {
@@ -601,17 +601,15 @@ forget_statement_writer() noexcept
 	noted_xid = InvalidTransactionId;
 }
 
-static void
-forget_at_end(XactEvent event, void *) noexcept
-{
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
-		forget_statement_writer();
-}
-
 void
 statement_writers_init()
 {
-	RegisterXactCallback(forget_at_end, nullptr);
+	RegisterXactCallback(
+		[](XactEvent event, void *) {
+			if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+				forget_statement_writer();
+		},
+		nullptr);
 }
 
 // Poll, outside the lock manager, for a transaction to end: true when it
