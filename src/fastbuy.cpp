@@ -446,7 +446,7 @@ try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
 										   wait) != pg::DirectTable::Update::Done)
 				return std::nullopt;
 			// Marked at once: a buyer that meets this take holds nothing yet,
-			// and waits for it in the lock manager when it is marked (a
+			// and sleeps until the mark is taken back when it is marked (a
 			// single-call buy holds the shard only until its statement ends).
 			pg::note_statement_writer();
 			booking_id = record_ticket(pool_id, spots, holder, hold_end, shard, now, nulls, &booking_tid);

@@ -10,12 +10,12 @@
 //
 // Shard rows are the exception: a buyer takes one without the pool row and
 // keeps it to its commit, and its transaction may go on to lock the pool row
-// (a second call). So only a call that holds no row lock waits for a shard
-// row in the lock manager, and no call of the library waits for it: while
-// its transaction has written nothing, a buyer waits for its own shard's
-// holder (in the lock manager when the holder is a single-call buy that
-// waits for no lock, as an UPDATE waits; else polling for at most
-// deadlock_timeout), and later skips a busy shard; the pool-wide
+// (a second call). So no call waits for a shard row in the lock manager,
+// and only a call that holds no row lock waits for one at all: while its
+// transaction has written nothing, a buyer waits for its own shard's holder
+// for at most deadlock_timeout (asleep until woken when the holder is a
+// single-call buy that waits for no lock, else polling), and later skips a
+// busy shard; the pool-wide
 // path locks the shards with SKIP
 // LOCKED and counts a busy shard's whole budget as taken (never more is
 // sold than there is), and where an answer turns on such a budget it polls

@@ -18,6 +18,7 @@ extern "C" {
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/pgstat_internal.h"
+#include "utils/wait_event.h"
 #if PG_VERSION_NUM >= 170000
 #include "storage/procnumber.h"
 #else
@@ -50,6 +51,23 @@ backend_number() noexcept
 	return MyProcNumber;
 #else
 	return MyBackendId;
+#endif
+}
+
+// The wait event a buyer shows while asleep for a holder that ends with
+// its statement (pg/write.cpp, await_statement): from 17 on a name of its
+// own in pg_stat_activity, BookingStatementHolder (registered once per
+// backend, WaitEventExtensionNew), on 15 the class's one name, Extension.
+inline uint32
+statement_holder_wait_event()
+{
+#if PG_VERSION_NUM >= 170000
+	static uint32 event = 0;
+	if (event == 0)
+		event = WaitEventExtensionNew("BookingStatementHolder");
+	return event;
+#else
+	return PG_WAIT_EXTENSION;
 #endif
 }
 

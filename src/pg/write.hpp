@@ -52,14 +52,16 @@ xact_waits_for_lock(TransactionId xid);
 // EXCEPTION block). note_statement_writer(), after such a take, records
 // the transaction id in a small shared table (a slot per id modulo its
 // size, overwritten on a collision: a lost entry only makes Queue poll for
-// that holder instead). forget_statement_writer() takes the entry back:
-// every SQL-callable body calls it first (pg::run), as a later call of the
-// same transaction may wait for locks; so does a take written back on its
-// way to the pool row, and the transaction's end. What runs after the call
-// in the same statement or transaction (user code around it, the next
-// statements of a batch sent before one Sync) is not the library's: a
-// buyer that waits for such a holder waits as an UPDATE would. Without
-// shared memory (booking not preloaded) nothing is recorded.
+// that holder instead). forget_statement_writer() takes the entry back and
+// wakes the buyers asleep on its slot: every SQL-callable body calls it
+// first (pg::run), as a later call of the same transaction may wait for
+// locks; so does a take written back on its way to the pool row, and the
+// transaction's end. A buyer that meets such a holder sleeps until then
+// instead of polling, for no longer than it would poll (Queue below): what
+// runs after the call in the same statement or transaction (user code
+// around it, the next statements of a batch sent before one Sync) is not
+// the library's, and may keep the transaction open for as long as it
+// likes. Without shared memory (booking not preloaded) nothing is recorded.
 Size
 statement_writers_size() noexcept;
 void
@@ -160,14 +162,14 @@ public:
 	// give up at once (Busy, as SKIP LOCKED skips it). Queue: wait for that
 	// transaction to end without queueing for the row or locking it, then
 	// read the row again; Busy once deadlock_timeout has passed since the
-	// first wait began. The wait is in the lock manager (for its
-	// transaction id, as an UPDATE's, until that ends) when the holder ends
-	// with its statement (note_statement_writer) and waits for no lock
-	// itself, else a poll outside it. Only for a caller that holds no row
-	// lock (one that has written nothing): no call of the library waits for
-	// it, so the wait closes no cycle among them. With Skip and Queue a refused or
-	// skipped row is never left locked. A row this transaction locked
-	// itself is no one else's and is written.
+	// first wait began, or at once when the holder is asleep in the lock
+	// manager. Never in the lock manager: asleep until the holder's end
+	// wakes it when the holder ends with its statement
+	// (note_statement_writer), else a poll. Only for a caller that holds no
+	// row lock (one that has written nothing): no call of the library waits
+	// for it. With Skip and Queue a refused or skipped row is never left
+	// locked. A row this transaction locked itself is no one else's and is
+	// written.
 	enum class Wait { Block, Skip, Queue };
 
 	// UPDATE ... WHERE (the key index's columns) = key, under READ

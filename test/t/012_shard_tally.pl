@@ -150,12 +150,19 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'c
 # A single-call buyer whose own shard is held by another single-call buy
 # (here a DO block, an implicit transaction: it bought on both shards, its
 # second call marking it again, and then runs on, waiting for no lock,
-# until the test lets it go) waits for it in the lock manager, as an UPDATE
-# would, on its transaction id, and then buys the spot it left. When the
-# holder has made another call since (any call of the library takes the
-# mark back: it may wait for locks), the buyer polls instead (an extension
-# wait). Either way it buys once the holder has ended.
+# until the test lets it go) sleeps until the holder's end wakes it (from
+# 17 on seen as the wait event BookingStatementHolder; on 15 every
+# extension wait is named Extension), and then buys the spot it left. When
+# the holder has made another call since (any call of the library takes the
+# mark back: it may wait for locks), or took its spots in a subtransaction
+# (an EXCEPTION block), the buyer polls instead (Extension). Either way it
+# buys once the holder has ended. And it waits no longer than
+# deadlock_timeout: the DO block's transaction outlives its takes, as a
+# batch sent before one Sync would, and a buyer that waited for its end
+# (in the lock manager, as the first version did) would wait as long as
+# the holder's client liked.
 $node->safe_psql('postgres', 'CREATE TABLE go_flag (phase integer)');
+my $named_waits = $node->safe_psql('postgres', 'SHOW server_version_num') >= 170000;
 
 # Whether $sql answers t within $seconds.
 sub within
@@ -169,17 +176,17 @@ sub within
 	return 0;
 }
 
-sub statement_holder
+# A holder of both shards of a new pool of 4 (pool id $pool), running
+# $takes and then sleeping until phase $phase's flag row.
+sub start_holder
 {
-	my ($phase, $pool, $other_call, $wait_type, $name) = @_;
+	my ($phase, $pool, $takes, $name) = @_;
 	$node->safe_psql('postgres', "SELECT booking.create_pool(4, 'holder $phase', shards => 2)");
 	my $holder = $node->background_psql('postgres');
 	$holder->query_until(qr/started/, qq{\\echo started
 DO \$\$
 BEGIN
-	PERFORM booking.decrement_ticket($pool, 2);
-	PERFORM booking.decrement_ticket($pool, 1);
-	$other_call
+	$takes
 	WHILE NOT EXISTS (SELECT FROM go_flag WHERE phase = $phase) LOOP
 		PERFORM pg_sleep(0.01);
 	END LOOP;
@@ -189,14 +196,25 @@ END
 	ok(within(60, qq{SELECT count(*) = 1 FROM pg_stat_activity
 		WHERE query LIKE '%decrement_ticket($pool, 2)%' AND wait_event = 'PgSleep'}),
 		"$name: the holder has taken and runs on");
+	return $holder;
+}
+
+my $two_takes = 'PERFORM booking.decrement_ticket(%d, 2); PERFORM booking.decrement_ticket(%d, 1);';
+
+sub statement_holder
+{
+	my ($phase, $pool, $takes, $wait_event, $name) = @_;
+	my $holder = start_holder($phase, $pool, $takes, $name);
 	my $buyer = $node->background_psql('postgres');
 	$buyer->query_safe(q{SET deadlock_timeout = '60s'});
 	$buyer->query_until(qr/buying/, qq{\\echo buying
 SELECT 'bought ' || status FROM booking.decrement_ticket($pool, 1);
 });
+	$wait_event = 'Extension' unless $named_waits;
 	ok(within(30, qq{SELECT count(*) = 1 FROM pg_stat_activity
-		WHERE query LIKE 'SELECT ''bought%' AND wait_event_type = '$wait_type'}),
-		"$name: the buyer waits ($wait_type)");
+		WHERE query LIKE 'SELECT ''bought%' AND wait_event_type = 'Extension'
+		  AND wait_event = '$wait_event'}),
+		"$name: the buyer waits ($wait_event)");
 	$node->safe_psql('postgres', "INSERT INTO go_flag VALUES ($phase)");
 	like($buyer->query_until(qr/bought/, ''), qr/bought confirmed/, "$name: and buys the spot the holder left");
 	$holder->quit;
@@ -204,8 +222,41 @@ SELECT 'bought ' || status FROM booking.decrement_ticket($pool, 1);
 	is($node->safe_psql('postgres', "SELECT confirmed, available FROM booking.availability($pool)"), '4|0',
 		"$name: all four spots sold once");
 }
-statement_holder(1, 2, '', 'Lock', 'single-call holder');
-statement_holder(2, 3, 'PERFORM booking.availability(3);', 'Extension', 'holder that made another call');
+statement_holder(1, 2, sprintf($two_takes, 2, 2), 'BookingStatementHolder', 'single-call holder');
+statement_holder(2, 3, sprintf($two_takes, 3, 3) . ' PERFORM booking.availability(3);',
+	'Extension', 'holder that made another call');
+statement_holder(3, 4,
+	sprintf('BEGIN %s EXCEPTION WHEN raise_exception THEN NULL; END;', sprintf($two_takes, 4, 4)),
+	'Extension', 'holder that took in a subtransaction');
+
+# The bound: with deadlock_timeout at 200 ms the buyer answers while the
+# marked holder still runs (what it answers depends on where the pool's
+# fourth spot is: on a held shard's budget it counts as taken), and
+# nothing is sold twice once the holder has ended.
+{
+	my $holder = start_holder(4, 5, sprintf($two_takes, 5, 5), 'marked holder that runs on');
+	my $buyer = $node->background_psql('postgres');
+	$buyer->query_safe(q{SET deadlock_timeout = '200ms'});
+	my $buyer_pid = $buyer->query_safe('SELECT pg_backend_pid()');
+	$buyer->query_until(qr/buying/, qq{\\echo buying
+SELECT 'bought ' || status FROM booking.decrement_ticket(5, 1);
+});
+	ok(within(30, qq{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE pid = $buyer_pid AND query LIKE 'SELECT ''bought%' AND state = 'idle'}),
+		'marked holder that runs on: the buyer answers within deadlock_timeout');
+	ok(within(1, q{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE query LIKE '%decrement_ticket(5, 2)%' AND state = 'active' AND pid <> pg_backend_pid()}),
+		'marked holder that runs on: while the holder still runs');
+	my $answer = $buyer->query_until(qr/bought/, '');
+	like($answer, qr/bought (confirmed|sold_out)/, 'marked holder that runs on: a clear answer');
+	$node->safe_psql('postgres', 'INSERT INTO go_flag VALUES (4)');
+	$holder->quit;
+	$buyer->quit;
+	my $sold = $answer =~ /confirmed/ ? 4 : 3;
+	is($node->safe_psql('postgres', 'SELECT confirmed, available FROM booking.availability(5)'),
+		$sold . '|' . (4 - $sold), 'marked holder that runs on: each spot sold once');
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty after the holders');
 
 # Shard takes write the shard row and the booking directly (pg/write.hpp):
 # every index of the tables they write holds exactly the rows' entries.
