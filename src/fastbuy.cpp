@@ -419,9 +419,9 @@ try_take_shard(pg::LazySpi &spi, int64_t pool_id, int32_t shards, int32_t spots,
 	// must not stand is written back. A transaction that has no
 	// transaction id yet (every single-call buyer of a flash sale) holds no
 	// lock, and finds its own shard busy mostly because another buyer is
-	// committing there: it waits for that buyer's end (Queue: in the lock
-	// manager for a single-call buy, as an UPDATE waits; else polling for at
-	// most deadlock_timeout) instead of piling onto other shards and then
+	// committing there: it waits for that buyer's end, for at most
+	// deadlock_timeout (Queue: asleep until a single-call buy's end wakes
+	// it, else polling), instead of piling onto other shards and then
 	// the pool row. A transaction that has written skips a busy shard at
 	// once: it may hold what the holder goes on to wait for.
 	int32_t mine = first_shard(pool_id, shards);

@@ -11,11 +11,10 @@
 // Shard rows are the exception: a buyer takes one without the pool row and
 // keeps it to its commit, and its transaction may go on to lock the pool row
 // (a second call). So no call waits for a shard row in the lock manager,
-// and only a call that holds no row lock waits for one at all: while its
+// and every wait for one lasts at most deadlock_timeout: while its
 // transaction has written nothing, a buyer waits for its own shard's holder
-// for at most deadlock_timeout (asleep until woken when the holder is a
-// single-call buy that waits for no lock, else polling), and later skips a
-// busy shard; the pool-wide
+// (asleep until woken when the holder is a single-call buy that waits for
+// no lock, else polling), and later skips a busy shard; the pool-wide
 // path locks the shards with SKIP
 // LOCKED and counts a busy shard's whole budget as taken (never more is
 // sold than there is), and where an answer turns on such a budget it polls

@@ -616,8 +616,9 @@ forget_statement_writer() noexcept
 	noted_xid = InvalidTransactionId;
 	// Wakes the buyers asleep on the slot (await_statement): at the
 	// transaction's end it has left the process array already (xact.c
-	// calls the callbacks after ProcArrayEndTransaction), and otherwise
-	// they see the mark gone. A spinlock and no waiter is the usual cost.
+	// calls the callbacks after ProcArrayEndTransaction; a prepared one
+	// stays in progress, and is polled for), and otherwise they see the
+	// mark gone. A spinlock and no waiter is the usual cost.
 	if (pg_atomic_compare_exchange_u32(&slot.xid, &expected, InvalidTransactionId))
 		ConditionVariableBroadcast(&slot.taken_back);
 }
@@ -685,8 +686,8 @@ await_end(TransactionId xid, int64_t *deadline)
 // manager, as a dblink call to the same server would) keeps it at most
 // until then, and no cycle can form that nothing breaks. Once the mark is
 // gone while the holder runs on (it made another call of the library,
-// which may wait for locks), or the holder waits for a lock, it is polled
-// for as any holder (await_end). Rechecked every 10 ms meanwhile. Seen in
+// which may wait for locks), it is polled for as any holder (await_end); once
+// the holder waits for a lock, the wait ends (Busy). Rechecked every 10 ms meanwhile. Seen in
 // pg_stat_activity as BookingStatementHolder from 17 on (compat.hpp).
 static bool
 await_statement(TransactionId xid, int64_t *deadline)

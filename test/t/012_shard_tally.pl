@@ -256,6 +256,35 @@ SELECT 'bought ' || status FROM booking.decrement_ticket(5, 1);
 	is($node->safe_psql('postgres', 'SELECT confirmed, available FROM booking.availability(5)'),
 		$sold . '|' . (4 - $sold), 'marked holder that runs on: each spot sold once');
 }
+# A cancel ends that sleep as it ends any wait (57014, not an internal
+# error), and the session buys afterwards.
+{
+	my $holder = start_holder(5, 6, sprintf($two_takes, 6, 6), 'cancelled sleep');
+	my $buyer = $node->background_psql('postgres', on_error_stop => 0);
+	$buyer->query_safe(q{SET deadlock_timeout = '60s'});
+	$buyer->query_safe('\\set VERBOSITY verbose');
+	my $buyer_pid = $buyer->query_safe('SELECT pg_backend_pid()');
+	$buyer->query_until(qr/buying/, qq{\\echo buying
+SELECT 'bought ' || status FROM booking.decrement_ticket(6, 1);
+});
+	my $wait_event = $named_waits ? 'BookingStatementHolder' : 'Extension';
+	ok(within(30, qq{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE pid = $buyer_pid AND wait_event = '$wait_event'}),
+		"cancelled sleep: the buyer sleeps ($wait_event)");
+	$node->safe_psql('postgres', "SELECT pg_cancel_backend($buyer_pid)");
+	ok(within(30, qq{SELECT count(*) = 1 FROM pg_stat_activity
+		WHERE pid = $buyer_pid AND state = 'idle'}),
+		'cancelled sleep: the call ends');
+	$node->safe_psql('postgres', 'INSERT INTO go_flag VALUES (5)');
+	$holder->quit;
+	my ($bought) = $buyer->query(q{SELECT 'bought ' || status FROM booking.decrement_ticket(6, 1)});
+	like($buyer->{stderr}, qr/ERROR:  57014: canceling statement due to user request/,
+		'cancelled sleep: as a cancel (57014)');
+	like($bought, qr/bought confirmed/, 'cancelled sleep: the session buys afterwards');
+	$buyer->quit;
+	is($node->safe_psql('postgres', 'SELECT confirmed, available FROM booking.availability(6)'), '4|0',
+		'cancelled sleep: each spot sold once');
+}
 is($node->safe_psql('postgres', 'SELECT count(*) FROM booking.check()'), '0', 'check() is empty after the holders');
 
 # Shard takes write the shard row and the booking directly (pg/write.hpp):
