@@ -686,9 +686,10 @@ await_end(TransactionId xid, int64_t *deadline)
 // manager, as a dblink call to the same server would) keeps it at most
 // until then, and no cycle can form that nothing breaks. Once the mark is
 // gone while the holder runs on (it made another call of the library,
-// which may wait for locks), it is polled for as any holder (await_end); once
-// the holder waits for a lock, the wait ends (Busy). Rechecked every 10 ms meanwhile. Seen in
-// pg_stat_activity as BookingStatementHolder from 17 on (compat.hpp).
+// which may wait for locks), or the holder waits for a lock, it is left to
+// await_end, which polls for the first and gives up on the second.
+// Rechecked every 10 ms meanwhile. Seen in pg_stat_activity as
+// BookingStatementHolder from 17 on (compat.hpp).
 static bool
 await_statement(TransactionId xid, int64_t *deadline)
 {
@@ -814,9 +815,8 @@ DirectTable::write_found(Relation rel, TupleTableSlot *slot, const Datum *key, D
 			if (wait == Wait::Queue) {
 				TransactionId holder = single_holder(slot);
 				if (TransactionIdIsNormal(holder) && !TransactionIdIsCurrentTransactionId(holder) &&
-					(ends_with_statement(holder) && !xact_waits_for_lock(holder)
-						 ? await_statement(holder, &queue_deadline_)
-						 : await_end(holder, &queue_deadline_))) {
+					(ends_with_statement(holder) ? await_statement(holder, &queue_deadline_)
+												 : await_end(holder, &queue_deadline_))) {
 					*again = true;
 					return Update::Missing;
 				}
