@@ -38,6 +38,8 @@
 	X(release_order)          \
 	X(extend_order)           \
 	X(cancel_order)           \
+	/* proxy.cpp */           \
+	X(proxy_forward)          \
 	/* stats.cpp */           \
 	X(stats_read)             \
 	X(stats_reset)

@@ -132,6 +132,24 @@ sub sqlstate
 
 is(sqlstate($proxy, 'SELECT booking.set_node(0, 4)'), '22023', 'set_node refuses a node count other than the partitions');
 
+# The customer calls that change something forward in C (src/proxy.cpp): a
+# SQL body would be planned again in every query before PostgreSQL 18. The
+# forwarder serves nothing else.
+is($proxy->safe_psql('postgres', q{
+	SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc
+	 WHERE pronamespace = 'booking'::regnamespace AND prosrc = 'booking_proxy_forward'}),
+	'confirm,confirm_order,decrement_ticket,extend_hold,extend_order,register,release,release_order,'
+	  . 'reserve_best_available,reserve_order,reserve_seats,reserve_slot',
+	'the customer calls that change something forward in C');
+$proxy->safe_psql('postgres', q{
+	CREATE FUNCTION public.no_holder(pool_id bigint) RETURNS booking.ticket_result
+	  LANGUAGE C AS '$libdir/booking', 'booking_proxy_forward';
+	CREATE FUNCTION public.no_target(pool_id bigint, holder text) RETURNS booking.ticket_result
+	  LANGUAGE C AS '$libdir/booking', 'booking_proxy_forward';});
+is(sqlstate($proxy, 'SELECT public.no_holder(1)'), '0A000', 'the forwarder refuses a function without a holder');
+is(sqlstate($proxy, q{SELECT public.no_target(1, 'h')}), '42883', 'and one without a function_on to call');
+$proxy->safe_psql('postgres', 'DROP FUNCTION public.no_holder(bigint), public.no_target(bigint, text)');
+
 # ------------------------------------------------------------ creating through the proxy
 
 # Roots go round robin (the proxy's placement sequence 1, 2, ... modulo 2:
