@@ -171,7 +171,7 @@ class Verdicts(unittest.TestCase):
 
 
 def settings(workloads=("w0", "w1", "w1-256", "w1-bouncer-256", "w1-bouncer-1000")):
-    return SimpleNamespace(workloads=list(workloads), suite_clients=64, suite_seconds=15, shards=256, threads=2,
+    return SimpleNamespace(workloads=list(workloads), suite_clients=64, bouncer_pool=16, suite_seconds=15, shards=256, threads=2,
                            preload=True, seats_clients=64, seats_seconds=20)
 
 
@@ -295,7 +295,7 @@ class Settings(unittest.TestCase):
 
     def test_defaults(self):
         s = self.run.Settings.from_env({})
-        self.assertEqual((s.clients, s.capacity, s.tx_per_client, s.suite_clients), (256, 10000, 20, 64))
+        self.assertEqual((s.clients, s.capacity, s.tx_per_client, s.suite_clients, s.bouncer_pool), (256, 10000, 20, 64, 16))
         self.assertEqual(s.workloads, WORKLOAD_KEYS)
         self.assertIn("w1-bouncer-1000", s.workloads)
         self.assertEqual(s.suite_chart, "bench/results/suite.png")

@@ -380,12 +380,12 @@ class Suite:
 
     def through_bouncer(self, r: SuiteRun, db: str, tag: str, args: list[str]) -> None:
         """pgbench against PgBouncer (transaction pooling, a pool of
-        BENCH_SUITE_CLIENTS server connections) in front of db."""
+        BENCH_BOUNCER_POOL server connections) in front of db."""
         if not self.pgbouncer:
             r.problems.append("pgbouncer is not installed (Debian package pgbouncer)")
             return
         r.mode = self.bouncer_mode()
-        bouncer = Bouncer(self.host, tag, db, self.s.suite_clients, r.clients, r.mode == "prepared")
+        bouncer = Bouncer(self.host, tag, db, self.s.bouncer_pool, r.clients, r.mode == "prepared")
         try:
             why = bouncer.start(self.pgbouncer)
             if why:
@@ -400,8 +400,8 @@ class Suite:
             servers = self.host.psql("postgres", "-At", "-c", "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                                      f"'{db}' AND backend_type = 'client backend'").stdout.strip() or "?"
             r.notes += [f"-M {r.mode}", f"{servers} server connections"]
-            if not servers.isdigit() or int(servers) > self.s.suite_clients:
-                r.problems.append(f"{servers} server connections for a pool of {self.s.suite_clients}")
+            if not servers.isdigit() or int(servers) > self.s.bouncer_pool:
+                r.problems.append(f"{servers} server connections for a pool of {self.s.bouncer_pool}")
         finally:
             bouncer.stop()
 
@@ -640,7 +640,7 @@ class Suite:
             mode = ("-M prepared: this PgBouncer keeps prepared statements in transaction mode (max_prepared_statements = 100)"
                     if self.pgbouncer_version >= PGBOUNCER_PREPARED else
                     f"-M extended, not prepared: PgBouncer before {'.'.join(map(str, PGBOUNCER_PREPARED))} keeps no prepared statements in transaction mode, so each statement is parsed and planned again, which W1 at {s.suite_clients} clients direct does not pay")
-            lines.append(f"- W1 via PgBouncer: W1's pool ({s.shards} shards) and buyers (bench/suite/booking.sql), {clients} pgbench clients (-j {s.threads}, ulimit -n 8192) connected to PgBouncer {version} ({self.pgbouncer or 'not installed'}) on 127.0.0.1 in front of the same cluster, as test/t/011_pgbouncer.pl sets it up: pool_mode = transaction, default_pool_size = max_db_connections = {s.suite_clients} (BENCH_SUITE_CLIENTS, the clients of the direct run it is compared with), auth_type = any, no Unix socket. {mode}. server connections: client backends of the run's database after the run. Oversold, counters and booking.check() are read directly from the database. Goal (issue 18): at least 90% of W1's tps at {s.suite_clients} clients direct, with 0 oversold.")
+            lines.append(f"- W1 via PgBouncer: W1's pool ({s.shards} shards) and buyers (bench/suite/booking.sql), {clients} pgbench clients (-j {s.threads}, ulimit -n 8192) connected to PgBouncer {version} ({self.pgbouncer or 'not installed'}) on 127.0.0.1 in front of the same cluster, as test/t/011_pgbouncer.pl sets it up: pool_mode = transaction, default_pool_size = max_db_connections = {s.bouncer_pool} (BENCH_BOUNCER_POOL), auth_type = any, no Unix socket. {mode}. server connections: client backends of the run's database after the run. Oversold, counters and booking.check() are read directly from the database. Goal (issue 18): at least 90% of W1's tps at {s.suite_clients} clients direct, with 0 oversold.")
         lines += [
             "- Peers (bench/suite): conditional-update = bench/flashsale's conditional UPDATE of the counter; for-update = row lock, then in W1 the count of all orders (bench/flashsale's statement, kept: the count grows with the orders table while the lock is held, which is this peer's real cost) and in W2 the sold counter read under the lock; serializable = read, decide, write under SERIALIZABLE with pgbench --max-tries=10 (retried: transactions retried after a serialization failure; failed tx: still failing after 10 tries); optimistic = read sold and version, then an UPDATE guarded by the version (two autocommit statements; a miss is a transaction that bought nothing).",
             "- purchases/s: successful purchases (confirmed bookings, rows of orders) over pgbench's measuring time (transactions processed / tps), so it equals tps when every transaction bought. missed: successful transactions that bought nothing (optimistic misses; sold_out answers). vs best peer: purchases/s over the best peer's in W1/W2 (the optimistic peer's tps counts misses), tps over the seed's approach in W3. vs W0: tps over the floor's tps.",
