@@ -66,13 +66,25 @@ find_forward(FunctionCallInfo fcinfo)
 				holder = i;
 		char *schema = get_namespace_name(proc->pronamespace);
 		char *target = psprintf("%s_on", NameStr(proc->proname));
+		Oid result_type = proc->prorettype;
+		bool returns_set = proc->proretset, strict = proc->proisstrict;
 		ReleaseSysCache(tuple);
-		if (holder < 0 || modes != nullptr || nargs != fcinfo->nargs)
+		if (holder < 0 || modes != nullptr || nargs != fcinfo->nargs || returns_set || strict)
 			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 							errmsg("booking_proxy_forward serves booking_proxy's customer calls only"),
-							errdetail("A function with a text argument named holder and no OUT arguments.")));
+							errdetail("A function returning one row, not STRICT, with a text argument named holder "
+									  "and no OUT arguments.")));
 		Oid target_oid =
 			LookupFuncName(list_make2(makeString(schema), makeString(target)), nargs, types, false);
+		// The same result as the caller's, one row, called with NULLs too:
+		// a later script that changed one and not the other is refused
+		// here rather than handing back a row of another type.
+		if (get_func_rettype(target_oid) != result_type || get_func_retset(target_oid) ||
+			func_strict(target_oid))
+			ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							errmsg("%s.%s does not return what the function calling it returns", schema, target),
+							errdetail("booking_proxy_forward needs it to return one row of the same type and to "
+									  "be not STRICT.")));
 		auto *forward = static_cast<Forward *>(MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(Forward)));
 		fmgr_info_cxt(target_oid, &forward->target, flinfo->fn_mcxt);
 		forward->holder = holder;

@@ -145,10 +145,18 @@ $proxy->safe_psql('postgres', q{
 	CREATE FUNCTION public.no_holder(pool_id bigint) RETURNS booking.ticket_result
 	  LANGUAGE C AS '$libdir/booking', 'booking_proxy_forward';
 	CREATE FUNCTION public.no_target(pool_id bigint, holder text) RETURNS booking.ticket_result
-	  LANGUAGE C AS '$libdir/booking', 'booking_proxy_forward';});
+	  LANGUAGE C AS '$libdir/booking', 'booking_proxy_forward';
+	CREATE FUNCTION public.other_result(pool_id bigint, holder text) RETURNS booking.ticket_result
+	  LANGUAGE C AS '$libdir/booking', 'booking_proxy_forward';
+	CREATE FUNCTION public.other_result_on(pool_id bigint, holder text) RETURNS integer
+	  LANGUAGE sql AS 'SELECT 1';});
 is(sqlstate($proxy, 'SELECT public.no_holder(1)'), '0A000', 'the forwarder refuses a function without a holder');
 is(sqlstate($proxy, q{SELECT public.no_target(1, 'h')}), '42883', 'and one without a function_on to call');
-$proxy->safe_psql('postgres', 'DROP FUNCTION public.no_holder(bigint), public.no_target(bigint, text)');
+is(sqlstate($proxy, q{SELECT public.other_result(1, 'h')}), '0A000', 'and one whose function_on returns another type');
+$proxy->safe_psql('postgres', 'DROP FUNCTION public.no_holder(bigint), public.no_target(bigint, text), '
+	  . 'public.other_result(bigint, text), public.other_result_on(bigint, text)');
+is($proxy->safe_psql('postgres', q{SELECT DISTINCT procost FROM pg_proc WHERE prosrc = 'booking_proxy_forward'}),
+	'100', 'the forwarding calls keep the planner cost of the SQL functions they replace');
 
 # ------------------------------------------------------------ creating through the proxy
 
