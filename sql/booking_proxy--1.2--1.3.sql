@@ -8,9 +8,10 @@
 -- src/proxy.cpp) does the same in C: the holder as booking.claimed_holder
 -- settles it (the claim for a NULL holder, PT403 for another, 42501 without
 -- the claim), then booking.X_on with the other arguments as given. Same
--- names, arguments, defaults, results and privileges; still run as the
--- extension owner; search_path is pinned by the code, which resolves no name
--- through it, as on a node.
+-- names, arguments, defaults, results, planner cost (100: each is a round
+-- trip to a node, not a C function's default of 1) and privileges; still
+-- run as the extension owner; search_path is pinned by the code, which
+-- resolves no name through it, as on a node.
 
 CREATE OR REPLACE FUNCTION booking.decrement_ticket(pool_id bigint, quantity integer DEFAULT 1, holder text DEFAULT NULL, hold_for interval DEFAULT NULL, idempotency_key text DEFAULT NULL)
 RETURNS booking.ticket_result

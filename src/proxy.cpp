@@ -15,7 +15,6 @@
 // direct fmgr call checks no privilege, as the executor would, and the
 // caller's privilege was checked on X itself.
 #include "bodies.hpp"
-#include "core/error.hpp"
 #include "pg/boundary.hpp"
 #include "pg/claims.hpp"
 #include "pg/fmgr.hpp"
@@ -25,10 +24,8 @@ extern "C" {
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
-#include "nodes/makefuncs.h"
 #include "nodes/value.h"
 #include "parser/parse_func.h"
-#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 }
@@ -45,8 +42,9 @@ struct Forward {
 };
 
 // X_on for the function being called, in fn_mcxt; raises when the function
-// is not a booking_proxy customer call (no holder argument of type text, or
-// no X_on with the same argument types).
+// is not a booking_proxy customer call (no holder argument of type text, a
+// set or STRICT), when there is no X_on with the same argument types, or
+// when X_on returns something else.
 Forward *
 find_forward(FunctionCallInfo fcinfo)
 {
